@@ -1,0 +1,53 @@
+#pragma once
+// The splits of PROTOCOL.md: class-stratified, drawn with a seeded generator.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "framework/data/dataset.h"
+
+namespace hamster {
+
+struct Split {
+  std::string protocol;
+  uint64_t seed = 0;
+  std::vector<int64_t> query, train, database;  // item indices into the Dataset, ascending
+};
+
+// protocol: fmnist-1, fmnist-2, cifar10, cifar10-1, cifar10-2 (see PROTOCOL.md).
+// Throws Error naming the protocol if it is unknown or the dataset is too small for it.
+Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed);
+
+// The protocols make_split knows.
+std::vector<std::string> split_protocols();
+
+// Writes the chosen indices (one line per role: "query 3 17 ...") atomically.
+void save_split(const Split& split, const std::filesystem::path& file);
+
+// Deterministic generator shared by everything seeded in the framework (splits, LSH,
+// tie-breaking in tests): SplitMix64, simple and the same on every platform.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  uint64_t below(uint64_t n) { return next() % n; }  // bias < 2^-40 for our sizes
+  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
+  double normal();  // Box-Muller
+
+ private:
+  uint64_t state_;
+};
+
+// In-place Fisher-Yates shuffle driven by Rng.
+template <class T>
+void shuffle(std::vector<T>& v, Rng& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+}
+
+}  // namespace hamster

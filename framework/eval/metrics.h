@@ -1,0 +1,61 @@
+#pragma once
+// Retrieval metrics exactly as PROTOCOL.md defines them. Relevance: sharing a label.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/codes/binary_codes.h"
+#include "framework/data/dataset.h"
+#include "framework/types.h"
+
+namespace hamster {
+
+constexpr int64_t kAll = 0;  // "k = all": the whole database
+
+struct EvalOptions {
+  std::vector<int64_t> map_at = {kAll, 1000};  // mAP@k columns
+  std::vector<int64_t> precision_at = {100, 1000};
+  std::vector<int64_t> recall_at = {1000};
+  int hamming_radius = 2;  // P@H<=r
+};
+
+// --- one query; rel is 0/1 in rank order, n items ---------------------------------
+// AP@k = (1/R_k) sum_{i<=k} rel_i P@i with R_k relevant items in the top k; 0 if R_k = 0.
+// k = kAll or k > n means n.
+double average_precision_at(const uint8_t* rel, int64_t n, int64_t k);
+double precision_at(const uint8_t* rel, int64_t n, int64_t k);
+// Recall against all relevant items in the database (total_relevant); 0 if none.
+double recall_at(const uint8_t* rel, int64_t n, int64_t k, int64_t total_relevant);
+
+// --- one query, Hamming-only metrics; dist and rel in DATABASE order -------------------
+// Expected AP@all when items at equal distance are ordered uniformly at random
+// (He et al., CVPR 2018, closed form).
+double tie_aware_average_precision(const uint16_t* dist, const uint8_t* rel, int64_t n, int bits);
+// Precision of the items within `radius`; 0 when none is.
+double precision_within_radius(const uint16_t* dist, const uint8_t* rel, int64_t n, int radius);
+
+// --- the whole query set -----------------------------------------------------------------
+struct Evaluation {
+  std::vector<std::pair<std::string, double>> metrics;  // in column order, e.g. "mAP@all"
+  // PR curve of "distance <= r" for r = 0..bits: per-query precision (0 when nothing is
+  // retrieved) and recall, averaged over queries.
+  std::vector<double> pr_precision, pr_recall;
+  double get(const std::string& name) const;  // throws Error naming known metrics
+};
+
+// Names of the metric columns evaluate() returns for these options, in order:
+// mAP@all, mAP@k..., P@k..., R@k..., tie-mAP, P@H<=r.
+std::vector<std::string> metric_names(const EvalOptions& opts);
+
+// Query i is ranked by heads[i] (a reordering of its first heads[i].size() items in
+// Hamming order, as a re-ranker returns it) followed by the rest of the database in
+// stable Hamming order. An empty `heads` means the plain Hamming ranking. Means are over
+// ALL queries. TBB-parallel over queries. Throws Error if a head is not a permutation of
+// its Hamming prefix.
+Evaluation evaluate(const std::vector<LabelMask>& query_labels,
+                    const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+                    const BinaryCodes& db_codes, const std::vector<Shortlist>& heads,
+                    const EvalOptions& opts = {});
+
+}  // namespace hamster

@@ -1,0 +1,53 @@
+#pragma once
+// The Hasher interface. Deep hashers live in hashers/ and use LibTorch behind this line;
+// nothing here (or anywhere in framework/) includes torch.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/data/dataset.h"
+#include "framework/registry.h"
+#include "framework/types.h"
+
+namespace hamster {
+
+struct FitContext {
+  uint64_t seed = 0;
+  int threads = 1;             // intra-op threads this fit may use
+  std::string device = "cpu";  // "cpu" or "cuda"
+  // Progress lines (epoch, loss, seconds, ETA) go here; defaults to stderr.
+  std::function<void(const std::string&)> log;
+  void print(const std::string& line) const;
+};
+
+class Hasher {
+ public:
+  virtual ~Hasher() = default;
+  // Learns from data[ids] (images and labels).
+  virtual void fit(const Dataset& data, const std::vector<int64_t>& ids,
+                   const FitContext& ctx) = 0;
+  // Codes, real-valued hash outputs and deep features of data[ids], in ids order.
+  virtual Encoded encode(const Dataset& data, const std::vector<int64_t>& ids) const = 0;
+  virtual void save(const std::filesystem::path& dir) const = 0;
+  virtual void load(const std::filesystem::path& dir) = 0;
+  virtual int bits() const = 0;
+  // Images per second of the last fit (0 for hashers that do not train).
+  virtual double train_images_per_second() const { return 0; }
+};
+
+// Factory arguments after Params: the code length.
+using HasherRegistry = Registry<Hasher, int>;
+
+// Registers a hasher at static-initialisation time (from its own .cpp).
+struct RegisterHasher {
+  RegisterHasher(const std::string& name, std::string help, std::vector<ParamSpec> params,
+                 HasherRegistry::Factory factory) {
+    HasherRegistry::instance().add(name, std::move(help), std::move(params),
+                                   std::move(factory));
+  }
+};
+
+}  // namespace hamster
