@@ -29,8 +29,10 @@ class Hasher {
   // Learns from data[ids] (images and labels).
   virtual void fit(const Dataset& data, const std::vector<int64_t>& ids,
                    const FitContext& ctx) = 0;
-  // Codes, real-valued hash outputs and deep features of data[ids], in ids order.
-  virtual Encoded encode(const Dataset& data, const std::vector<int64_t>& ids) const = 0;
+  // Codes, real-valued hash outputs and deep features of data[ids], in ids order,
+  // using up to `threads` threads.
+  virtual Encoded encode(const Dataset& data, const std::vector<int64_t>& ids,
+                         int threads) const = 0;
   virtual void save(const std::filesystem::path& dir) const = 0;
   virtual void load(const std::filesystem::path& dir) = 0;
   virtual int bits() const = 0;

@@ -1,0 +1,96 @@
+// The hamster command line: run experiments, print tables, list plugins, export encodings.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "framework/data/loaders.h"
+#include "framework/data/split.h"
+#include "framework/error.h"
+#include "framework/experiment/config.h"
+#include "framework/experiment/results.h"
+#include "framework/experiment/runner.h"
+#include "framework/hasher.h"
+#include "framework/reranker.h"
+
+namespace {
+
+template <class Reg>
+void print_plugins(const std::string& title, const Reg& registry) {
+  std::cout << title << ":\n";
+  for (const auto& [name, entry] : registry.entries()) {
+    std::cout << "  " << name << " - " << entry.help << "\n";
+    for (const auto& p : entry.params)
+      std::cout << "      " << p.name << " (default " << p.default_value << "): " << p.help << "\n";
+  }
+}
+
+bool parse_shard(const std::string& text, hamster::RunOptions& opt) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    opt.shard = std::stoi(text.substr(0, slash));
+    opt.shards = std::stoi(text.substr(slash + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hamster: Hamming search, then re-rank"};
+  app.require_subcommand(1);
+
+  std::string config_file, filter, shard, results_dir, format = "md", out_dir = "export";
+  hamster::RunOptions opt;
+  auto* run = app.add_subcommand("run", "run an experiment grid from a YAML config");
+  run->add_option("config", config_file, "experiment config (YAML)")->required();
+  run->add_flag("--dry-run", opt.dry_run, "list the cells to run, run nothing");
+  run->add_flag("--force", opt.force, "redo finished cells and retrain cached models");
+  run->add_option("--filter", opt.filter, "only cells whose id contains this, e.g. dsh/32b");
+  run->add_option("--shard", shard, "I/N: run every N-th build starting at I");
+
+  auto* table = app.add_subcommand("table", "print the result table of a results folder");
+  table->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  table->add_option("--format", format, "md, csv or latex");
+
+  auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
+  auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
+
+  auto* exp = app.add_subcommand("export", "write codes, embeddings and labels as .npy files");
+  exp->add_option("config", config_file, "experiment config (YAML)")->required();
+  exp->add_option("--filter", filter, "only builds whose id contains this, e.g. dsh/32b");
+  exp->add_option("--out", out_dir, "output folder (default: export)");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*run) {
+      if (!shard.empty() && !parse_shard(shard, opt)) {
+        std::cerr << "error: --shard expects I/N, got '" << shard << "'\n";
+        return 2;
+      }
+      const auto config = hamster::load_config(config_file);
+      hamster::run_experiment(config, opt, std::cerr);
+      if (!opt.dry_run) std::cout << hamster::format_table(config.output_dir, "md");
+    } else if (*table) {
+      std::cout << hamster::format_table(results_dir, format);
+    } else if (*list) {
+      print_plugins("hashers", hamster::HasherRegistry::instance());
+      print_plugins("rerankers", hamster::RerankerRegistry::instance());
+    } else if (*datasets) {
+      std::cout << "datasets:\n  fashion-mnist (default path " << hamster::kFashionMnistDir
+                << ")\n  cifar10 (binary version; dataset.path = folder of data_batch_*.bin)\n"
+                << "protocols:\n";
+      for (const auto& p : hamster::split_protocols()) std::cout << "  " << p << "\n";
+      std::cout << "  stratified (split: query_per_class, train_per_class, "
+                   "database_includes_train)\n";
+    } else if (*exp) {
+      const auto config = hamster::load_config(config_file);
+      hamster::export_encodings(config, filter, out_dir, std::cerr);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

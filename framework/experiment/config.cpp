@@ -1,0 +1,194 @@
+#include "framework/experiment/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "framework/error.h"
+#include "framework/hasher.h"
+#include "framework/reranker.h"
+
+namespace hamster {
+namespace {
+
+struct Reader {
+  std::string source;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw Error(source + ": " + key + ": " + what);
+  }
+
+  void only_keys(const YAML::Node& node, const std::string& where,
+                 const std::set<std::string>& known) const {
+    if (!node.IsMap()) fail(where, "expected a mapping");
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      if (!known.count(key)) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        fail(where.empty() ? key : where + "." + key, "unknown key (known: " + list + ")");
+      }
+    }
+  }
+
+  template <class T>
+  T scalar(const YAML::Node& node, const std::string& key) const {
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(key, "cannot read '" + YAML::Dump(node) + "' as the expected type");
+    }
+  }
+
+  template <class T>
+  std::vector<T> list(const YAML::Node& node, const std::string& key) const {
+    if (node.IsScalar()) return {scalar<T>(node, key)};
+    if (!node.IsSequence() || node.size() == 0) fail(key, "expected a non-empty list");
+    std::vector<T> out;
+    for (const auto& item : node) out.push_back(scalar<T>(item, key));
+    return out;
+  }
+
+  std::vector<int64_t> ks(const YAML::Node& node, const std::string& key) const {
+    std::vector<int64_t> out;
+    for (const auto& s : list<std::string>(node, key)) {
+      if (s == "all") {
+        out.push_back(kAll);
+        continue;
+      }
+      char* end = nullptr;
+      long long v = std::strtoll(s.c_str(), &end, 10);
+      if (*end || v < 1) fail(key, "expected a positive integer or 'all', got '" + s + "'");
+      out.push_back(v);
+    }
+    return out;
+  }
+
+  template <class Reg>
+  std::vector<PluginSpec> plugins(const YAML::Node& node, const std::string& key,
+                                  const Reg& registry) const {
+    if (!node || !node.IsSequence() || node.size() == 0)
+      fail(key, "expected a non-empty list of {name, params}");
+    std::vector<PluginSpec> out;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string where = key + "[" + std::to_string(i) + "]";
+      PluginSpec spec;
+      if (node[i].IsScalar()) {
+        spec.name = node[i].as<std::string>();
+      } else {
+        only_keys(node[i], where, {"name", "params"});
+        if (!node[i]["name"]) fail(where, "missing 'name'");
+        spec.name = node[i]["name"].as<std::string>();
+        if (const auto& p = node[i]["params"]) {
+          if (!p.IsMap()) fail(where + ".params", "expected a mapping");
+          for (const auto& kv : p) {
+            if (!kv.second.IsScalar())
+              fail(where + ".params." + kv.first.as<std::string>(), "expected a scalar");
+            spec.params[kv.first.as<std::string>()] = kv.second.as<std::string>();
+          }
+        }
+      }
+      try {  // checks the name and the parameter names now, not hours into a run
+        const auto& entry = registry.entry(spec.name);
+        Params(spec.params, entry.params, spec.name);
+      } catch (const Error& e) {
+        fail(where, e.what());
+      }
+      out.push_back(spec);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::string PluginSpec::label() const {
+  if (params.empty()) return name;
+  std::string out = name + "(";
+  bool first = true;
+  for (const auto& [k, v] : params) {
+    out += (first ? "" : ",") + k + "=" + v;
+    first = false;
+  }
+  return out + ")";
+}
+
+std::string content_hash(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+ExperimentConfig parse_config(const std::string& text, const std::string& source) {
+  Reader r{source};
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ": not valid YAML: " + e.what());
+  }
+  r.only_keys(root, "", {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds",
+                         "shortlist", "threads", "parallel_fits", "hashers", "rerankers",
+                         "metrics", "output"});
+  ExperimentConfig c;
+  if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
+  c.name = r.scalar<std::string>(root["name"], "name");
+  if (const auto& d = root["dataset"]) {
+    if (d.IsScalar()) {
+      c.dataset = d.as<std::string>();
+    } else {
+      r.only_keys(d, "dataset", {"name", "path"});
+      if (d["name"]) c.dataset = r.scalar<std::string>(d["name"], "dataset.name");
+      if (d["path"]) c.dataset_path = r.scalar<std::string>(d["path"], "dataset.path");
+    }
+  }
+  if (c.dataset != "fashion-mnist" && c.dataset != "cifar10")
+    r.fail("dataset", "unknown dataset '" + c.dataset + "' (known: fashion-mnist, cifar10)");
+  if (root["protocol"]) c.protocol = r.scalar<std::string>(root["protocol"], "protocol");
+  if (root["split_seed"]) c.split_seed = r.scalar<uint64_t>(root["split_seed"], "split_seed");
+  if (const auto& s = root["split"]) {
+    r.only_keys(s, "split", {"query_per_class", "train_per_class", "database_includes_train"});
+    if (c.protocol != "stratified") r.fail("split", "only used with protocol: stratified");
+    if (s["query_per_class"]) c.query_per_class = r.scalar<int>(s["query_per_class"], "split.query_per_class");
+    if (s["train_per_class"]) c.train_per_class = r.scalar<int>(s["train_per_class"], "split.train_per_class");
+    if (s["database_includes_train"])
+      c.database_includes_train = r.scalar<bool>(s["database_includes_train"], "split.database_includes_train");
+  }
+  if (root["bits"]) c.bits = r.list<int>(root["bits"], "bits");
+  for (int b : c.bits)
+    if (b < 1 || b > 1024) r.fail("bits", "each code length must be in 1..1024, got " + std::to_string(b));
+  if (root["seeds"]) c.seeds = r.list<uint64_t>(root["seeds"], "seeds");
+  if (root["shortlist"]) c.shortlist = r.scalar<int64_t>(root["shortlist"], "shortlist");
+  if (c.shortlist < 1) r.fail("shortlist", "must be >= 1");
+  if (root["threads"]) c.threads = r.scalar<int>(root["threads"], "threads");
+  if (root["parallel_fits"]) c.parallel_fits = r.scalar<int>(root["parallel_fits"], "parallel_fits");
+  if (c.threads < 1 || c.parallel_fits < 1) r.fail("threads", "threads and parallel_fits must be >= 1");
+  c.hashers = r.plugins(root["hashers"], "hashers", HasherRegistry::instance());
+  c.rerankers = r.plugins(root["rerankers"], "rerankers", RerankerRegistry::instance());
+  if (const auto& m = root["metrics"]) {
+    r.only_keys(m, "metrics", {"map_at", "precision_at", "recall_at", "hamming_radius"});
+    if (m["map_at"]) c.eval.map_at = r.ks(m["map_at"], "metrics.map_at");
+    if (m["precision_at"]) c.eval.precision_at = r.ks(m["precision_at"], "metrics.precision_at");
+    if (m["recall_at"]) c.eval.recall_at = r.ks(m["recall_at"], "metrics.recall_at");
+    if (m["hamming_radius"]) c.eval.hamming_radius = r.scalar<int>(m["hamming_radius"], "metrics.hamming_radius");
+  }
+  std::filesystem::path output = "results";
+  if (root["output"]) output = r.scalar<std::string>(root["output"], "output");
+  c.output_dir = std::filesystem::absolute(output / c.name);
+  c.hash = content_hash(YAML::Dump(root));
+  return c;
+}
+
+ExperimentConfig load_config(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw Error("cannot open config " + file.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), file.string());
+}
+
+}  // namespace hamster

@@ -1,0 +1,50 @@
+#pragma once
+// An experiment config (YAML): dataset and protocol, hashers x bits x seeds (the builds),
+// re-rankers evaluated on every build, metrics. See experiments/configs/quickstart.yaml.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "framework/eval/metrics.h"
+
+namespace hamster {
+
+struct PluginSpec {
+  std::string name;
+  std::map<std::string, std::string> params;  // as written in the config
+  // "dsh" or "dsh(epochs=5)": how the plugin appears in tables and filters.
+  std::string label() const;
+};
+
+struct ExperimentConfig {
+  std::string name;
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
+  std::string dataset_path;               // empty: the dataset's default location
+  std::string protocol = "fmnist-1";      // PROTOCOL.md name, or "stratified"
+  int query_per_class = 100, train_per_class = 500;  // protocol "stratified" only
+  bool database_includes_train = true;               // protocol "stratified" only
+  uint64_t split_seed = 0;
+  std::vector<int> bits = {16, 32, 64};
+  std::vector<uint64_t> seeds = {0};
+  int64_t shortlist = 1000;  // L: items a re-ranker reorders
+  int threads = 2;
+  int parallel_fits = 2;     // trainings run side by side, each on threads/parallel_fits
+  std::vector<PluginSpec> hashers;
+  std::vector<PluginSpec> rerankers;
+  EvalOptions eval;
+  std::filesystem::path output_dir;  // results/<name>
+  std::string hash;                  // content hash of the whole config
+};
+
+// Reads and validates a config: unknown keys, unknown plugins or parameters, bad values
+// each give one Error naming the file and the key. Relative output paths are resolved
+// against the current directory.
+ExperimentConfig load_config(const std::filesystem::path& file);
+ExperimentConfig parse_config(const std::string& yaml_text, const std::string& source);
+
+// 64-bit FNV-1a as 16 hex digits: content hashes for configs and cache keys.
+std::string content_hash(const std::string& text);
+
+}  // namespace hamster

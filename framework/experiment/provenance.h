@@ -1,0 +1,17 @@
+#pragma once
+// Where a result came from: git sha and dirty flag, library versions, host, time.
+#include <string>
+
+namespace hamster {
+
+struct Provenance {
+  std::string git_sha;  // "unknown" outside a git checkout
+  bool git_dirty = false;
+  std::string versions;  // "hamster 0.1, torch 1.13.1, eigen 3.4.0, tbb ..., fmt ..., g++ ..."
+  std::string host;
+  std::string timestamp;  // UTC, ISO 8601
+};
+
+Provenance collect_provenance();
+
+}  // namespace hamster

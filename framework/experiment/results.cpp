@@ -1,0 +1,130 @@
+#include "framework/experiment/results.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "framework/error.h"
+
+namespace hamster {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::string hasher_label(const json& r) {
+  std::string label = r.at("hasher").get<std::string>();
+  const json& p = r.at("hasher_params");
+  if (p.empty()) return label;
+  std::string args;
+  for (const auto& [k, v] : p.items()) args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+  return label + "(" + args + ")";
+}
+
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+Table build_table(const std::vector<json>& records) {
+  Table t;
+  t.header = {"hasher", "bits", "seed", "reranker", "L"};
+  std::vector<std::string> metrics;
+  if (!records.empty())
+    for (const auto& m : records.front().at("metric_order")) metrics.push_back(m.get<std::string>());
+  for (const auto& m : metrics) t.header.push_back(m);
+  const std::vector<std::pair<std::string, std::string>> times = {
+      {"train_seconds", "train s"},
+      {"train_images_per_second", "train img/s"},
+      {"encode_images_per_second", "encode img/s"},
+      {"stage1_us_per_query", "stage-1 us/q"},
+      {"rerank_us_per_query", "rerank us/q"}};
+  for (const auto& [key, name] : times) t.header.push_back(name);
+  for (const auto& r : records) {
+    std::vector<std::string> row = {hasher_label(r), std::to_string(r.at("bits").get<int>()),
+                                    std::to_string(r.at("seed").get<uint64_t>()),
+                                    r.at("reranker_label").get<std::string>(),
+                                    std::to_string(r.at("shortlist").get<int64_t>())};
+    for (const auto& m : metrics) row.push_back(fmt::format("{:.4f}", r.at("metrics").value(m, 0.0)));
+    for (const auto& [key, name] : times) {
+      const double v = r.at("times").value(key, 0.0);
+      row.push_back(v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v));
+    }
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+std::string join(const std::vector<std::string>& cells, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < cells.size(); ++i) out += (i ? sep : "") + cells[i];
+  return out;
+}
+
+std::string latex_escape(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '_' || c == '%' || c == '&' || c == '#') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_table(const fs::path& dir, const std::string& format) {
+  if (format != "md" && format != "csv" && format != "latex")
+    throw Error("unknown table format '" + format + "' (known: md, csv, latex)");
+  const fs::path file = dir / "results.jsonl";
+  std::ifstream in(file);
+  if (!in) throw Error("no results at " + file.string());
+  std::vector<json> records;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      records.push_back(json::parse(line));
+    } catch (const json::exception& e) {
+      throw Error(fmt::format("{}:{}: corrupt result record ({})", file.string(), number, e.what()));
+    }
+  }
+  Table t;
+  try {
+    t = build_table(records);
+  } catch (const json::exception& e) {
+    throw Error(file.string() + ": record lacks a field (" + e.what() + ")");
+  }
+  std::string out;
+  if (format == "csv") {
+    out = join(t.header, ",") + "\n";
+    for (auto row : t.rows) {
+      for (auto& cell : row)
+        if (cell.find(',') != std::string::npos) cell = "\"" + cell + "\"";
+      out += join(row, ",") + "\n";
+    }
+  } else if (format == "md") {
+    out = "| " + join(t.header, " | ") + " |\n|";
+    for (size_t i = 0; i < t.header.size(); ++i) out += i < 5 ? "---|" : "---:|";
+    out += "\n";
+    for (const auto& row : t.rows) out += "| " + join(row, " | ") + " |\n";
+  } else {
+    out = "\\begin{tabular}{" + std::string(5, 'l') + std::string(t.header.size() - 5, 'r') +
+          "}\n\\toprule\n";
+    std::vector<std::string> header;
+    for (const auto& h : t.header) header.push_back(latex_escape(h));
+    out += join(header, " & ") + " \\\\\n\\midrule\n";
+    for (const auto& row : t.rows) {
+      std::vector<std::string> cells;
+      for (const auto& c : row) cells.push_back(latex_escape(c));
+      out += join(cells, " & ") + " \\\\\n";
+    }
+    out += "\\bottomrule\n\\end{tabular}\n";
+  }
+  return out;
+}
+
+}  // namespace hamster

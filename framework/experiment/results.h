@@ -1,0 +1,11 @@
+#pragma once
+// Result tables from <results_dir>/results.jsonl.
+#include <filesystem>
+#include <string>
+
+namespace hamster {
+
+// format: md, csv or latex. Throws Error naming the file if it is missing or corrupt.
+std::string format_table(const std::filesystem::path& results_dir, const std::string& format);
+
+}  // namespace hamster

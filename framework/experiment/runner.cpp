@@ -1,0 +1,412 @@
+#include "framework/experiment/runner.h"
+
+#include <fmt/format.h>
+#include <tbb/global_control.h>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <thread>
+
+#include "framework/codes/hamming_search.h"
+#include "framework/data/loaders.h"
+#include "framework/error.h"
+#include "framework/eval/metrics.h"
+#include "framework/experiment/provenance.h"
+#include "framework/experiment/results.h"
+#include "framework/hasher.h"
+#include "framework/npy.h"
+#include "framework/reranker.h"
+
+namespace hamster {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+// One trained hasher: (hasher, bits, seed) on this dataset and split.
+struct Build {
+  const PluginSpec* hasher;
+  int bits;
+  uint64_t seed;
+  std::string id;   // "dsh/32b/seed0", shown to users and matched by --filter
+  std::string key;  // content hash of everything the trained model depends on
+  fs::path cache_dir() const { return "cache/" + key; }
+};
+
+struct Cell {
+  const Build* build;
+  const PluginSpec* reranker;
+  std::string id;   // "dsh/32b/seed0/feature"
+  std::string key;  // content hash: build key + re-ranker + shortlist + metrics
+};
+
+std::vector<Build> make_builds(const ExperimentConfig& c) {
+  std::vector<Build> builds;
+  for (const auto& h : c.hashers)
+    for (int bits : c.bits)
+      for (uint64_t seed : c.seeds) {
+        Build b{&h, bits, seed, fmt::format("{}/{}b/seed{}", h.label(), bits, seed), ""};
+        // Every effective parameter (defaults included) enters the key, so changing a
+        // default in the code cannot silently reuse a stale model.
+        const auto& specs = HasherRegistry::instance().entry(h.name).params;
+        Params effective(h.params, specs, h.name);
+        std::string text = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset,
+                                       c.dataset_path, c.protocol, c.split_seed,
+                                       c.query_per_class, c.train_per_class,
+                                       c.database_includes_train, h.name, bits, seed);
+        for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
+        b.key = content_hash(text);
+        builds.push_back(b);
+      }
+  return builds;
+}
+
+std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>& builds) {
+  std::string metrics;
+  for (const auto& m : metric_names(c.eval)) metrics += m + ",";
+  std::vector<Cell> cells;
+  for (const auto& b : builds)
+    for (const auto& r : c.rerankers)
+      cells.push_back({&b, &r, b.id + "/" + r.label(),
+                       content_hash(b.key + "|" + r.label() + "|" + std::to_string(c.shortlist) +
+                                    "|" + metrics)});
+  return cells;
+}
+
+std::map<std::string, json> read_records(const fs::path& file) {
+  std::map<std::string, json> records;
+  std::ifstream in(file);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      json r = json::parse(line);
+      records[r.at("cell_key").get<std::string>()] = r;
+    } catch (const json::exception& e) {
+      throw Error(fmt::format("{}:{}: corrupt result record ({})", file.string(), number,
+                              e.what()));
+    }
+  }
+  return records;
+}
+
+void write_records(const ExperimentConfig& c, const std::vector<Cell>& cells,
+                   const std::map<std::string, json>& records) {
+  // Grid order first, then records of cells no longer in the config (kept, not lost).
+  std::string text;
+  std::map<std::string, bool> written;
+  for (const auto& cell : cells)
+    if (auto it = records.find(cell.key); it != records.end()) {
+      text += it->second.dump() + "\n";
+      written[cell.key] = true;
+    }
+  for (const auto& [key, r] : records)
+    if (!written.count(key)) text += r.dump() + "\n";
+  write_file_atomic(c.output_dir / "results.jsonl", text);
+  write_file_atomic(c.output_dir / "results.csv", format_table(c.output_dir, "csv"));
+}
+
+std::unique_ptr<Hasher> make_hasher(const Build& b) {
+  return HasherRegistry::instance().create(b.hasher->name, b.hasher->params, b.bits);
+}
+
+class Logger {
+ public:
+  explicit Logger(std::ostream& out) : out_(out) {}
+  void operator()(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    out_ << line << std::endl;
+  }
+
+ private:
+  std::ostream& out_;
+  std::mutex mutex_;
+};
+
+// Trains the builds that have no cached model, `parallel_fits` at a time. Small networks
+// barely speed up with a second intra-op thread; two trainings side by side use both cores.
+void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& split,
+                 const std::vector<const Build*>& builds, bool force, Logger& log) {
+  std::vector<const Build*> todo;
+  for (const Build* b : builds)
+    if (force || !fs::exists(c.output_dir / b->cache_dir() / "fit.json")) todo.push_back(b);
+  if (todo.empty()) return;
+  const int workers = std::min<int>(c.parallel_fits, static_cast<int>(todo.size()));
+  const int threads_each = std::max(1, c.threads / workers);
+  std::atomic<size_t> next{0}, done{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  const auto start = clock_type::now();
+  auto worker = [&] {
+    for (size_t i; (i = next++) < todo.size();) {
+      const Build& b = *todo[i];
+      try {
+        log(fmt::format("fit {} ({} training items, {} threads)", b.id, split.train.size(),
+                        threads_each));
+        auto hasher = make_hasher(b);
+        FitContext ctx;
+        ctx.seed = b.seed;
+        ctx.threads = threads_each;
+        ctx.log = [&log](const std::string& line) { log(line); };
+        const auto t0 = clock_type::now();
+        hasher->fit(data, split.train, ctx);
+        const double seconds = seconds_since(t0);
+        // Write into a temporary folder, then rename: a crash leaves no half model.
+        const fs::path final_dir = c.output_dir / b.cache_dir();
+        fs::path tmp = final_dir;
+        tmp += ".tmp";
+        fs::remove_all(tmp);
+        fs::create_directories(tmp);
+        hasher->save(tmp);
+        json fit = {{"train_seconds", seconds},
+                    {"train_images_per_second", hasher->train_images_per_second()},
+                    {"fit_threads", threads_each}};
+        write_file_atomic(tmp / "fit.json", fit.dump(2));
+        fs::remove_all(final_dir);
+        fs::rename(tmp, final_dir);
+        const size_t finished = ++done;
+        const double elapsed = seconds_since(start);
+        log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
+                        finished, todo.size(),
+                        elapsed / finished * (todo.size() - finished)));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = todo.size();  // stop handing out work
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+struct EncodedBuild {
+  std::unique_ptr<Hasher> hasher;
+  Encoded query, database;
+  json fit;
+  double encode_images_per_second = 0;
+};
+
+EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const Split& split,
+                          const Build& b) {
+  EncodedBuild e;
+  const fs::path dir = c.output_dir / b.cache_dir();
+  e.hasher = make_hasher(b);
+  e.hasher->load(dir);
+  std::ifstream fit_file(dir / "fit.json");
+  try {
+    e.fit = json::parse(fit_file);
+  } catch (const json::exception& ex) {
+    throw Error((dir / "fit.json").string() + ": corrupt (" + ex.what() + "); rerun with --force");
+  }
+  const auto t0 = clock_type::now();
+  e.query = e.hasher->encode(data, split.query, c.threads);
+  e.database = e.hasher->encode(data, split.database, c.threads);
+  e.encode_images_per_second =
+      static_cast<double>(split.query.size() + split.database.size()) / seconds_since(t0);
+  return e;
+}
+
+std::vector<LabelMask> labels_of(const Dataset& data, const std::vector<int64_t>& ids) {
+  std::vector<LabelMask> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) out[i] = data.labels[ids[i]];
+  return out;
+}
+
+json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
+                   const std::vector<Shortlist>& stage1, double stage1_us,
+                   const std::vector<LabelMask>& query_labels,
+                   const std::vector<LabelMask>& db_labels, const Provenance& prov) {
+  auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->params);
+  auto t0 = clock_type::now();
+  reranker->prepare(e.database);
+  const double prepare_seconds = seconds_since(t0);
+  std::vector<Shortlist> lists = stage1;
+  t0 = clock_type::now();
+  reranker->rerank(e.query, lists);
+  const double rerank_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, lists.size());
+  Evaluation ev = evaluate(query_labels, db_labels, e.query.codes, e.database.codes, lists, c.eval);
+
+  json metrics = json::object(), order = json::array();
+  for (const auto& [name, value] : ev.metrics) {
+    metrics[name] = value;
+    order.push_back(name);
+  }
+  const Build& b = *cell.build;
+  return json{
+      {"cell_key", cell.key},
+      {"cell", cell.id},
+      {"experiment", c.name},
+      {"dataset", c.dataset},
+      {"protocol", c.protocol},
+      {"split_seed", c.split_seed},
+      {"queries", query_labels.size()},
+      {"database", db_labels.size()},
+      {"hasher", b.hasher->name},
+      {"hasher_params", b.hasher->params},
+      {"bits", b.bits},
+      {"seed", b.seed},
+      {"reranker", cell.reranker->name},
+      {"reranker_label", cell.reranker->label()},
+      {"reranker_params", cell.reranker->params},
+      {"shortlist", c.shortlist},
+      {"metric_order", order},
+      {"metrics", metrics},
+      {"pr_curve", {{"radius_precision", ev.pr_precision}, {"radius_recall", ev.pr_recall}}},
+      {"distinct_database_codes", e.database.codes.distinct()},
+      {"times",
+       {{"train_seconds", e.fit.value("train_seconds", 0.0)},
+        {"train_images_per_second", e.fit.value("train_images_per_second", 0.0)},
+        {"fit_threads", e.fit.value("fit_threads", 0)},
+        {"encode_images_per_second", e.encode_images_per_second},
+        {"stage1_us_per_query", stage1_us},
+        {"rerank_us_per_query", rerank_us},
+        {"prepare_seconds", prepare_seconds}}},
+      {"provenance",
+       {{"git_sha", prov.git_sha},
+        {"git_dirty", prov.git_dirty},
+        {"config_hash", c.hash},
+        {"build_key", b.key},
+        {"versions", prov.versions},
+        {"threads", c.threads},
+        {"host", prov.host},
+        {"timestamp", prov.timestamp}}},
+  };
+}
+
+}  // namespace
+
+Dataset load_dataset(const ExperimentConfig& c) {
+  if (c.dataset == "fashion-mnist")
+    return load_fashion_mnist(c.dataset_path.empty() ? fs::path(kFashionMnistDir)
+                                                     : fs::path(c.dataset_path));
+  if (c.dataset == "cifar10") {
+    if (c.dataset_path.empty()) throw Error("dataset cifar10 needs dataset.path");
+    return load_cifar10(c.dataset_path);
+  }
+  throw Error("unknown dataset '" + c.dataset + "'");
+}
+
+Split split_for(const ExperimentConfig& c, const Dataset& data) {
+  if (c.protocol == "stratified")
+    return make_stratified_split(data, c.query_per_class, c.train_per_class,
+                                 c.database_includes_train, c.split_seed);
+  return make_split(c.protocol, data, c.split_seed);
+}
+
+int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
+  if (opt.shards < 1 || opt.shard < 0 || opt.shard >= opt.shards)
+    throw Error(fmt::format("--shard {}/{}: expected I/N with 0 <= I < N", opt.shard, opt.shards));
+  Logger log(out);
+  const std::vector<Build> builds = make_builds(c);
+  const std::vector<Cell> cells = make_cells(c, builds);
+  std::map<std::string, json> records = read_records(c.output_dir / "results.jsonl");
+
+  // The cells this invocation owns and has still to do, grouped by build.
+  std::vector<const Build*> pending_builds;
+  std::map<const Build*, std::vector<const Cell*>> pending;
+  for (size_t i = 0; i < builds.size(); ++i) {
+    if (static_cast<int>(i % opt.shards) != opt.shard) continue;
+    for (const Cell& cell : cells)
+      if (cell.build == &builds[i] && cell.id.find(opt.filter) != std::string::npos &&
+          (opt.force || !records.count(cell.key)))
+        pending[&builds[i]].push_back(&cell);
+    if (pending.count(&builds[i])) pending_builds.push_back(&builds[i]);
+  }
+  size_t total = 0;
+  for (const auto& [b, list] : pending) total += list.size();
+  log(fmt::format("experiment {}: {} cells in the grid, {} to run, results in {}", c.name,
+                  cells.size(), total, c.output_dir.string()));
+  if (opt.dry_run) {
+    for (const Build* b : pending_builds)
+      for (const Cell* cell : pending[b]) log("  would run " + cell->id);
+    return 0;
+  }
+  if (total == 0) return 0;
+
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, c.threads);
+  const Dataset data = load_dataset(c);
+  const Split split = split_for(c, data);
+  if (c.shortlist > static_cast<int64_t>(split.database.size()))
+    throw Error(fmt::format("shortlist L = {} is larger than the database ({} items)",
+                            c.shortlist, split.database.size()));
+  fs::create_directories(c.output_dir);
+  save_split(split, c.output_dir / "split.txt");
+  log(fmt::format("{} ({} items): {} queries, {} training, {} database", data.name, data.size(),
+                  split.query.size(), split.train.size(), split.database.size()));
+
+  fit_missing(c, data, split, pending_builds, opt.force, log);
+
+  const Provenance prov = collect_provenance();
+  const auto query_labels = labels_of(data, split.query);
+  const auto db_labels = labels_of(data, split.database);
+  size_t finished = 0;
+  const auto start = clock_type::now();
+  for (const Build* b : pending_builds) {
+    EncodedBuild e = encode_build(c, data, split, *b);
+    log(fmt::format("encode {}: {:.0f} images/s, {} distinct database codes", b->id,
+                    e.encode_images_per_second, e.database.codes.distinct()));
+    auto t0 = clock_type::now();
+    const std::vector<Shortlist> stage1 = hamming_knn(e.query.codes, e.database.codes, c.shortlist);
+    const double stage1_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, stage1.size());
+    for (const Cell* cell : pending[b]) {
+      json record = evaluate_cell(c, *cell, e, stage1, stage1_us, query_labels, db_labels, prov);
+      records[cell->key] = record;
+      write_records(c, cells, records);  // after every cell: a crash loses at most one
+      ++finished;
+      const double elapsed = seconds_since(start);
+      log(fmt::format("cell {}/{} {}: mAP@all {:.4f}  [ETA {:.0f}s]", finished, total, cell->id,
+                      record["metrics"].value("mAP@all", 0.0),
+                      elapsed / finished * (total - finished)));
+    }
+  }
+  return static_cast<int>(finished);
+}
+
+int export_encodings(const ExperimentConfig& c, const std::string& filter, const fs::path& out,
+                     std::ostream& stream) {
+  Logger log(stream);
+  const std::vector<Build> builds = make_builds(c);
+  std::vector<const Build*> chosen;
+  for (const Build& b : builds)
+    if (b.id.find(filter) != std::string::npos) chosen.push_back(&b);
+  if (chosen.empty()) throw Error("export: no build matches '" + filter + "'");
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, c.threads);
+  const Dataset data = load_dataset(c);
+  const Split split = split_for(c, data);
+  fit_missing(c, data, split, chosen, false, log);
+  for (const Build* b : chosen) {
+    EncodedBuild e = encode_build(c, data, split, *b);
+    std::string name = b->id;
+    for (char& ch : name)
+      if (ch == '/' || ch == '(' || ch == ')' || ch == ',' || ch == '=') ch = '_';
+    const fs::path dir = out / name;
+    save_code_bits(dir / "query_codes.npy", e.query.codes);
+    save_code_bits(dir / "db_codes.npy", e.database.codes);
+    save_embedding(dir / "query_real.npy", e.query.real);
+    save_embedding(dir / "db_real.npy", e.database.real);
+    save_embedding(dir / "query_features.npy", e.query.features);
+    save_embedding(dir / "db_features.npy", e.database.features);
+    save_labels(dir / "query_labels.npy", labels_of(data, split.query));
+    save_labels(dir / "db_labels.npy", labels_of(data, split.database));
+    log("exported " + b->id + " to " + dir.string());
+  }
+  return static_cast<int>(chosen.size());
+}
+
+}  // namespace hamster

@@ -1,0 +1,156 @@
+#include "framework/npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "framework/error.h"
+
+namespace hamster {
+namespace fs = std::filesystem;
+
+int64_t NpyArray::count() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+static int64_t item_size(const std::string& descr, const fs::path& file) {
+  if (descr == "|u1" || descr == "<u1") return 1;
+  if (descr == "<f4" || descr == "<i4") return 4;
+  if (descr == "<u8" || descr == "<i8" || descr == "<f8") return 8;
+  throw Error(file.string() + ": unsupported npy dtype '" + descr + "'");
+}
+
+static void write_bytes_atomic(const fs::path& file, const std::string& head, const char* data,
+                               size_t size) {
+  if (file.has_parent_path()) fs::create_directories(file.parent_path());
+  fs::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error("cannot write " + tmp.string());
+    out.write(head.data(), static_cast<std::streamsize>(head.size()));
+    out.write(data, static_cast<std::streamsize>(size));
+    if (!out) throw Error("write failed: " + tmp.string());
+  }
+  fs::rename(tmp, file);
+}
+
+void write_file_atomic(const fs::path& file, const std::string& text) {
+  write_bytes_atomic(file, "", text.data(), text.size());
+}
+
+void save_npy(const fs::path& file, const NpyArray& a) {
+  std::ostringstream dict;
+  dict << "{'descr': '" << a.descr << "', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < a.shape.size(); ++i) dict << a.shape[i] << (a.shape.size() == 1 || i + 1 < a.shape.size() ? "," : "");
+  dict << "), }";
+  std::string header = dict.str();
+  // Pad so that magic(6) + version(2) + len(2) + header is a multiple of 64, ending in '\n'.
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string head = std::string("\x93NUMPY", 6) + '\x01' + '\x00';
+  head.push_back(static_cast<char>(header.size() & 0xff));
+  head.push_back(static_cast<char>(header.size() >> 8));
+  head += header;
+  write_bytes_atomic(file, head, a.bytes.data(), a.bytes.size());
+}
+
+static std::string dict_value(const std::string& header, const std::string& key,
+                              const fs::path& file) {
+  size_t k = header.find("'" + key + "'");
+  if (k == std::string::npos) throw Error(file.string() + ": npy header lacks '" + key + "'");
+  size_t colon = header.find(':', k);
+  return header.substr(colon + 1);
+}
+
+NpyArray load_npy(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open " + file.string());
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    throw Error(file.string() + ": not a .npy file (bad magic)");
+  uint32_t header_len = 0;
+  if (magic[6] == 1) {
+    unsigned char l[2];
+    in.read(reinterpret_cast<char*>(l), 2);
+    header_len = l[0] | (l[1] << 8);
+  } else {
+    unsigned char l[4];
+    in.read(reinterpret_cast<char*>(l), 4);
+    header_len = l[0] | (l[1] << 8) | (l[2] << 16) | (static_cast<uint32_t>(l[3]) << 24);
+  }
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) throw Error(file.string() + ": truncated npy header");
+
+  NpyArray a;
+  std::string descr = dict_value(header, "descr", file);
+  size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
+  a.descr = descr.substr(q1 + 1, q2 - q1 - 1);
+  if (dict_value(header, "fortran_order", file).find("True") < 3)
+    throw Error(file.string() + ": Fortran-order arrays are not supported");
+  std::string shape = dict_value(header, "shape", file);
+  std::string dims = shape.substr(shape.find('(') + 1, shape.find(')') - shape.find('(') - 1);
+  std::stringstream ss(dims);
+  std::string tok;
+  while (std::getline(ss, tok, ','))
+    if (tok.find_first_not_of(' ') != std::string::npos) a.shape.push_back(std::stoll(tok));
+
+  size_t bytes = static_cast<size_t>(a.count() * item_size(a.descr, file));
+  a.bytes.resize(bytes);
+  if (!in.read(a.bytes.data(), static_cast<std::streamsize>(bytes)))
+    throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
+                " bytes)");
+  return a;
+}
+
+void save_embedding(const fs::path& file, const Embedding& m) {
+  NpyArray a{"<f4", {m.rows(), m.cols()}, {}};
+  a.bytes.resize(m.size() * sizeof(float));
+  std::memcpy(a.bytes.data(), m.data(), a.bytes.size());
+  save_npy(file, a);
+}
+
+Embedding load_embedding(const fs::path& file) {
+  NpyArray a = load_npy(file);
+  if (a.descr != "<f4" || a.shape.size() != 2)
+    throw Error(file.string() + ": expected a 2-d float32 array");
+  Embedding m(a.shape[0], a.shape[1]);
+  std::memcpy(m.data(), a.bytes.data(), a.bytes.size());
+  return m;
+}
+
+void save_code_bits(const fs::path& file, const BinaryCodes& codes) {
+  NpyArray a{"|u1", {codes.size(), codes.bits()}, {}};
+  a.bytes.resize(codes.size() * codes.bits());
+  for (int64_t i = 0; i < codes.size(); ++i)
+    for (int b = 0; b < codes.bits(); ++b) a.bytes[i * codes.bits() + b] = codes.bit(i, b);
+  save_npy(file, a);
+}
+
+void save_packed_codes(const fs::path& file, const BinaryCodes& codes) {
+  NpyArray a{"<u8", {codes.size(), codes.words()}, {}};
+  a.bytes.resize(codes.data().size() * sizeof(uint64_t));
+  std::memcpy(a.bytes.data(), codes.data().data(), a.bytes.size());
+  save_npy(file, a);
+}
+
+BinaryCodes load_packed_codes(const fs::path& file, int bits) {
+  NpyArray a = load_npy(file);
+  BinaryCodes codes(a.shape.empty() ? 0 : a.shape[0], bits);
+  if (a.descr != "<u8" || a.shape.size() != 2 || a.shape[1] != codes.words())
+    throw Error(file.string() + ": expected packed " + std::to_string(bits) + "-bit codes");
+  std::memcpy(codes.data().data(), a.bytes.data(), a.bytes.size());
+  return codes;
+}
+
+void save_labels(const fs::path& file, const std::vector<uint64_t>& labels) {
+  NpyArray a{"<u8", {static_cast<int64_t>(labels.size())}, {}};
+  a.bytes.resize(labels.size() * sizeof(uint64_t));
+  std::memcpy(a.bytes.data(), labels.data(), a.bytes.size());
+  save_npy(file, a);
+}
+
+}  // namespace hamster

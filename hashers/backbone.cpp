@@ -1,0 +1,80 @@
+#include "hashers/backbone.h"
+
+#include <cmath>
+
+#include "framework/error.h"
+
+namespace hamster {
+
+namespace nn = torch::nn;
+
+SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits) {
+  if (height % 4 || width % 4)
+    throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) +
+                "x" + std::to_string(width));
+  const int64_t flat = 64 * (height / 4) * (width / 4);
+  trunk_ = register_module(
+      "trunk",
+      nn::Sequential(nn::Conv2d(nn::Conv2dOptions(channels, 32, 5).padding(2)), nn::ReLU(),
+                     nn::MaxPool2d(2), nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)),
+                     nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(flat, 500),
+                     nn::ReLU()));
+  hash_ = register_module("hash", nn::Linear(500, bits));
+  // Without BN here, pairwise losses trained from scratch collapse to a few codes.
+  hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
+}
+
+BackboneOutput SmallCnnImpl::forward(const torch::Tensor& images) {
+  torch::Tensor feature = trunk_->forward(images);
+  return {feature, hash_bn_->forward(hash_->forward(feature))};
+}
+
+void SmallCnnImpl::initialise(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& module : modules(/*include_self=*/false)) {
+    torch::Tensor w, b;
+    if (auto* conv = module->as<nn::Conv2d>()) {
+      w = conv->weight, b = conv->bias;
+    } else if (auto* lin = module->as<nn::Linear>()) {
+      w = lin->weight, b = lin->bias;
+    } else {
+      continue;  // BatchNorm keeps weight 1, bias 0
+    }
+    const double bound = 1.0 / std::sqrt(static_cast<double>(w[0].numel()));
+    w.uniform_(-bound, bound, gen);
+    b.uniform_(-bound, bound, gen);
+  }
+}
+
+std::vector<std::string> backbone_names() { return {"small-cnn"}; }
+
+SmallCnn make_backbone(const std::string& name, const Dataset& data, int bits) {
+  if (name != "small-cnn")
+    throw Error("unknown backbone '" + name + "' (known: small-cnn)");
+  return SmallCnn(data.channels, data.height, data.width, bits);
+}
+
+torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids) {
+  const int64_t bytes = data.image_bytes();
+  auto out = torch::empty({static_cast<int64_t>(ids.size()), data.channels, data.height,
+                           data.width});
+  float* dst = out.data_ptr<float>();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint8_t* src = data.image(ids[i]);
+    for (int64_t p = 0; p < bytes; ++p) dst[i * bytes + p] = src[p] * (2.0f / 255.0f) - 1.0f;
+  }
+  return out;
+}
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    if (!torch::cuda::is_available())
+      throw Error("device 'cuda' requested, but this LibTorch build has no usable CUDA device");
+    return torch::kCUDA;
+  }
+  throw Error("unknown device '" + name + "' (known: cpu, cuda)");
+}
+
+}  // namespace hamster

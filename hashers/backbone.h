@@ -1,0 +1,46 @@
+#pragma once
+// The backbone every deep hasher shares, so comparisons between methods are fair:
+// conv5x5-32, pool, conv5x5-64, pool, fc-500 (the "deep feature"), then the fc-bits hash
+// layer with batch normalisation on its pre-activation. The output activation belongs to
+// the method (DSH: linear; tanh-based methods: tanh), applied by the hasher.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/data/dataset.h"
+
+namespace hamster {
+
+struct BackboneOutput {
+  torch::Tensor feature;  // N x 500, after ReLU
+  torch::Tensor hash;     // N x bits, batch-normalised pre-activation
+};
+
+class SmallCnnImpl : public torch::nn::Module {
+ public:
+  SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits);
+  BackboneOutput forward(const torch::Tensor& images);
+  // Deterministic initialisation (PyTorch's default ranges) from one seeded generator, so
+  // that concurrent trainings in one process do not share the global torch seed.
+  void initialise(uint64_t seed);
+
+ private:
+  torch::nn::Sequential trunk_{nullptr};
+  torch::nn::Linear hash_{nullptr};
+  torch::nn::BatchNorm1d hash_bn_{nullptr};
+};
+TORCH_MODULE(SmallCnn);
+
+// Builds the backbone named in a config ("small-cnn"); throws Error for unknown names.
+SmallCnn make_backbone(const std::string& name, const Dataset& data, int bits);
+std::vector<std::string> backbone_names();
+
+// data[ids] as a float tensor N x C x H x W scaled to [-1, 1].
+torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids);
+
+// Resolves "cpu" / "cuda"; throws Error if CUDA is asked for but unavailable.
+torch::Device resolve_device(const std::string& name);
+
+}  // namespace hamster

@@ -1,0 +1,106 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "framework/error.h"
+#include "framework/eval/metrics.h"
+#include "framework/hasher.h"
+#include "tests/synthetic.h"
+
+using namespace hamster;
+
+namespace {
+
+std::unique_ptr<Hasher> make(const std::string& name, int bits,
+                             const std::map<std::string, std::string>& params = {}) {
+  return HasherRegistry::instance().create(name, params, bits);
+}
+
+FitContext quiet(uint64_t seed) {
+  FitContext ctx;
+  ctx.seed = seed;
+  ctx.log = [](const std::string&) {};
+  return ctx;
+}
+
+double map_all(const Encoded& e, const Dataset& d) {
+  return evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
+      .get("mAP@all");
+}
+
+const std::map<std::string, std::string> kBrief = {{"epochs", "4"}, {"batch_size", "50"}};
+
+}  // namespace
+
+TEST_CASE("DSH learns codes that do not collapse and separate the classes") {
+  const Dataset d = test::synthetic_images(50, 10, 1);
+  const auto ids = test::iota_ids(d.size());
+  auto dsh = make("dsh", 16, kBrief);
+  dsh->fit(d, ids, quiet(7));
+  const Encoded e = dsh->encode(d, ids, 1);
+  CHECK(e.codes.bits() == 16);
+  CHECK(e.real.rows() == d.size());
+  CHECK(e.features.cols() == 500);
+  // Collapse is this task's failure mode: nearly all items sharing a handful of codes.
+  CHECK(e.codes.distinct() >= 10);
+  CHECK(map_all(e, d) > 0.6);  // chance is 0.1
+  CHECK(dsh->train_images_per_second() > 0);
+}
+
+TEST_CASE("DSH is seeded: same seed, same codes; saved and loaded, same codes") {
+  const Dataset d = test::synthetic_images(20, 10, 2);
+  const auto ids = test::iota_ids(d.size());
+  auto a = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
+  auto b = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
+  a->fit(d, ids, quiet(3));
+  b->fit(d, ids, quiet(3));
+  const Encoded ea = a->encode(d, ids, 1);
+  CHECK(ea.codes.data() == b->encode(d, ids, 2).codes.data());
+  CHECK(ea.real.isApprox(b->encode(d, ids, 1).real, 1e-5f));
+
+  auto dir = test::fresh_temp_dir("dsh-save");
+  a->save(dir);
+  auto loaded = make("dsh", 32);
+  loaded->load(dir);
+  CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
+  auto wrong_bits = make("dsh", 16);
+  CHECK_THROWS_WITH_AS(wrong_bits->load(dir), doctest::Contains("model has 32 bits, expected 16"), Error);
+
+  auto c = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
+  c->fit(d, ids, quiet(4));
+  CHECK(c->encode(d, ids, 1).codes.data() != ea.codes.data());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}})->fit(test::synthetic_images(2, 2, 1), {0, 1, 2, 3}, quiet(0)),
+                       "unknown backbone 'resnet' (known: small-cnn)", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"device", "tpu"}}), "unknown device 'tpu' (known: cpu, cuda)", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "0"}}), "epochs must be >= 1, got 0", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16)->encode(test::synthetic_images(1, 2, 1), {0}, 1),
+                       "dsh: encode() before fit() or load()", Error);
+  auto dsh = make("dsh", 16, {{"epochs", "1"}});
+  const Dataset d = test::synthetic_images(4, 2, 1);
+  dsh->fit(d, test::iota_ids(d.size()), quiet(0));
+  const Dataset other = test::synthetic_images(1, 2, 1, 32);
+  CHECK_THROWS_WITH_AS(dsh->encode(other, {0}, 1), doctest::Contains("trained on 1x28x28 images"), Error);
+}
+
+TEST_CASE("LSH: seeded random projections, far from trained quality") {
+  const Dataset d = test::synthetic_images(30, 10, 5);
+  const auto ids = test::iota_ids(d.size());
+  auto a = make("lsh", 64), b = make("lsh", 64);
+  a->fit(d, ids, quiet(11));
+  b->fit(d, ids, quiet(11));
+  const Encoded ea = a->encode(d, ids, 1);
+  CHECK(ea.codes.data() == b->encode(d, ids, 1).codes.data());
+  CHECK(ea.features.cols() == 28 * 28);
+  CHECK(ea.codes.distinct() == d.size());  // noise makes every image its own code
+  auto dir = test::fresh_temp_dir("lsh-save");
+  a->save(dir);
+  auto loaded = make("lsh", 64);
+  loaded->load(dir);
+  CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
+  CHECK_THROWS_WITH_AS(make("lsh", 32)->load(dir), doctest::Contains("has 64 bits, expected 32"), Error);
+  std::filesystem::remove_all(dir);
+}

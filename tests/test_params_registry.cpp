@@ -1,0 +1,93 @@
+#include <doctest/doctest.h>
+
+#include "framework/error.h"
+#include "framework/experiment/config.h"
+#include "framework/hasher.h"
+#include "framework/reranker.h"
+
+using namespace hamster;
+
+TEST_CASE("registry lists every built-in plugin") {
+  // If a plugin's object file were dropped by the linker, it would vanish from here.
+  CHECK(HasherRegistry::instance().names() == std::vector<std::string>{"dsh", "lsh"});
+  CHECK(RerankerRegistry::instance().names() ==
+        std::vector<std::string>{"asymmetric", "feature", "none"});
+}
+
+TEST_CASE("unknown plugin names the known ones") {
+  CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("dhs", {}, 32),
+                       "unknown plugin 'dhs' (known: dsh, lsh)", Error);
+}
+
+TEST_CASE("duplicate registration is an error") {
+  CHECK_THROWS_WITH_AS(
+      RerankerRegistry::instance().add("none", "again", {}, nullptr),
+      "plugin 'none' is registered twice", Error);
+}
+
+TEST_CASE("params: defaults, typed getters, unknown keys") {
+  std::vector<ParamSpec> specs = {{"epochs", "40", ""}, {"lr", "0.001", ""}, {"bank", "true", ""}};
+  Params p({{"epochs", "5"}}, specs, "dsh");
+  CHECK(p.get_int("epochs") == 5);
+  CHECK(p.get_double("lr") == doctest::Approx(0.001));
+  CHECK(p.get_bool("bank"));
+  CHECK(p.summary() == "epochs=5");
+  CHECK_THROWS_WITH_AS(Params({{"epoch", "5"}}, specs, "dsh"),
+                       "unknown parameter 'epoch' for 'dsh' (known: epochs, lr, bank)", Error);
+  CHECK_THROWS_WITH_AS(Params({{"epochs", "five"}}, specs, "dsh").get_int("epochs"),
+                       "dsh.epochs: expected an integer, got 'five'", Error);
+  CHECK_THROWS_WITH_AS(Params({{"lr", "nan"}}, specs, "dsh").get_double("lr"),
+                       "dsh.lr: expected a finite number, got 'nan'", Error);
+  CHECK_THROWS_WITH_AS(Params({{"bank", "maybe"}}, specs, "dsh").get_bool("bank"),
+                       "dsh.bank: expected true or false, got 'maybe'", Error);
+}
+
+TEST_CASE("config: a valid grid parses") {
+  ExperimentConfig c = parse_config(R"(
+name: t
+protocol: fmnist-1
+bits: [16, 32]
+seeds: [1, 2]
+hashers:
+  - name: dsh
+    params: {epochs: 3}
+  - lsh
+rerankers: [none, feature]
+metrics: {map_at: [all, 100]}
+)", "t.yaml");
+  CHECK(c.name == "t");
+  CHECK(c.bits == std::vector<int>{16, 32});
+  CHECK(c.seeds == std::vector<uint64_t>{1, 2});
+  REQUIRE(c.hashers.size() == 2);
+  CHECK(c.hashers[0].label() == "dsh(epochs=3)");
+  CHECK(c.hashers[1].label() == "lsh");
+  CHECK(c.eval.map_at == std::vector<int64_t>{kAll, 100});
+  CHECK(c.output_dir.filename() == "t");
+  // Same text, same hash; any change, another hash.
+  CHECK(parse_config("name: t\nhashers: [lsh]\nrerankers: [none]\n", "a").hash ==
+        parse_config("name: t\nhashers: [lsh]\nrerankers: [none]\n", "b").hash);
+  CHECK(parse_config("name: t\nhashers: [lsh]\nrerankers: [none]\n", "a").hash !=
+        parse_config("name: u\nhashers: [lsh]\nrerankers: [none]\n", "a").hash);
+}
+
+TEST_CASE("config: errors name the file and the key") {
+  const std::string ok = "hashers: [lsh]\nrerankers: [none]\n";
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nbitz: [16]\n" + ok, "c.yaml"),
+                       doctest::Contains("c.yaml: bitz: unknown key"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nhashers: [dhs]\nrerankers: [none]\n", "c.yaml"),
+                       doctest::Contains("c.yaml: hashers[0]: unknown plugin 'dhs'"), Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nhashers: [{name: dsh, params: {epoch: 3}}]\nrerankers: [none]\n",
+                   "c.yaml"),
+      doctest::Contains("unknown parameter 'epoch' for 'dsh'"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nbits: [0]\n" + ok, "c.yaml"),
+                       doctest::Contains("c.yaml: bits: each code length must be in 1..1024"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nshortlist: 0\n" + ok, "c.yaml"),
+                       doctest::Contains("c.yaml: shortlist: must be >= 1"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nmetrics: {map_at: [-3]}\n" + ok, "c.yaml"),
+                       doctest::Contains("metrics.map_at: expected a positive integer or 'all'"), Error);
+  CHECK_THROWS_WITH_AS(parse_config(ok, "c.yaml"), doctest::Contains("c.yaml: name: missing"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: [", "c.yaml"), doctest::Contains("c.yaml: not valid YAML"), Error);
+  CHECK_THROWS_WITH_AS(load_config("/nonexistent/x.yaml"), "cannot open config /nonexistent/x.yaml",
+                       Error);
+}

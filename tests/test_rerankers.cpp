@@ -1,0 +1,84 @@
+#include <doctest/doctest.h>
+
+#include "framework/error.h"
+#include "framework/reranker.h"
+
+using namespace hamster;
+
+namespace {
+
+Encoded encoded(const std::vector<std::vector<float>>& real, const std::vector<std::vector<float>>& features) {
+  Encoded e;
+  e.real.resize(real.size(), real[0].size());
+  for (size_t i = 0; i < real.size(); ++i)
+    for (size_t j = 0; j < real[i].size(); ++j) e.real(i, j) = real[i][j];
+  e.features.resize(features.size(), features[0].size());
+  for (size_t i = 0; i < features.size(); ++i)
+    for (size_t j = 0; j < features[i].size(); ++j) e.features(i, j) = features[i][j];
+  e.codes = BinaryCodes::from_signs(e.real.data(), e.real.rows(), static_cast<int>(e.real.cols()));
+  return e;
+}
+
+Shortlist list_of(std::vector<int64_t> ids) {
+  Shortlist s;
+  s.ids = ids;
+  s.scores.assign(ids.size(), 0);
+  return s;
+}
+
+std::unique_ptr<Reranker> make(const std::string& name) {
+  return RerankerRegistry::instance().create(name, {});
+}
+
+}  // namespace
+
+TEST_CASE("none keeps the Hamming order") {
+  auto r = make("none");
+  Encoded q = encoded({{1, 1}}, {{1, 0}});
+  std::vector<Shortlist> lists = {list_of({3, 1, 2})};
+  r->rerank(q, lists);
+  CHECK(lists[0].ids == std::vector<int64_t>{3, 1, 2});
+}
+
+TEST_CASE("feature orders the shortlist by cosine similarity, ties stay stable") {
+  // Database features: item 0 orthogonal to the query, item 1 parallel, items 2 and 3 at
+  // 45 degrees (a tie), item 4 not in the shortlist.
+  Encoded db = encoded({{1}, {1}, {1}, {1}, {1}}, {{0, 1}, {5, 0}, {1, 1}, {2, 2}, {9, 0}});
+  Encoded q = encoded({{1}}, {{3, 0}});
+  auto r = make("feature");
+  r->prepare(db);
+  std::vector<Shortlist> lists = {list_of({0, 3, 2, 1})};
+  r->rerank(q, lists);
+  CHECK(lists[0].ids == std::vector<int64_t>{1, 3, 2, 0});
+  CHECK(lists[0].scores[0] == doctest::Approx(-1.0));
+  CHECK(lists[0].scores[1] == doctest::Approx(-std::sqrt(0.5)));
+  CHECK(lists[0].scores[3] == doctest::Approx(0.0));
+}
+
+TEST_CASE("asymmetric weighs each bit by the query's confidence") {
+  // Query output (+3, -0.1, +0.1): bit 0 is confident. Item 0 differs from the query's
+  // code only in bit 0 (Hamming 1), item 1 differs in bits 1 and 2 (Hamming 2). Plain
+  // Hamming prefers item 0; the asymmetric score q.s prefers item 1: 3 - 0.1 - 0.1 = 2.8
+  // against -3 + 0.1 + 0.1 = -2.8 (scores are -q.s, lower is better).
+  Encoded db = encoded({{-1, -1, 1}, {1, 1, -1}}, {{1}, {1}});
+  Encoded q = encoded({{3, -0.1f, 0.1f}}, {{1}});
+  auto r = make("asymmetric");
+  r->prepare(db);
+  std::vector<Shortlist> lists = {list_of({0, 1})};
+  r->rerank(q, lists);
+  CHECK(lists[0].ids == std::vector<int64_t>{1, 0});
+  CHECK(lists[0].scores[0] == doctest::Approx(-2.8));
+  CHECK(lists[0].scores[1] == doctest::Approx(2.8));
+}
+
+TEST_CASE("re-rankers refuse queries that do not match the database") {
+  Encoded db = encoded({{1, 1}}, {{1, 0, 0}});
+  Encoded q = encoded({{1, 1, 1}}, {{1, 0}});
+  std::vector<Shortlist> lists = {list_of({0})};
+  auto f = make("feature");
+  f->prepare(db);
+  CHECK_THROWS_WITH_AS(f->rerank(q, lists), doctest::Contains("query features have 2 dimensions, database 3"), Error);
+  auto a = make("asymmetric");
+  a->prepare(db);
+  CHECK_THROWS_WITH_AS(a->rerank(q, lists), doctest::Contains("queries have 3 real outputs, database codes 2 bits"), Error);
+}

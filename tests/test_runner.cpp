@@ -1,0 +1,166 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "framework/error.h"
+#include "framework/experiment/config.h"
+#include "framework/experiment/results.h"
+#include "framework/experiment/runner.h"
+#include "tests/synthetic.h"
+
+using namespace hamster;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tiny Fashion-MNIST-format dataset and a config over it: 2 hashers x 1 bit length x
+// 2 re-rankers = 4 cells.
+ExperimentConfig tiny_experiment(const fs::path& root) {
+  const Dataset d = test::synthetic_images(60, 10, 9);
+  test::write_fashion_mnist_dir(d, 500, root / "data");
+  std::ostringstream yaml;
+  yaml << "name: tiny\n"
+       << "dataset: {name: fashion-mnist, path: " << (root / "data").string() << "}\n"
+       << "protocol: stratified\n"
+       << "split: {query_per_class: 5, train_per_class: 20}\n"
+       << "bits: [16]\n"
+       << "shortlist: 100\n"
+       << "hashers:\n  - lsh\n  - name: dsh\n    params: {epochs: 2, batch_size: 50}\n"
+       << "rerankers: [none, feature]\n"
+       << "metrics: {map_at: [all, 100], precision_at: [10], recall_at: [100]}\n"
+       << "output: " << (root / "results").string() << "\n";
+  return parse_config(yaml.str(), "tiny.yaml");
+}
+
+std::vector<nlohmann::json> records(const fs::path& dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(dir / "results.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::string run_command(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[256];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  CHECK(pclose(pipe) == 0);
+  return out;
+}
+
+double value_after(const std::string& text, const std::string& key) {
+  const auto at = text.find(key + " ");
+  REQUIRE(at != std::string::npos);
+  return std::stod(text.substr(at + key.size() + 1));
+}
+
+}  // namespace
+
+TEST_CASE("runner: grid, records, resume, filter, table") {
+  const fs::path root = test::fresh_temp_dir("runner");
+  const ExperimentConfig c = tiny_experiment(root);
+  std::ostringstream log;
+  CHECK(run_experiment(c, {}, log) == 4);
+  CHECK(log.str().find("cell 4/4") != std::string::npos);
+  CHECK(log.str().find("epoch 2/2") != std::string::npos);
+
+  auto rs = records(c.output_dir);
+  REQUIRE(rs.size() == 4);
+  CHECK(rs[0]["cell"] == "lsh/16b/seed0/none");
+  CHECK(rs[3]["cell"] == "dsh(batch_size=50,epochs=2)/16b/seed0/feature");
+  CHECK(rs[0]["queries"] == 50);
+  CHECK(rs[0]["database"] == 550);
+  for (const auto& r : rs) {
+    CHECK(r["provenance"]["config_hash"] == c.hash);
+    CHECK(r["provenance"]["git_sha"].get<std::string>().size() > 0);
+    CHECK(r["metrics"]["mAP@all"].get<double>() > 0);
+    CHECK(r["times"]["encode_images_per_second"].get<double>() > 0);
+    CHECK(r["pr_curve"]["radius_recall"].size() == 17);
+  }
+  // The learned hasher beats random projections on learnable classes.
+  CHECK(rs[2]["metrics"]["mAP@all"].get<double>() > rs[0]["metrics"]["mAP@all"].get<double>());
+  // Stage-1-only metrics do not depend on the re-ranker.
+  CHECK(rs[0]["metrics"]["tie-mAP"] == rs[1]["metrics"]["tie-mAP"]);
+  CHECK(fs::exists(c.output_dir / "split.txt"));
+  CHECK(fs::exists(c.output_dir / "results.csv"));
+
+  // A second run finds every cell done; --force redoes the filtered ones, reusing nothing
+  // stale and producing the same numbers (seeded).
+  std::ostringstream again;
+  CHECK(run_experiment(c, {}, again) == 0);
+  RunOptions force;
+  force.force = true;
+  force.filter = "dsh";
+  CHECK(run_experiment(c, force, again) == 2);
+  auto rs2 = records(c.output_dir);
+  REQUIRE(rs2.size() == 4);
+  CHECK(rs2[2]["metrics"]["mAP@all"] == rs[2]["metrics"]["mAP@all"]);
+
+  const std::string md = format_table(c.output_dir, "md");
+  CHECK(md.find("| hasher | bits | seed | reranker | L | mAP@all | mAP@100 |") == 0);
+  CHECK(md.find("| lsh | 16 | 0 | feature | 100 |") != std::string::npos);
+  CHECK(format_table(c.output_dir, "latex").find("\\begin{tabular}") == 0);
+  CHECK_THROWS_WITH_AS(format_table(c.output_dir, "html"), "unknown table format 'html' (known: md, csv, latex)", Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: a crash leaves a resumable state; corrupt records are named") {
+  const fs::path root = test::fresh_temp_dir("runner-resume");
+  const ExperimentConfig c = tiny_experiment(root);
+  std::ostringstream log;
+  RunOptions only_lsh;
+  only_lsh.filter = "lsh";
+  CHECK(run_experiment(c, only_lsh, log) == 2);  // as if the run died after the LSH cells
+  RunOptions dry;
+  dry.dry_run = true;
+  std::ostringstream plan;
+  CHECK(run_experiment(c, dry, plan) == 0);
+  CHECK(plan.str().find("4 cells in the grid, 2 to run") != std::string::npos);
+  CHECK(run_experiment(c, {}, log) == 2);
+  CHECK(records(c.output_dir).size() == 4);
+  for (const auto& entry : fs::recursive_directory_iterator(c.output_dir))
+    CHECK(entry.path().extension() != ".tmp");
+
+  std::ofstream(c.output_dir / "results.jsonl", std::ios::app) << "{\"cell_key\": \n";
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
+                       doctest::Contains("results.jsonl:5: corrupt result record"), Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: impossible shortlist and bad shard are refused") {
+  const fs::path root = test::fresh_temp_dir("runner-bad");
+  ExperimentConfig c = tiny_experiment(root);
+  c.shortlist = 551;
+  std::ostringstream log;
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
+                       "shortlist L = 551 is larger than the database (550 items)", Error);
+  RunOptions shard;
+  shard.shard = 2, shard.shards = 2;
+  CHECK_THROWS_WITH_AS(run_experiment(c, shard, log), doctest::Contains("--shard 2/2"), Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("exported codes give the same mAP in an independent numpy computation") {
+  const fs::path root = test::fresh_temp_dir("export");
+  const ExperimentConfig c = tiny_experiment(root);
+  std::ostringstream log;
+  run_experiment(c, {}, log);
+  CHECK(export_encodings(c, "dsh", root / "export", log) == 1);
+  const fs::path dir = root / "export" / "dsh_batch_size_50_epochs_2__16b_seed0";
+  REQUIRE(fs::exists(dir / "db_codes.npy"));
+  const std::string out = run_command("python3 " + std::string(HAMSTER_SOURCE_DIR) +
+                                      "/scripts/check_map.py " + dir.string() + " --topk 100");
+  const auto rs = records(c.output_dir);
+  const auto& none = rs[2];
+  REQUIRE(none["cell"] == "dsh(batch_size=50,epochs=2)/16b/seed0/none");
+  CHECK(value_after(out, "mAP@all") == doctest::Approx(none["metrics"]["mAP@all"].get<double>()).epsilon(1e-6));
+  CHECK(value_after(out, "mAP@100") == doctest::Approx(none["metrics"]["mAP@100"].get<double>()).epsilon(1e-6));
+  CHECK_THROWS_WITH_AS(export_encodings(c, "nothing", root / "export", log),
+                       "export: no build matches 'nothing'", Error);
+  fs::remove_all(root);
+}
