@@ -13,19 +13,33 @@ SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int 
     throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) +
                 "x" + std::to_string(width));
   const int64_t flat = 64 * (height / 4) * (width / 4);
-  trunk_ = register_module(
-      "trunk",
-      nn::Sequential(nn::Conv2d(nn::Conv2dOptions(channels, 32, 5).padding(2)), nn::ReLU(),
-                     nn::MaxPool2d(2), nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)),
-                     nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(flat, 500),
-                     nn::ReLU()));
+  conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, 32, 5).padding(2)));
+  conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)));
+  fc_ = register_module("fc", nn::Linear(flat, 500));
   hash_ = register_module("hash", nn::Linear(500, bits));
   // Without BN here, pairwise losses trained from scratch collapse to a few codes.
   hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
 }
 
+// Max-pooling before the ReLU gives the same values as after it (both are monotone) and
+// the ReLU then touches 4x fewer activations.
 BackboneOutput SmallCnnImpl::forward(const torch::Tensor& images) {
-  torch::Tensor feature = trunk_->forward(images);
+  torch::Tensor x = torch::max_pool2d(conv1_->forward(images), 2).relu();
+  x = torch::max_pool2d(conv2_->forward(x), 2).relu().flatten(1);
+  torch::Tensor feature = fc_->forward(x).relu();
+  return {feature, hash_bn_->forward(hash_->forward(feature))};
+}
+
+BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
+  if (!images.is_cpu() || !at::hasMKLDNN() || is_training()) return forward(images);
+  auto conv = [](const torch::Tensor& x, const nn::Conv2d& c) {
+    return at::mkldnn_convolution(x, c->weight.to_mkldnn(), c->bias.to_mkldnn(), {2, 2},
+                                  {1, 1}, {1, 1}, 1);
+  };
+  torch::Tensor x = images.to_mkldnn();
+  x = at::relu(at::mkldnn_max_pool2d(conv(x, conv1_), {2, 2}, {2, 2}));
+  x = at::relu(at::mkldnn_max_pool2d(conv(x, conv2_), {2, 2}, {2, 2}));
+  torch::Tensor feature = fc_->forward(x.to_dense().flatten(1)).relu();
   return {feature, hash_bn_->forward(hash_->forward(feature))};
 }
 

@@ -22,12 +22,16 @@ class SmallCnnImpl : public torch::nn::Module {
  public:
   SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits);
   BackboneOutput forward(const torch::Tensor& images);
+  // Forward-only (encoding). On the CPU it runs in MKL-DNN's blocked layout, which skips
+  // the layout conversions around every convolution: same numbers, about 2x the images/s.
+  BackboneOutput infer(const torch::Tensor& images);
   // Deterministic initialisation (PyTorch's default ranges) from one seeded generator, so
   // that concurrent trainings in one process do not share the global torch seed.
   void initialise(uint64_t seed);
 
  private:
-  torch::nn::Sequential trunk_{nullptr};
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::Linear fc_{nullptr};
   torch::nn::Linear hash_{nullptr};
   torch::nn::BatchNorm1d hash_bn_{nullptr};
 };

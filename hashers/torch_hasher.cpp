@@ -115,7 +115,7 @@ Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
   constexpr int64_t kBatch = 500;
   for (int64_t b = 0; b < n; b += kBatch) {
     std::vector<int64_t> chunk(ids.begin() + b, ids.begin() + std::min(n, b + kBatch));
-    BackboneOutput o = net_->forward(images_to_tensor(data, chunk).to(device));
+    BackboneOutput o = net_->infer(images_to_tensor(data, chunk).to(device));
     torch::Tensor h = activate(o.hash).to(torch::kCPU).contiguous();
     torch::Tensor f = o.feature.to(torch::kCPU).contiguous();
     const int64_t rows = static_cast<int64_t>(chunk.size());

@@ -50,7 +50,8 @@ class DeepHasher : public Hasher {
   std::string device_name_;
   int epochs_, batch_size_;
   double lr_, weight_decay_;
-  SmallCnn net_{nullptr};
+  // mutable: torch modules have no const forward(); encode() does not change the weights.
+  mutable SmallCnn net_{nullptr};
   int64_t channels_ = 0, height_ = 0, width_ = 0;
   double train_images_per_second_ = 0;
 };

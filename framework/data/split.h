@@ -22,7 +22,17 @@ Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed
 // The protocols make_split knows.
 std::vector<std::string> split_protocols();
 
-// Writes the chosen indices (one line per role: "query 3 17 ...") atomically.
+// The class-stratified draw behind fmnist-1, cifar10 and cifar10-1, with the counts as
+// parameters (protocol "stratified"): per class, query_per_class query items and then
+// train_per_class training items, disjoint. The database is every non-query item when
+// database_includes_train, else the items in neither query nor train. Single-label data
+// only; throws Error if a class has fewer than query_per_class + train_per_class items.
+Split make_stratified_split(const Dataset& data, int query_per_class, int train_per_class,
+                            bool database_includes_train, uint64_t seed);
+
+// Writes the protocol, the seed and the chosen indices atomically, one line each:
+// "protocol fmnist-1", "seed 0", then one line per role ("query 3 17 ...", "train ...",
+// "database ...").
 void save_split(const Split& split, const std::filesystem::path& file);
 
 // Deterministic generator shared by everything seeded in the framework (splits, LSH,

@@ -22,7 +22,7 @@ struct EvalOptions {
 
 // --- one query; rel is 0/1 in rank order, n items ---------------------------------
 // AP@k = (1/R_k) sum_{i<=k} rel_i P@i with R_k relevant items in the top k; 0 if R_k = 0.
-// k = kAll or k > n means n.
+// For all three, k = kAll or k > n means n (so P@k divides by min(k, n)); k < 0 throws.
 double average_precision_at(const uint8_t* rel, int64_t n, int64_t k);
 double precision_at(const uint8_t* rel, int64_t n, int64_t k);
 // Recall against all relevant items in the database (total_relevant); 0 if none.
@@ -45,14 +45,16 @@ struct Evaluation {
 };
 
 // Names of the metric columns evaluate() returns for these options, in order:
-// mAP@all, mAP@k..., P@k..., R@k..., tie-mAP, P@H<=r.
+// mAP@all, mAP@k..., P@k..., R@k..., tie-mAP, P@H<=r (a cut-off of kAll is named "all").
 std::vector<std::string> metric_names(const EvalOptions& opts);
 
 // Query i is ranked by heads[i] (a reordering of its first heads[i].size() items in
 // Hamming order, as a re-ranker returns it) followed by the rest of the database in
 // stable Hamming order. An empty `heads` means the plain Hamming ranking. Means are over
-// ALL queries. TBB-parallel over queries. Throws Error if a head is not a permutation of
-// its Hamming prefix.
+// ALL queries. TBB-parallel over queries; per-query values are summed in query order, so
+// results do not depend on scheduling. Throws Error if a head is not a permutation of its
+// Hamming prefix (naming the first such query), if sizes or bit lengths disagree, if
+// there are no queries, or if a cut-off or the radius is negative.
 Evaluation evaluate(const std::vector<LabelMask>& query_labels,
                     const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
                     const BinaryCodes& db_codes, const std::vector<Shortlist>& heads,
