@@ -153,7 +153,7 @@ TEST_CASE("exported codes give the same mAP in an independent numpy computation"
   CHECK(export_encodings(c, "dsh", root / "export", log) == 1);
   const fs::path dir = root / "export" / "dsh_batch_size_50_epochs_2__16b_seed0";
   REQUIRE(fs::exists(dir / "db_codes.npy"));
-  const std::string out = run_command("python3 " + std::string(HAMSTER_SOURCE_DIR) +
+  const std::string out = run_command("/usr/bin/python3 " + std::string(HAMSTER_SOURCE_DIR) +
                                       "/scripts/check_map.py " + dir.string() + " --topk 100");
   const auto rs = records(c.output_dir);
   const auto& none = rs[2];
