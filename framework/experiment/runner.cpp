@@ -145,7 +145,9 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
     if (force || !fs::exists(c.output_dir / b->cache_dir() / "fit.json")) todo.push_back(b);
   if (todo.empty()) return;
   const int workers = std::min<int>(c.parallel_fits, static_cast<int>(todo.size()));
-  const int threads_each = std::max(1, c.threads / workers);
+  // Fixed by the config alone, never by how many fits happen to be pending: the thread
+  // count can change float summation order, and a resumed run must train the same codes.
+  const int threads_each = std::max(1, c.threads / c.parallel_fits);
   std::atomic<size_t> next{0}, done{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;
