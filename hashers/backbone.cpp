@@ -1,6 +1,9 @@
 #include "hashers/backbone.h"
 
+#include <dlfcn.h>
+
 #include <cmath>
+#include <mutex>
 
 #include "framework/error.h"
 
@@ -79,6 +82,15 @@ torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& 
     for (int64_t p = 0; p < bytes; ++p) dst[i * bytes + p] = src[p] * (2.0f / 255.0f) - 1.0f;
   }
   return out;
+}
+
+void keep_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    using SetThreads = void (*)(int);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+      set(1);
+  });
 }
 
 torch::Device resolve_device(const std::string& name) {

@@ -44,6 +44,7 @@ void DeepHasher::build(const Dataset& data) {
 
 void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const FitContext& ctx) {
   if (ids.size() < 2) throw Error(method() + ": needs at least 2 training items");
+  keep_blas_single_threaded();
   at::set_num_threads(std::max(1, ctx.threads));
   const torch::Device device = resolve_device(device_name_);
   build(data);
@@ -103,6 +104,7 @@ Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
                 std::to_string(height_) + "x" + std::to_string(width_) + " images, got " +
                 data.name + " with " + std::to_string(data.channels) + "x" +
                 std::to_string(data.height) + "x" + std::to_string(data.width));
+  keep_blas_single_threaded();
   at::set_num_threads(std::max(1, threads));
   const torch::Device device = resolve_device(device_name_);
   c10::InferenceMode inference;
