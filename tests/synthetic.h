@@ -13,19 +13,21 @@
 
 namespace hamster::test {
 
-inline Dataset synthetic_images(int per_class, int classes, uint64_t seed, int side = 28) {
+inline Dataset synthetic_images(int per_class, int classes, uint64_t seed, int side = 28,
+                                int channels = 1) {
   Dataset d;
   d.name = "synthetic";
-  d.channels = 1, d.height = side, d.width = side;
+  d.channels = channels, d.height = side, d.width = side;
   Rng rng(seed);
   for (int i = 0; i < per_class * classes; ++i) {
     const int c = i % classes;
-    for (int y = 0; y < side; ++y)
-      for (int x = 0; x < side; ++x) {
-        const bool band = (y * classes / side) == c;
-        const double v = (band ? 170 : 40) + 60 * rng.uniform();
-        d.pixels.push_back(static_cast<uint8_t>(v));
-      }
+    for (int ch = 0; ch < channels; ++ch)
+      for (int y = 0; y < side; ++y)
+        for (int x = 0; x < side; ++x) {
+          const bool band = (y * classes / side) == c;
+          const double v = (band ? 170 : 40) + 60 * rng.uniform();
+          d.pixels.push_back(static_cast<uint8_t>(v));
+        }
     d.labels.push_back(LabelMask{1} << c);
   }
   for (int c = 0; c < classes; ++c) d.class_names.push_back("class" + std::to_string(c));

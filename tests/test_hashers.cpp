@@ -47,6 +47,17 @@ TEST_CASE("DSH learns codes that do not collapse and separate the classes") {
   CHECK(dsh->train_images_per_second() > 0);
 }
 
+TEST_CASE("the shared backbone also takes 3x32x32 colour images (CIFAR-10)") {
+  const Dataset d = test::synthetic_images(30, 10, 3, 32, 3);
+  const auto ids = test::iota_ids(d.size());
+  auto dsh = make("dsh", 32, kBrief);
+  dsh->fit(d, ids, quiet(1));
+  const Encoded e = dsh->encode(d, ids, 2);
+  CHECK(e.codes.size() == d.size());
+  CHECK(e.features.cols() == 500);
+  CHECK(map_all(e, d) > 0.5);
+}
+
 TEST_CASE("DSH is seeded: same seed; same codes; saved and loaded; same codes") {
   const Dataset d = test::synthetic_images(20, 10, 2);
   const auto ids = test::iota_ids(d.size());
