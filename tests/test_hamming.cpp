@@ -14,21 +14,11 @@
 #include "framework/codes/hamming_search.h"
 #include "framework/data/split.h"
 #include "framework/error.h"
+#include "tests/helpers.h"
 
 using namespace hamster;
 
 namespace {
-
-// The message of the hamster::Error that f throws, or "" if it throws none.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -75,7 +65,7 @@ void check_knn_against_reference(const BinaryCodes& queries, const BinaryCodes& 
 }  // namespace
 
 TEST_CASE("BinaryCodes: constructor rejects bits < 1") {
-  CHECK(contains(error_of([] { BinaryCodes c(3, 0); }), "bits = 0"));
+  CHECK(contains(test::error_message([] { BinaryCodes c(3, 0); }), "bits = 0"));
   const BinaryCodes c(3, 70);
   CHECK(c.size() == 3);
   CHECK(c.words() == 2);
@@ -111,7 +101,7 @@ TEST_CASE("BinaryCodes::from_signs packs bit b of a row into word b/64; bit b%64
 TEST_CASE("BinaryCodes::from_signs names the row holding a NaN") {
   std::vector<float> values(4 * 70, 1.0f);
   values[2 * 70 + 69] = std::numeric_limits<float>::quiet_NaN();
-  const std::string msg = error_of([&] { BinaryCodes::from_signs(values.data(), 4, 70); });
+  const std::string msg = test::error_message([&] { BinaryCodes::from_signs(values.data(), 4, 70); });
   CHECK(contains(msg, "row 2"));
   CHECK(contains(msg, "NaN"));
 }
@@ -125,8 +115,8 @@ TEST_CASE("BinaryCodes: set_bit; subset and distinct") {
   CHECK(c.row(1)[1] == (uint64_t{1} << 5));
   c.set_bit(2, 3, false);
   CHECK_FALSE(c.bit(2, 3));
-  CHECK(contains(error_of([&] { c.set_bit(4, 0, true); }), "(4, 0)"));
-  CHECK(contains(error_of([&] { c.set_bit(0, 70, true); }), "(0, 70)"));
+  CHECK(contains(test::error_message([&] { c.set_bit(4, 0, true); }), "(4, 0)"));
+  CHECK(contains(test::error_message([&] { c.set_bit(0, 70, true); }), "(0, 70)"));
 
   CHECK(c.distinct() == 2);  // rows 0 and 2 are zero, rows 1 and 3 equal
   c.set_bit(2, 0, true);
@@ -139,8 +129,8 @@ TEST_CASE("BinaryCodes: set_bit; subset and distinct") {
   CHECK(s.bit(0, 69));
   CHECK_FALSE(s.bit(1, 69));
   CHECK(s.bit(2, 69));
-  CHECK(contains(error_of([&] { c.subset({0, 4}); }), "id 4"));
-  CHECK(contains(error_of([&] { c.subset({-1}); }), "id -1"));
+  CHECK(contains(test::error_message([&] { c.subset({0, 4}); }), "id 4"));
+  CHECK(contains(test::error_message([&] { c.subset({-1}); }), "id -1"));
 }
 
 TEST_CASE("hamming_distances matches hamming() on every row") {
@@ -172,7 +162,7 @@ TEST_CASE("rank_by_distance is a stable sort by distance") {
                    [&](int64_t a, int64_t b) { return many[a] < many[b]; });
   CHECK(got == want);
 
-  CHECK(contains(error_of([&] { rank_by_distance(dist.data(), 8, 4, order.data()); }),
+  CHECK(contains(test::error_message([&] { rank_by_distance(dist.data(), 8, 4, order.data()); }),
                  "distance 8 at index 5"));
 }
 
@@ -277,18 +267,18 @@ TEST_CASE("hamming_knn: errors name the problem") {
   Rng rng(1);
   const BinaryCodes db = random_codes(1000, 32, rng);
   const BinaryCodes q = random_codes(2, 32, rng);
-  CHECK(contains(error_of([&] { hamming_knn(q, db, 5000); }),
+  CHECK(contains(test::error_message([&] { hamming_knn(q, db, 5000); }),
                  "k = 5000 is larger than the database (1000 items)"));
-  CHECK(contains(error_of([&] { hamming_knn(q, db, 0); }), "k = 0 must be at least 1"));
-  CHECK(contains(error_of([&] { hamming_knn(q, db, -3); }), "k = -3"));
-  CHECK(contains(error_of([&] { hamming_knn(random_codes(2, 64, rng), db, 5); }),
+  CHECK(contains(test::error_message([&] { hamming_knn(q, db, 0); }), "k = 0 must be at least 1"));
+  CHECK(contains(test::error_message([&] { hamming_knn(q, db, -3); }), "k = -3"));
+  CHECK(contains(test::error_message([&] { hamming_knn(random_codes(2, 64, rng), db, 5); }),
                  "query codes have 64 bits but database codes have 32"));
-  CHECK(contains(error_of([&] { hamming_knn(q, BinaryCodes(0, 32), 1); }), "database is empty"));
+  CHECK(contains(test::error_message([&] { hamming_knn(q, BinaryCodes(0, 32), 1); }), "database is empty"));
   std::vector<int64_t> ids(2);
   std::vector<int32_t> dist(2);
-  CHECK(contains(error_of([&] { hamming_knn(q, db, 1001, ids.data(), dist.data()); }),
+  CHECK(contains(test::error_message([&] { hamming_knn(q, db, 1001, ids.data(), dist.data()); }),
                  "larger than the database"));
-  CHECK(contains(error_of([&] { hamming_radius(random_codes(1, 16, rng), db, 2); }),
+  CHECK(contains(test::error_message([&] { hamming_radius(random_codes(1, 16, rng), db, 2); }),
                  "query codes have 16 bits"));
 }
 

@@ -12,6 +12,7 @@
 #include "framework/codes/binary_codes.h"
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
+#include "tests/helpers.h"
 
 using namespace hamster;
 
@@ -30,17 +31,6 @@ Shortlist head_of(std::vector<int64_t> ids) {
   s.scores.assign(ids.size(), 0.0f);
   s.ids = std::move(ids);
   return s;
-}
-
-// The message of the hamster::Error that f throws, or "" if it throws none.
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 double ap_all(const std::vector<uint8_t>& rel) {
@@ -316,7 +306,7 @@ TEST_CASE("evaluate: an invalid head names its query") {
   const BinaryCodes queries = codes_of({0b000000, 0b001111}, kBits);
   const BinaryCodes db = codes_of(kDbCodes, kBits);
   auto with_heads = [&](std::vector<Shortlist> heads) {
-    return error_message([&] { evaluate(query_labels, kDbLabels, queries, db, heads); });
+    return test::error_message([&] { evaluate(query_labels, kDbLabels, queries, db, heads); });
   };
   // Query 1 ranks 4,2,1,3,0: its first two items are {4,2}, so 3 is not allowed.
   const std::string outside = with_heads({head_of({0}), head_of({4, 3})});
@@ -343,7 +333,7 @@ TEST_CASE("evaluate: mismatched inputs and unknown metric names are errors") {
   CHECK_THROWS_AS(evaluate({0b1, 0b1}, kDbLabels, queries, db, {}, negative), Error);
 
   const Evaluation ev = evaluate({0b1, 0b1}, kDbLabels, queries, db, {});
-  const std::string message = error_message([&] { ev.get("mAP@5000"); });
+  const std::string message = test::error_message([&] { ev.get("mAP@5000"); });
   CHECK(message.find("mAP@5000") != std::string::npos);
   CHECK(message.find("mAP@all") != std::string::npos);  // lists the known names
   CHECK(message.find("tie-mAP") != std::string::npos);

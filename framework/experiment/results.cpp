@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "framework/error.h"
+#include "framework/experiment/records.h"
 
 namespace hamster {
 namespace fs = std::filesystem;
@@ -78,20 +78,8 @@ std::string format_table(const fs::path& dir, const std::string& format) {
   if (format != "md" && format != "csv" && format != "latex")
     throw Error("unknown table format '" + format + "' (known: md, csv, latex)");
   const fs::path file = dir / "results.jsonl";
-  std::ifstream in(file);
-  if (!in) throw Error("no results at " + file.string());
-  std::vector<json> records;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    try {
-      records.push_back(json::parse(line));
-    } catch (const json::exception& e) {
-      throw Error(fmt::format("{}:{}: corrupt result record ({})", file.string(), number, e.what()));
-    }
-  }
+  if (!fs::exists(file)) throw Error("no results at " + file.string());
+  const std::vector<json> records = read_records(file);
   Table t;
   try {
     t = build_table(records);

@@ -18,6 +18,7 @@
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
 #include "framework/experiment/provenance.h"
+#include "framework/experiment/records.h"
 #include "framework/experiment/results.h"
 #include "framework/hasher.h"
 #include "framework/npy.h"
@@ -84,21 +85,12 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   return cells;
 }
 
-std::map<std::string, json> read_records(const fs::path& file) {
+std::map<std::string, json> records_by_key(const fs::path& file) {
   std::map<std::string, json> records;
-  std::ifstream in(file);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    try {
-      json r = json::parse(line);
-      records[r.at("cell_key").get<std::string>()] = r;
-    } catch (const json::exception& e) {
-      throw Error(fmt::format("{}:{}: corrupt result record ({})", file.string(), number,
-                              e.what()));
-    }
+  for (json& r : read_records(file)) {
+    if (!r.contains("cell_key"))
+      throw Error(file.string() + ": a record has no cell_key (not written by hamster run?)");
+    records[r["cell_key"].get<std::string>()] = std::move(r);
   }
   return records;
 }
@@ -317,7 +309,7 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   Logger log(out);
   const std::vector<Build> builds = make_builds(c);
   const std::vector<Cell> cells = make_cells(c, builds);
-  std::map<std::string, json> records = read_records(c.output_dir / "results.jsonl");
+  std::map<std::string, json> records = records_by_key(c.output_dir / "results.jsonl");
 
   // The cells this invocation owns and has still to do, grouped by build.
   std::vector<const Build*> pending_builds;

@@ -1,0 +1,29 @@
+#include "framework/experiment/records.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "framework/error.h"
+
+namespace hamster {
+
+std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
+  std::vector<nlohmann::json> records;
+  std::ifstream in(file);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      records.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}:{}: corrupt result record ({})", file.string(), number,
+                              e.what()));
+    }
+  }
+  return records;
+}
+
+}  // namespace hamster

@@ -1,0 +1,14 @@
+#pragma once
+// Reading results.jsonl: one JSON record per finished cell. Internal to the experiment
+// code (the rest of hamster never sees nlohmann::json).
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace hamster {
+
+// The records of `file` in order; none if the file does not exist. Throws Error naming
+// the file and line of a record that does not parse.
+std::vector<nlohmann::json> read_records(const std::filesystem::path& file);
+
+}  // namespace hamster
