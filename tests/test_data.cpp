@@ -192,7 +192,7 @@ TEST_CASE("idx: every bad file gives an Error naming the file and the problem") 
   }
 }
 
-TEST_CASE("fashion-mnist: train then test; .gz preferred; raw accepted; missing named") {
+TEST_CASE("fashion-mnist: train then test - .gz preferred - raw accepted - missing named") {
   TempDir dir("fmnist-layout");
   const Dataset d = test::synthetic_images(3, 10, 11);  // 30 items, 28x28
   test::write_fashion_mnist_dir(d, 20, dir.path);
@@ -250,7 +250,7 @@ void write_cifar_dir(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("cifar10: records round-trip in C; H; W layout; class names") {
+TEST_CASE("cifar10: records round-trip in C - H - W layout - class names") {
   TempDir dir("cifar-round-trip");
   write_cifar_dir(dir.path);
 
@@ -314,7 +314,7 @@ TEST_CASE("cifar10: bad batches give an Error naming the file and the problem") 
   }
 }
 
-TEST_CASE("dataset: single_label needs exactly one bit; concatenate checks shapes") {
+TEST_CASE("dataset: single_label needs exactly one bit - concatenate checks shapes") {
   Dataset a = test::synthetic_images(2, 3, 1, 8);
   a.name = "left";
   a.official_train_size = 6;

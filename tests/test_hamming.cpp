@@ -72,7 +72,7 @@ TEST_CASE("BinaryCodes: constructor rejects bits < 1") {
   CHECK(std::all_of(c.data().begin(), c.data().end(), [](uint64_t w) { return w == 0; }));
 }
 
-TEST_CASE("BinaryCodes::from_signs packs bit b of a row into word b/64; bit b%64") {
+TEST_CASE("BinaryCodes::from_signs packs bit b of a row into word b/64 - bit b%64") {
   Rng rng(7);
   for (int bits : {1, 16, 64, 70, 128, 130}) {
     CAPTURE(bits);
@@ -106,7 +106,7 @@ TEST_CASE("BinaryCodes::from_signs names the row holding a NaN") {
   CHECK(contains(msg, "NaN"));
 }
 
-TEST_CASE("BinaryCodes: set_bit; subset and distinct") {
+TEST_CASE("BinaryCodes: set_bit - subset and distinct") {
   BinaryCodes c(4, 70);
   c.set_bit(1, 69, true);
   c.set_bit(2, 3, true);

@@ -58,7 +58,7 @@ TEST_CASE("the shared backbone also takes 3x32x32 colour images (CIFAR-10)") {
   CHECK(map_all(e, d) > 0.5);
 }
 
-TEST_CASE("DSH is seeded: same seed; same codes; saved and loaded; same codes") {
+TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes") {
   const Dataset d = test::synthetic_images(20, 10, 2);
   const auto ids = test::iota_ids(d.size());
   auto a = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
@@ -97,7 +97,7 @@ TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   CHECK_THROWS_WITH_AS(dsh->encode(other, {0}, 1), doctest::Contains("trained on 1x28x28 images"), Error);
 }
 
-TEST_CASE("LSH: seeded random projections; far from trained quality") {
+TEST_CASE("LSH: seeded random projections - far from trained quality") {
   const Dataset d = test::synthetic_images(30, 10, 5);
   const auto ids = test::iota_ids(d.size());
   auto a = make("lsh", 64), b = make("lsh", 64);

@@ -96,7 +96,7 @@ EvalOptions small_options() {
 
 }  // namespace
 
-TEST_CASE("AP@k; P@k and R@k of one hand-worked ranking") {
+TEST_CASE("AP@k - P@k and R@k of one hand-worked ranking") {
   const std::vector<uint8_t> rel = {1, 0, 1, 0, 0, 1};
   const uint8_t* r = rel.data();
   // AP@all = (1/3)(1/1 + 2/3 + 3/6)
@@ -184,7 +184,7 @@ TEST_CASE("precision within a Hamming radius") {
   CHECK(precision_within_radius(far.data(), rel.data(), 5, 2) == 0.0);  // nothing retrieved
 }
 
-TEST_CASE("evaluate: four queries worked by hand; multi-label relevance") {
+TEST_CASE("evaluate: four queries worked by hand - multi-label relevance") {
   // Query 0: code 000000, labels {0}. Distances to items 0..4: 0,1,2,1,3.
   //   Stable ranking 0,1,3,2,4; relevant (sharing label 0): items 0,2,4 -> rel 1,0,0,1,1.
   //   AP@all = (1/3)(1 + 2/4 + 3/5) = 7/10; AP@2 = 1; P@2 = 1/2; R@2 = 1/3;
@@ -240,7 +240,7 @@ TEST_CASE("evaluate: the PR curve ends at recall 1 and rises monotonically") {
   for (int r = 1; r <= kBits; ++r) CHECK(ev.pr_recall[r] >= ev.pr_recall[r - 1]);
 }
 
-TEST_CASE("evaluate: ties keep database-index order; tie-mAP averages over tie orders") {
+TEST_CASE("evaluate: ties keep database-index order - tie-mAP averages over tie orders") {
   // One query, code 0000, label {0}. Database (index: distance, relevant):
   //   0: 2, no   1: 1, no   2: 1, yes   3: 3, yes
   // Index order breaks the d=1 tie as 1,2: rel 0,1,0,1, AP = (1/2)(1/2 + 2/4) = 1/2.

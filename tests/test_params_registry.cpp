@@ -25,7 +25,7 @@ TEST_CASE("duplicate registration is an error") {
       "plugin 'none' is registered twice", Error);
 }
 
-TEST_CASE("params: defaults; typed getters; unknown keys") {
+TEST_CASE("params: defaults - typed getters - unknown keys") {
   std::vector<ParamSpec> specs = {{"epochs", "40", ""}, {"lr", "0.001", ""}, {"bank", "true", ""}};
   Params p({{"epochs", "5"}}, specs, "dsh");
   CHECK(p.get_int("epochs") == 5);

@@ -40,7 +40,7 @@ TEST_CASE("none keeps the Hamming order") {
   CHECK(lists[0].ids == std::vector<int64_t>{3, 1, 2});
 }
 
-TEST_CASE("feature orders the shortlist by cosine similarity; ties stay stable") {
+TEST_CASE("feature orders the shortlist by cosine similarity - ties stay stable") {
   // Database features: item 0 orthogonal to the query, item 1 parallel, items 2 and 3 at
   // 45 degrees (a tie), item 4 not in the shortlist.
   Encoded db = encoded({{1}, {1}, {1}, {1}, {1}}, {{0, 1}, {5, 0}, {1, 1}, {2, 2}, {9, 0}});

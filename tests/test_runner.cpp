@@ -61,7 +61,7 @@ double value_after(const std::string& text, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("runner: grid; records; resume; filter; table") {
+TEST_CASE("runner: grid - records - resume - filter - table") {
   const fs::path root = test::fresh_temp_dir("runner");
   const ExperimentConfig c = tiny_experiment(root);
   std::ostringstream log;
@@ -107,7 +107,7 @@ TEST_CASE("runner: grid; records; resume; filter; table") {
   fs::remove_all(root);
 }
 
-TEST_CASE("runner: a crash leaves a resumable state; corrupt records are named") {
+TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named") {
   const fs::path root = test::fresh_temp_dir("runner-resume");
   const ExperimentConfig c = tiny_experiment(root);
   std::ostringstream log;

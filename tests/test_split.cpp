@@ -89,7 +89,7 @@ void check_stratified(const Dataset& d, const Split& s, int query_per_class, int
 
 }  // namespace
 
-TEST_CASE("split: stratified draws are disjoint; sized per class; database as asked") {
+TEST_CASE("split: stratified draws are disjoint - sized per class - database as asked") {
   const Dataset d = with_class_sizes({12, 15, 9, 20});
   for (bool includes_train : {true, false}) {
     CAPTURE(includes_train);
@@ -103,7 +103,7 @@ TEST_CASE("split: stratified draws are disjoint; sized per class; database as as
   check_stratified(d, make_stratified_split(d, 4, 5, false, 1), 4, 5, false);
 }
 
-TEST_CASE("split: same seed; same split; another seed; another split") {
+TEST_CASE("split: same seed - same split - another seed - another split") {
   const Dataset d = test::synthetic_images(30, 5, 3, 4);
   const Split a = make_stratified_split(d, 3, 10, true, 42);
   const Split b = make_stratified_split(d, 3, 10, true, 42);
@@ -175,7 +175,7 @@ TEST_CASE("split: unknown protocols and datasets too small are refused") {
                        doctest::Contains("item 5 has 2 labels"), Error);
 }
 
-TEST_CASE("split: save_split writes every role; atomically") {
+TEST_CASE("split: save_split writes every role - atomically") {
   const fs::path dir = test::fresh_temp_dir("save-split");
   const fs::path file = dir / "split.txt";
   const Split s = make_stratified_split(with_class_sizes({6, 7, 8}), 1, 2, false, 11);

@@ -90,7 +90,8 @@ std::map<std::string, json> records_by_key(const fs::path& file) {
   for (json& r : read_records(file)) {
     if (!r.contains("cell_key"))
       throw Error(file.string() + ": a record has no cell_key (not written by hamster run?)");
-    records[r["cell_key"].get<std::string>()] = std::move(r);
+    const std::string key = r["cell_key"].get<std::string>();
+    records[key] = std::move(r);
   }
   return records;
 }
