@@ -146,10 +146,10 @@ TEST_CASE("idx: every bad file gives an Error naming the file and the problem") 
     CHECK(has(msg, "truncated image data: expected 84 bytes, got 79"));
   }
   SUBCASE("truncated header") {
-    write_file(dir.path / "stub-images", idx_images(7, 3, 4).substr(0, 10), false);
-    const std::string msg = load(dir.path / "stub-images", good_labels);
+    write_file(dir.path / "short-header-images", idx_images(7, 3, 4).substr(0, 10), false);
+    const std::string msg = load(dir.path / "short-header-images", good_labels);
     INFO(msg);
-    CHECK(has(msg, "stub-images"));
+    CHECK(has(msg, "short-header-images"));
     CHECK(has(msg, "truncated header: expected 16 bytes, got 10"));
   }
   SUBCASE("truncated label data") {
