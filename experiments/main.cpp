@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run an experiment grid from a YAML config");
   run->add_option("config", config_file, "experiment config (YAML)")->required();
   run->add_flag("--dry-run", opt.dry_run, "list the cells to run, run nothing");
-  run->add_flag("--force", opt.force, "redo finished cells and retrain cached models");
+  run->add_flag("--force", opt.force,
+                "redo finished cells and retrain their models (with --filter, the other cells "
+                "of a retrained model are not redone)");
   run->add_option("--filter", opt.filter, "only cells whose id contains this, e.g. dsh/32b");
   run->add_option("--shard", shard, "I/N: run every N-th build starting at I");
 

@@ -1,5 +1,7 @@
 #include "framework/npy.h"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -25,8 +27,9 @@ static int64_t item_size(const std::string& descr, const fs::path& file) {
 static void write_bytes_atomic(const fs::path& file, const std::string& head, const char* data,
                                size_t size) {
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
+  // The pid keeps concurrent runs (shards) from writing into each other's temp file.
   fs::path tmp = file;
-  tmp += ".tmp";
+  tmp += ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw Error("cannot write " + tmp.string());
@@ -72,6 +75,8 @@ NpyArray load_npy(const fs::path& file) {
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
     throw Error(file.string() + ": not a .npy file (bad magic)");
+  if (magic[6] < 1 || magic[6] > 3)
+    throw Error(file.string() + ": unsupported npy version " + std::to_string(magic[6]));
   uint32_t header_len = 0;
   if (magic[6] == 1) {
     unsigned char l[2];
@@ -82,12 +87,15 @@ NpyArray load_npy(const fs::path& file) {
     in.read(reinterpret_cast<char*>(l), 4);
     header_len = l[0] | (l[1] << 8) | (l[2] << 16) | (static_cast<uint32_t>(l[3]) << 24);
   }
+  if (header_len > fs::file_size(file)) throw Error(file.string() + ": corrupt npy header length");
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) throw Error(file.string() + ": truncated npy header");
 
   NpyArray a;
   std::string descr = dict_value(header, "descr", file);
   size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
+  if (q1 == std::string::npos || q2 == std::string::npos)
+    throw Error(file.string() + ": corrupt npy header (descr)");
   a.descr = descr.substr(q1 + 1, q2 - q1 - 1);
   if (dict_value(header, "fortran_order", file).find("True") < 3)
     throw Error(file.string() + ": Fortran-order arrays are not supported");
@@ -96,9 +104,19 @@ NpyArray load_npy(const fs::path& file) {
   std::stringstream ss(dims);
   std::string tok;
   while (std::getline(ss, tok, ','))
-    if (tok.find_first_not_of(' ') != std::string::npos) a.shape.push_back(std::stoll(tok));
+    if (tok.find_first_not_of(' ') != std::string::npos) {
+      try {
+        a.shape.push_back(std::stoll(tok));
+      } catch (const std::exception&) {
+        throw Error(file.string() + ": corrupt npy shape '" + dims + "'");
+      }
+    }
 
+  for (int64_t d : a.shape)
+    if (d < 0) throw Error(file.string() + ": negative dimension in npy shape");
   size_t bytes = static_cast<size_t>(a.count() * item_size(a.descr, file));
+  if (bytes > fs::file_size(file))
+    throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) + " bytes)");
   a.bytes.resize(bytes);
   if (!in.read(a.bytes.data(), static_cast<std::streamsize>(bytes)))
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 
@@ -34,8 +36,9 @@ const std::string& Params::raw(const std::string& key) const {
 int Params::get_int(const std::string& key) const {
   const std::string& s = raw(key);
   char* end = nullptr;
+  errno = 0;
   long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0')
+  if (s.empty() || *end != '\0' || errno == ERANGE || v < INT_MIN || v > INT_MAX)
     throw Error(owner_ + "." + key + ": expected an integer, got '" + s + "'");
   return static_cast<int>(v);
 }

@@ -36,6 +36,8 @@ TEST_CASE("params: defaults - typed getters - unknown keys") {
                        "unknown parameter 'epoch' for 'dsh' (known: epochs, lr, bank)", Error);
   CHECK_THROWS_WITH_AS(Params({{"epochs", "five"}}, specs, "dsh").get_int("epochs"),
                        "dsh.epochs: expected an integer, got 'five'", Error);
+  CHECK_THROWS_WITH_AS(Params({{"epochs", "4294967360"}}, specs, "dsh").get_int("epochs"),
+                       "dsh.epochs: expected an integer, got '4294967360'", Error);
   CHECK_THROWS_WITH_AS(Params({{"lr", "nan"}}, specs, "dsh").get_double("lr"),
                        "dsh.lr: expected a finite number, got 'nan'", Error);
   CHECK_THROWS_WITH_AS(Params({{"bank", "maybe"}}, specs, "dsh").get_bool("bank"),
@@ -87,6 +89,11 @@ TEST_CASE("config: errors name the file and the key") {
   CHECK_THROWS_WITH_AS(parse_config("name: t\nmetrics: {map_at: [-3]}\n" + ok, "c.yaml"),
                        doctest::Contains("metrics.map_at: expected a positive integer or 'all'"), Error);
   CHECK_THROWS_WITH_AS(parse_config(ok, "c.yaml"), doctest::Contains("c.yaml: name: missing"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nprotocol: cifar10-1\n" + ok, "c.yaml"),
+                       "c.yaml: protocol: protocol 'cifar10-1' is defined on cifar10, not fashion-mnist",
+                       Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nmetrics: {hamming_radius: -1}\n" + ok, "c.yaml"),
+                       "c.yaml: metrics.hamming_radius: must be >= 0", Error);
   CHECK_THROWS_WITH_AS(parse_config("name: [", "c.yaml"), doctest::Contains("c.yaml: not valid YAML"), Error);
   CHECK_THROWS_WITH_AS(load_config("/nonexistent/x.yaml"), "cannot open config /nonexistent/x.yaml",
                        Error);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "framework/error.h"
 #include "framework/experiment/config.h"
@@ -160,5 +161,58 @@ TEST_CASE("exported codes give the same mAP in an independent numpy computation"
   CHECK(value_after(out, "mAP@100") == doctest::Approx(none["metrics"]["mAP@100"].get<double>()).epsilon(1e-6));
   CHECK_THROWS_WITH_AS(export_encodings(c, "nothing", root / "export", log),
                        "export: no build matches 'nothing'", Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: shards running at once on one folder keep every record") {
+  const fs::path root = test::fresh_temp_dir("runner-shards");
+  ExperimentConfig c = tiny_experiment(root);
+  c.hashers.resize(1);  // lsh only: two builds (16 and 32 bits), four cells
+  c.bits = {16, 32};
+  RunOptions first, second;
+  first.shard = 0, first.shards = 2;
+  second.shard = 1, second.shards = 2;
+  std::ostringstream log1, log2;
+  int n1 = 0, n2 = 0;
+  std::thread a([&] { n1 = run_experiment(c, first, log1); });
+  std::thread b([&] { n2 = run_experiment(c, second, log2); });
+  a.join(), b.join();
+  CHECK(n1 == 2);
+  CHECK(n2 == 2);
+  CHECK(records(c.output_dir).size() == 4);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: duplicate builds and impossible metric cut-offs are refused") {
+  const fs::path root = test::fresh_temp_dir("runner-dup");
+  ExperimentConfig c = tiny_experiment(root);
+  c.hashers = {c.hashers[0], c.hashers[0]};
+  std::ostringstream log;
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
+                       "builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
+                       "parameters, bits and seed); list each once",
+                       Error);
+  c = tiny_experiment(root);
+  c.eval.precision_at = {551};
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
+                       "metric cut-off k = 551 is larger than the database (550 items)", Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("table: records written under other metric settings show blanks - not zeros") {
+  const fs::path root = test::fresh_temp_dir("runner-blank");
+  ExperimentConfig c = tiny_experiment(root);
+  c.hashers.resize(1);
+  c.rerankers.resize(1);
+  std::ostringstream log;
+  run_experiment(c, {}, log);
+  c.eval.map_at = {kAll, 100, 10};  // a new column: a new cell, the old record stays
+  CHECK(run_experiment(c, {}, log) == 1);
+  const std::string csv = format_table(c.output_dir, "csv");
+  CHECK(csv.find("mAP@all,mAP@100,mAP@10,") != std::string::npos);
+  CHECK(csv.find(",,P@10") == std::string::npos);
+  // The first record has no mAP@10: an empty field right after its mAP@100.
+  const auto first_row = csv.substr(csv.find('\n') + 1);
+  CHECK(first_row.find(",,") != std::string::npos);
   fs::remove_all(root);
 }

@@ -1,5 +1,7 @@
 #include "framework/data/split.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -145,7 +147,8 @@ Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed
 
 void save_split(const Split& split, const fs::path& file) {
   // Written beside the target and renamed over it, so a reader never sees half a file.
-  const fs::path tmp = file.string() + ".tmp";
+  // The pid keeps concurrent runs (shards) from writing into each other's temp file.
+  const fs::path tmp = file.string() + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp);
     if (!out) throw Error("'" + tmp.string() + "': cannot open for writing");

@@ -149,6 +149,12 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   if (c.dataset != "fashion-mnist" && c.dataset != "cifar10")
     r.fail("dataset", "unknown dataset '" + c.dataset + "' (known: fashion-mnist, cifar10)");
   if (root["protocol"]) c.protocol = r.scalar<std::string>(root["protocol"], "protocol");
+  // A named protocol belongs to one dataset (PROTOCOL.md).
+  const std::string family = c.protocol.rfind("fmnist", 0) == 0    ? "fashion-mnist"
+                             : c.protocol.rfind("cifar10", 0) == 0 ? "cifar10"
+                                                                   : "";
+  if (!family.empty() && family != c.dataset)
+    r.fail("protocol", "protocol '" + c.protocol + "' is defined on " + family + ", not " + c.dataset);
   if (root["split_seed"]) c.split_seed = r.scalar<uint64_t>(root["split_seed"], "split_seed");
   if (const auto& s = root["split"]) {
     r.only_keys(s, "split", {"query_per_class", "train_per_class", "database_includes_train"});
@@ -175,6 +181,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     if (m["precision_at"]) c.eval.precision_at = r.ks(m["precision_at"], "metrics.precision_at");
     if (m["recall_at"]) c.eval.recall_at = r.ks(m["recall_at"], "metrics.recall_at");
     if (m["hamming_radius"]) c.eval.hamming_radius = r.scalar<int>(m["hamming_radius"], "metrics.hamming_radius");
+    if (c.eval.hamming_radius < 0) r.fail("metrics.hamming_radius", "must be >= 0");
   }
   std::filesystem::path output = "results";
   if (root["output"]) output = r.scalar<std::string>(root["output"], "output");

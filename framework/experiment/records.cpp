@@ -11,6 +11,9 @@ namespace hamster {
 std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
   std::vector<nlohmann::json> records;
   std::ifstream in(file);
+  // A file that exists but cannot be read must not pass for "no results yet": the next
+  // write would replace it.
+  if (!in && std::filesystem::exists(file)) throw Error("cannot read " + file.string());
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {

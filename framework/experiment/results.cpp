@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -31,9 +32,13 @@ struct Table {
 Table build_table(const std::vector<json>& records) {
   Table t;
   t.header = {"hasher", "bits", "seed", "reranker", "L"};
+  // Every metric any record has, in first-seen order: records written under other metric
+  // settings show blanks where they computed nothing, never a made-up 0.
   std::vector<std::string> metrics;
-  if (!records.empty())
-    for (const auto& m : records.front().at("metric_order")) metrics.push_back(m.get<std::string>());
+  for (const auto& r : records)
+    for (const auto& m : r.at("metric_order"))
+      if (std::find(metrics.begin(), metrics.end(), m.get<std::string>()) == metrics.end())
+        metrics.push_back(m.get<std::string>());
   for (const auto& m : metrics) t.header.push_back(m);
   const std::vector<std::pair<std::string, std::string>> times = {
       {"train_seconds", "train s"},
@@ -47,7 +52,9 @@ Table build_table(const std::vector<json>& records) {
                                     std::to_string(r.at("seed").get<uint64_t>()),
                                     r.at("reranker_label").get<std::string>(),
                                     std::to_string(r.at("shortlist").get<int64_t>())};
-    for (const auto& m : metrics) row.push_back(fmt::format("{:.4f}", r.at("metrics").value(m, 0.0)));
+    for (const auto& m : metrics)
+      row.push_back(r.at("metrics").contains(m) ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
+                                                : "");
     for (const auto& [key, name] : times) {
       const double v = r.at("times").value(key, 0.0);
       row.push_back(v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v));

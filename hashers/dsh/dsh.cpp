@@ -46,7 +46,9 @@ class Dsh final : public DeepHasher {
     torch::Tensor similar =
         (labels.unsqueeze(1).bitwise_and(other_labels.unsqueeze(0)) != 0).to(u.dtype());
     torch::Tensor pair = 0.5 * similar * dist + 0.5 * (1 - similar) * (margin_ - dist).clamp_min(0);
-    return pair.mean() + alpha_ * (u.abs() - 1).abs().mean();
+    // The paper's regulariser is a sum over bits per item (an L1 norm), not a mean: its
+    // weight against the pair term then does not change with the code length.
+    return pair.mean() + alpha_ * (u.abs() - 1).abs().sum(1).mean();
   }
 
   double alpha_, margin_;
@@ -56,7 +58,7 @@ class Dsh final : public DeepHasher {
 
 std::vector<ParamSpec> dsh_params() {
   auto specs = deep_hasher_params();
-  specs.push_back({"alpha", "0.1", "weight of the || |b| - 1 ||_1 regulariser"});
+  specs.push_back({"alpha", "0.01", "weight of the || |b| - 1 ||_1 regulariser (the paper's 0.01)"});
   specs.push_back({"margin_scale", "2", "margin m = margin_scale * bits"});
   specs.push_back({"memory_bank", "true",
                    "also pair each batch with the latest outputs of the whole training set"});

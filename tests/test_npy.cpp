@@ -1,0 +1,47 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "framework/error.h"
+#include "framework/npy.h"
+#include "tests/synthetic.h"
+
+using namespace hamster;
+namespace fs = std::filesystem;
+
+TEST_CASE("npy: embeddings and packed codes round-trip") {
+  const fs::path dir = test::fresh_temp_dir("npy");
+  Embedding m(2, 3);
+  m << 1, 2, 3, 4, 5, -6.5f;
+  save_embedding(dir / "m.npy", m);
+  CHECK(load_embedding(dir / "m.npy") == m);
+  BinaryCodes codes(3, 70);
+  codes.set_bit(1, 69, true);
+  save_packed_codes(dir / "c.npy", codes);
+  CHECK(load_packed_codes(dir / "c.npy", 70).data() == codes.data());
+  for (const auto& entry : fs::directory_iterator(dir))
+    CHECK(entry.path().string().find(".tmp") == std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("npy: corrupt files give an Error naming the file") {
+  const fs::path dir = test::fresh_temp_dir("npy-bad");
+  Embedding m(4, 4);
+  m.setZero();
+  save_embedding(dir / "m.npy", m);
+  std::string bytes;
+  {
+    std::ifstream in(dir / "m.npy", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(dir / "short.npy", std::ios::binary) << bytes.substr(0, bytes.size() - 5);
+  CHECK_THROWS_WITH_AS(load_npy(dir / "short.npy"), doctest::Contains("short.npy: truncated npy data"), Error);
+  std::ofstream(dir / "magic.npy", std::ios::binary) << "NUMPY!" << bytes.substr(6);
+  CHECK_THROWS_WITH_AS(load_npy(dir / "magic.npy"), doctest::Contains("magic.npy: not a .npy file"), Error);
+  std::string negative = bytes;
+  negative.replace(negative.find("(4,"), 3, "(-4,");
+  std::ofstream(dir / "negative.npy", std::ios::binary) << negative;
+  CHECK_THROWS_WITH_AS(load_npy(dir / "negative.npy"), doctest::Contains("negative dimension"), Error);
+  CHECK_THROWS_WITH_AS(load_packed_codes(dir / "m.npy", 64), doctest::Contains("expected packed 64-bit codes"), Error);
+  fs::remove_all(dir);
+}
