@@ -27,8 +27,7 @@ class Hasher {
  public:
   virtual ~Hasher() = default;
   // Learns from data[ids] (images and labels).
-  virtual void fit(const Dataset& data, const std::vector<int64_t>& ids,
-                   const FitContext& ctx) = 0;
+  virtual void fit(const Dataset& data, const std::vector<int64_t>& ids, const FitContext& ctx) = 0;
   // Codes, real-valued hash outputs and deep features of data[ids], in ids order,
   // using up to `threads` threads.
   virtual Encoded encode(const Dataset& data, const std::vector<int64_t>& ids,
@@ -47,8 +46,7 @@ using HasherRegistry = Registry<Hasher, int>;
 struct RegisterHasher {
   RegisterHasher(const std::string& name, std::string help, std::vector<ParamSpec> params,
                  HasherRegistry::Factory factory) {
-    HasherRegistry::instance().add(name, std::move(help), std::move(params),
-                                   std::move(factory));
+    HasherRegistry::instance().add(name, std::move(help), std::move(params), std::move(factory));
   }
 };
 

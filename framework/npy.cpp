@@ -47,7 +47,8 @@ void write_file_atomic(const fs::path& file, const std::string& text) {
 void save_npy(const fs::path& file, const NpyArray& a) {
   std::ostringstream dict;
   dict << "{'descr': '" << a.descr << "', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < a.shape.size(); ++i) dict << a.shape[i] << (a.shape.size() == 1 || i + 1 < a.shape.size() ? "," : "");
+  for (size_t i = 0; i < a.shape.size(); ++i)
+    dict << a.shape[i] << (a.shape.size() == 1 || i + 1 < a.shape.size() ? "," : "");
   dict << "), }";
   std::string header = dict.str();
   // Pad so that magic(6) + version(2) + len(2) + header is a multiple of 64, ending in '\n'.
@@ -116,7 +117,8 @@ NpyArray load_npy(const fs::path& file) {
     if (d < 0) throw Error(file.string() + ": negative dimension in npy shape");
   size_t bytes = static_cast<size_t>(a.count() * item_size(a.descr, file));
   if (bytes > fs::file_size(file))
-    throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) + " bytes)");
+    throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
+                " bytes)");
   a.bytes.resize(bytes);
   if (!in.read(a.bytes.data(), static_cast<std::streamsize>(bytes)))
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +

@@ -19,8 +19,8 @@ Params::Params(std::map<std::string, std::string> values, const std::vector<Para
     if (!values_.count(key)) {
       std::string known;
       for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
-      throw Error("unknown parameter '" + key + "' for '" + owner_ + "' (known: " +
-                  (known.empty() ? "none" : known) + ")");
+      throw Error("unknown parameter '" + key + "' for '" + owner_ +
+                  "' (known: " + (known.empty() ? "none" : known) + ")");
     }
     values_[key] = value;
     user_set_[key] = value;

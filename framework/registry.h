@@ -47,8 +47,7 @@ class Registry {
 
   // Builds `name` from raw config values; unknown parameters are rejected here.
   std::unique_ptr<T> create(const std::string& name,
-                            const std::map<std::string, std::string>& values,
-                            Args... args) const {
+                            const std::map<std::string, std::string>& values, Args... args) const {
     const Entry& e = entry(name);
     return e.factory(Params(values, e.params, name), args...);
   }

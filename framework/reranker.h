@@ -24,8 +24,7 @@ using RerankerRegistry = Registry<Reranker>;
 struct RegisterReranker {
   RegisterReranker(const std::string& name, std::string help, std::vector<ParamSpec> params,
                    RerankerRegistry::Factory factory) {
-    RerankerRegistry::instance().add(name, std::move(help), std::move(params),
-                                     std::move(factory));
+    RerankerRegistry::instance().add(name, std::move(help), std::move(params), std::move(factory));
   }
 };
 

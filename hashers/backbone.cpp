@@ -13,8 +13,8 @@ namespace nn = torch::nn;
 
 SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits) {
   if (height % 4 || width % 4)
-    throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) +
-                "x" + std::to_string(width));
+    throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) + "x" +
+                std::to_string(width));
   const int64_t flat = 64 * (height / 4) * (width / 4);
   conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, 32, 5).padding(2)));
   conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)));
@@ -36,8 +36,8 @@ BackboneOutput SmallCnnImpl::forward(const torch::Tensor& images) {
 BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
   if (!images.is_cpu() || !at::hasMKLDNN() || is_training()) return forward(images);
   auto conv = [](const torch::Tensor& x, const nn::Conv2d& c) {
-    return at::mkldnn_convolution(x, c->weight.to_mkldnn(), c->bias.to_mkldnn(), {2, 2},
-                                  {1, 1}, {1, 1}, 1);
+    return at::mkldnn_convolution(x, c->weight.to_mkldnn(), c->bias.to_mkldnn(), {2, 2}, {1, 1},
+                                  {1, 1}, 1);
   };
   torch::Tensor x = images.to_mkldnn();
   x = at::relu(at::mkldnn_max_pool2d(conv(x, conv1_), {2, 2}, {2, 2}));
@@ -67,15 +67,14 @@ void SmallCnnImpl::initialise(uint64_t seed) {
 std::vector<std::string> backbone_names() { return {"small-cnn"}; }
 
 SmallCnn make_backbone(const std::string& name, const Dataset& data, int bits) {
-  if (name != "small-cnn")
-    throw Error("unknown backbone '" + name + "' (known: small-cnn)");
+  if (name != "small-cnn") throw Error("unknown backbone '" + name + "' (known: small-cnn)");
   return SmallCnn(data.channels, data.height, data.width, bits);
 }
 
 torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids) {
   const int64_t bytes = data.image_bytes();
-  auto out = torch::empty({static_cast<int64_t>(ids.size()), data.channels, data.height,
-                           data.width});
+  auto out =
+      torch::empty({static_cast<int64_t>(ids.size()), data.channels, data.height, data.width});
   float* dst = out.data_ptr<float>();
   for (size_t i = 0; i < ids.size(); ++i) {
     const uint8_t* src = data.image(ids[i]);

@@ -78,8 +78,8 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
       BackboneOutput out = net_->forward(images.index_select(0, index));
       torch::Tensor l = loss(activate(out.hash), index, labels.index_select(0, index));
       if (!std::isfinite(l.item<double>()))
-        throw Error(method() + ": loss became " + std::to_string(l.item<double>()) +
-                    " at epoch " + std::to_string(epoch) + " (try a smaller lr)");
+        throw Error(method() + ": loss became " + std::to_string(l.item<double>()) + " at epoch " +
+                    std::to_string(epoch) + " (try a smaller lr)");
       optimiser.zero_grad();
       l.backward();
       optimiser.step();
@@ -138,8 +138,8 @@ void DeepHasher::save(const std::filesystem::path& dir) const {
   archive.save_to(tmp.string());
   net_->to(resolve_device(device_name_));
   std::filesystem::rename(tmp, dir / "model.pt");
-  write_file_atomic(dir / "shape.txt", fmt::format("{} {} {} {}\n", channels_, height_, width_,
-                                                   bits_));
+  write_file_atomic(dir / "shape.txt",
+                    fmt::format("{} {} {} {}\n", channels_, height_, width_, bits_));
 }
 
 void DeepHasher::load(const std::filesystem::path& dir) {

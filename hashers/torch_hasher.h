@@ -21,8 +21,7 @@ class DeepHasher : public Hasher {
   DeepHasher(const Params& params, int bits);
 
   void fit(const Dataset& data, const std::vector<int64_t>& ids, const FitContext& ctx) override;
-  Encoded encode(const Dataset& data, const std::vector<int64_t>& ids,
-                 int threads) const override;
+  Encoded encode(const Dataset& data, const std::vector<int64_t>& ids, int threads) const override;
   void save(const std::filesystem::path& dir) const override;
   void load(const std::filesystem::path& dir) override;
   int bits() const override { return bits_; }

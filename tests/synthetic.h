@@ -47,7 +47,8 @@ inline void write_gz(const std::filesystem::path& file, const std::string& bytes
 
 // Writes items [begin, end) of d as an IDX image file and an IDX label file (gzip).
 inline void write_idx_pair(const Dataset& d, int64_t begin, int64_t end,
-                           const std::filesystem::path& images, const std::filesystem::path& labels) {
+                           const std::filesystem::path& images,
+                           const std::filesystem::path& labels) {
   std::string img, lab;
   put_u32(img, 0x803), put_u32(img, end - begin), put_u32(img, d.height), put_u32(img, d.width);
   put_u32(lab, 0x801), put_u32(lab, end - begin);

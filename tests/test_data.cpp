@@ -41,11 +41,14 @@ void write_file(const fs::path& file, const std::string& bytes, bool gz) {
 }
 
 // A recognisable pixel value for every (item, position).
-uint8_t pixel_value(int64_t item, int64_t pos) { return static_cast<uint8_t>((item * 31 + pos * 7) % 256); }
+uint8_t pixel_value(int64_t item, int64_t pos) {
+  return static_cast<uint8_t>((item * 31 + pos * 7) % 256);
+}
 
 std::string idx_images(int64_t count, int64_t height, int64_t width, uint32_t magic = 0x803) {
   std::string s;
-  test::put_u32(s, magic), test::put_u32(s, count), test::put_u32(s, height), test::put_u32(s, width);
+  test::put_u32(s, magic), test::put_u32(s, count), test::put_u32(s, height),
+      test::put_u32(s, width);
   for (int64_t i = 0; i < count; ++i)
     for (int64_t p = 0; p < height * width; ++p) s.push_back(static_cast<char>(pixel_value(i, p)));
   return s;
@@ -68,7 +71,9 @@ std::string error_message(const std::function<void()>& f) {
   return "";
 }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 const std::vector<int> kLabels = {3, 0, 9, 1, 1, 7, 2};
 
@@ -94,7 +99,8 @@ TEST_CASE("idx: gzip and raw files round-trip pixels and labels") {
   TempDir dir("idx-round-trip");
   for (bool gz : {true, false}) {
     CAPTURE(gz);
-    const fs::path images = dir.path / (gz ? "img.gz" : "img"), labels = dir.path / (gz ? "lab.gz" : "lab");
+    const fs::path images = dir.path / (gz ? "img.gz" : "img"),
+                   labels = dir.path / (gz ? "lab.gz" : "lab");
     write_file(images, idx_images(7, 3, 4), gz);
     write_file(labels, idx_labels(kLabels), gz);
     check_idx_round_trip(load_idx(images, labels, "tiny"));
@@ -107,7 +113,8 @@ TEST_CASE("idx: gzip and raw files round-trip pixels and labels") {
 
 TEST_CASE("idx: every bad file gives an Error naming the file and the problem") {
   TempDir dir("idx-errors");
-  const fs::path good_images = dir.path / "good-images.gz", good_labels = dir.path / "good-labels.gz";
+  const fs::path good_images = dir.path / "good-images.gz",
+                 good_labels = dir.path / "good-labels.gz";
   write_file(good_images, idx_images(7, 3, 4), true);
   write_file(good_labels, idx_labels(kLabels), true);
   const auto load = [&](const fs::path& images, const fs::path& labels, int classes = 10) {
@@ -243,8 +250,10 @@ void write_cifar_dir(const fs::path& dir) {
   for (int b = 1; b <= 6; ++b) {
     const int records = b <= 5 ? 2 : 3;
     std::string bytes;
-    for (int r = 0; r < records; ++r, ++item) bytes += cifar_record(static_cast<int>(item % 10), item);
-    write_raw(dir / (b <= 5 ? "data_batch_" + std::to_string(b) + ".bin" : "test_batch.bin"), bytes);
+    for (int r = 0; r < records; ++r, ++item)
+      bytes += cifar_record(static_cast<int>(item % 10), item);
+    write_raw(dir / (b <= 5 ? "data_batch_" + std::to_string(b) + ".bin" : "test_batch.bin"),
+              bytes);
   }
 }
 
@@ -333,10 +342,13 @@ TEST_CASE("dataset: single_label needs exactly one bit - concatenate checks shap
 
   Dataset c = test::synthetic_images(1, 3, 3, 12);
   c.name = "right";
-  CHECK_THROWS_WITH_AS(concatenate(a, c), doctest::Contains("'left' (1x8x8, 3 classes) and 'right' (1x12x12, 3 classes)"), Error);
+  CHECK_THROWS_WITH_AS(
+      concatenate(a, c),
+      doctest::Contains("'left' (1x8x8, 3 classes) and 'right' (1x12x12, 3 classes)"), Error);
   Dataset d = test::synthetic_images(1, 4, 3, 8);
   d.name = "more-classes";
-  CHECK_THROWS_WITH_AS(concatenate(a, d), doctest::Contains("'more-classes' (1x8x8, 4 classes)"), Error);
+  CHECK_THROWS_WITH_AS(concatenate(a, d), doctest::Contains("'more-classes' (1x8x8, 4 classes)"),
+                       Error);
 }
 
 TEST_CASE("fashion-mnist: the installed dataset loads and splits as PROTOCOL.md says") {

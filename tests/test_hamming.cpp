@@ -101,7 +101,8 @@ TEST_CASE("BinaryCodes::from_signs packs bit b of a row into word b/64 - bit b%6
 TEST_CASE("BinaryCodes::from_signs names the row holding a NaN") {
   std::vector<float> values(4 * 70, 1.0f);
   values[2 * 70 + 69] = std::numeric_limits<float>::quiet_NaN();
-  const std::string msg = test::error_message([&] { BinaryCodes::from_signs(values.data(), 4, 70); });
+  const std::string msg =
+      test::error_message([&] { BinaryCodes::from_signs(values.data(), 4, 70); });
   CHECK(contains(msg, "row 2"));
   CHECK(contains(msg, "NaN"));
 }
@@ -273,7 +274,8 @@ TEST_CASE("hamming_knn: errors name the problem") {
   CHECK(contains(test::error_message([&] { hamming_knn(q, db, -3); }), "k = -3"));
   CHECK(contains(test::error_message([&] { hamming_knn(random_codes(2, 64, rng), db, 5); }),
                  "query codes have 64 bits but database codes have 32"));
-  CHECK(contains(test::error_message([&] { hamming_knn(q, BinaryCodes(0, 32), 1); }), "database is empty"));
+  CHECK(contains(test::error_message([&] { hamming_knn(q, BinaryCodes(0, 32), 1); }),
+                 "database is empty"));
   std::vector<int64_t> ids(2);
   std::vector<int32_t> dist(2);
   CHECK(contains(test::error_message([&] { hamming_knn(q, db, 1001, ids.data(), dist.data()); }),

@@ -75,7 +75,8 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
   loaded->load(dir);
   CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
   auto wrong_bits = make("dsh", 16);
-  CHECK_THROWS_WITH_AS(wrong_bits->load(dir), doctest::Contains("model has 32 bits, expected 16"), Error);
+  CHECK_THROWS_WITH_AS(wrong_bits->load(dir), doctest::Contains("model has 32 bits, expected 16"),
+                       Error);
 
   auto c = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
   c->fit(d, ids, quiet(4));
@@ -84,9 +85,11 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
 }
 
 TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}})->fit(test::synthetic_images(2, 2, 1), {0, 1, 2, 3}, quiet(0)),
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}})
+                           ->fit(test::synthetic_images(2, 2, 1), {0, 1, 2, 3}, quiet(0)),
                        "unknown backbone 'resnet' (known: small-cnn)", Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"device", "tpu"}}), "unknown device 'tpu' (known: cpu, cuda)", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"device", "tpu"}}),
+                       "unknown device 'tpu' (known: cpu, cuda)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "0"}}), "epochs must be >= 1, got 0", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16)->encode(test::synthetic_images(1, 2, 1), {0}, 1),
                        "dsh: encode() before fit() or load()", Error);
@@ -94,7 +97,8 @@ TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   const Dataset d = test::synthetic_images(4, 2, 1);
   dsh->fit(d, test::iota_ids(d.size()), quiet(0));
   const Dataset other = test::synthetic_images(1, 2, 1, 32);
-  CHECK_THROWS_WITH_AS(dsh->encode(other, {0}, 1), doctest::Contains("trained on 1x28x28 images"), Error);
+  CHECK_THROWS_WITH_AS(dsh->encode(other, {0}, 1), doctest::Contains("trained on 1x28x28 images"),
+                       Error);
 }
 
 TEST_CASE("LSH: seeded random projections - far from trained quality") {
@@ -112,6 +116,7 @@ TEST_CASE("LSH: seeded random projections - far from trained quality") {
   auto loaded = make("lsh", 64);
   loaded->load(dir);
   CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
-  CHECK_THROWS_WITH_AS(make("lsh", 32)->load(dir), doctest::Contains("has 64 bits, expected 32"), Error);
+  CHECK_THROWS_WITH_AS(make("lsh", 32)->load(dir), doctest::Contains("has 64 bits, expected 32"),
+                       Error);
   std::filesystem::remove_all(dir);
 }

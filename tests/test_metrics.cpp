@@ -64,11 +64,13 @@ double reference_map_all(const std::vector<LabelMask>& ql, const std::vector<Lab
     std::vector<int64_t> order(dc.size());
     std::iota(order.begin(), order.end(), 0);
     auto dist = [&](int64_t j) { return hamming(qc.row(q), dc.row(j), dc.words()); };
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return dist(a) < dist(b); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return dist(a) < dist(b); });
     double sum = 0.0;
     int hits = 0;
     for (size_t r = 0; r < order.size(); ++r)
-      if (relevant(ql[q], dl[order[r]])) sum += static_cast<double>(++hits) / static_cast<double>(r + 1);
+      if (relevant(ql[q], dl[order[r]]))
+        sum += static_cast<double>(++hits) / static_cast<double>(r + 1);
     total += hits ? sum / hits : 0.0;
   }
   return total / static_cast<double>(qc.size());
@@ -178,8 +180,9 @@ TEST_CASE("tie-aware AP equals the exhaustive average over tie orders") {
 TEST_CASE("precision within a Hamming radius") {
   const std::vector<uint16_t> dist = {3, 0, 2, 1, 4};
   const std::vector<uint8_t> rel = {1, 1, 0, 0, 1};
-  CHECK(precision_within_radius(dist.data(), rel.data(), 5, 2) == doctest::Approx(1.0 / 3));  // items 1,2,3
-  CHECK(precision_within_radius(dist.data(), rel.data(), 5, 0) == doctest::Approx(1.0));      // item 1
+  CHECK(precision_within_radius(dist.data(), rel.data(), 5, 2) ==
+        doctest::Approx(1.0 / 3));  // items 1,2,3
+  CHECK(precision_within_radius(dist.data(), rel.data(), 5, 0) == doctest::Approx(1.0));  // item 1
   const std::vector<uint16_t> far = {3, 5, 4, 3, 4};
   CHECK(precision_within_radius(far.data(), rel.data(), 5, 2) == 0.0);  // nothing retrieved
 }
@@ -210,11 +213,11 @@ TEST_CASE("evaluate: four queries worked by hand - multi-label relevance") {
   for (size_t c = 0; c < names.size(); ++c) CHECK(ev.metrics[c].first == names[c]);
 
   CHECK(ev.get("mAP@all") == doctest::Approx((7.0 / 10 + 7.0 / 12 + 7.0 / 10 + 0) / 4));  // 119/240
-  CHECK(ev.get("mAP@2") == doctest::Approx((1 + 1.0 / 2 + 1 + 0) / 4));                    // 5/8
-  CHECK(ev.get("P@2") == doctest::Approx((1.0 / 2 + 1.0 / 2 + 1.0 / 2 + 0) / 4));          // 3/8
-  CHECK(ev.get("R@2") == doctest::Approx((1.0 / 3 + 1.0 / 2 + 1.0 / 3 + 0) / 4));          // 7/24
+  CHECK(ev.get("mAP@2") == doctest::Approx((1 + 1.0 / 2 + 1 + 0) / 4));                   // 5/8
+  CHECK(ev.get("P@2") == doctest::Approx((1.0 / 2 + 1.0 / 2 + 1.0 / 2 + 0) / 4));         // 3/8
+  CHECK(ev.get("R@2") == doctest::Approx((1.0 / 3 + 1.0 / 2 + 1.0 / 3 + 0) / 4));         // 7/24
   CHECK(ev.get("tie-mAP") == doctest::Approx((7.0 / 10 + 13.0 / 24 + 209.0 / 270 + 0) / 4));
-  CHECK(ev.get("P@H<=2") == doctest::Approx((2.0 / 4 + 1.0 / 2 + 0 + 0) / 4));             // 1/4
+  CHECK(ev.get("P@H<=2") == doctest::Approx((2.0 / 4 + 1.0 / 2 + 0 + 0) / 4));  // 1/4
 
   // PR curve, r = 0..6. Within r = 0: query 0 retrieves item 0 (precision 1, recall 1/3),
   // the others nothing (0, 0); query 3 has no relevant item (precision and recall 0).
@@ -296,8 +299,8 @@ TEST_CASE("evaluate: heads reorder the Hamming prefix") {
     CHECK(worse.get(name) == plain.get(name));
   }
   // A head that is the Hamming prefix itself changes nothing.
-  const Evaluation same =
-      evaluate(query_labels, kDbLabels, queries, db, {head_of({0, 1, 3}), head_of({4, 2, 1, 3, 0})}, opts);
+  const Evaluation same = evaluate(query_labels, kDbLabels, queries, db,
+                                   {head_of({0, 1, 3}), head_of({4, 2, 1, 3, 0})}, opts);
   CHECK(same.metrics == plain.metrics);
 }
 
@@ -315,7 +318,8 @@ TEST_CASE("evaluate: an invalid head names its query") {
   CHECK(with_heads({head_of({0, 0}), head_of({})}).find("query 0") != std::string::npos);  // repeat
   CHECK(with_heads({head_of({}), head_of({4, 99})}).find("query 1") != std::string::npos);  // range
   CHECK(with_heads({head_of({}), head_of({4, -1})}).find("query 1") != std::string::npos);
-  CHECK(with_heads({head_of({0, 1, 3, 2, 4, 0}), head_of({})}).find("query 0") != std::string::npos);
+  CHECK(with_heads({head_of({0, 1, 3, 2, 4, 0}), head_of({})}).find("query 0") !=
+        std::string::npos);
   CHECK_FALSE(with_heads({head_of({0})}).empty());  // one head for two queries
   // The first failing query is reported, whichever thread sees it.
   CHECK(with_heads({head_of({1}), head_of({2})}).find("query 0") != std::string::npos);
@@ -324,10 +328,10 @@ TEST_CASE("evaluate: an invalid head names its query") {
 TEST_CASE("evaluate: mismatched inputs and unknown metric names are errors") {
   const BinaryCodes queries = codes_of({0b0, 0b1}, kBits);
   const BinaryCodes db = codes_of(kDbCodes, kBits);
-  CHECK_THROWS_AS(evaluate({0b1}, kDbLabels, queries, db, {}), Error);                   // labels vs codes
-  CHECK_THROWS_AS(evaluate({0b1, 0b1}, {0b1}, queries, db, {}), Error);                  // database
+  CHECK_THROWS_AS(evaluate({0b1}, kDbLabels, queries, db, {}), Error);   // labels vs codes
+  CHECK_THROWS_AS(evaluate({0b1, 0b1}, {0b1}, queries, db, {}), Error);  // database
   CHECK_THROWS_AS(evaluate({0b1, 0b1}, kDbLabels, codes_of({0, 1}, 8), db, {}), Error);  // bits
-  CHECK_THROWS_AS(evaluate({}, kDbLabels, BinaryCodes(0, kBits), db, {}), Error);       // no queries
+  CHECK_THROWS_AS(evaluate({}, kDbLabels, BinaryCodes(0, kBits), db, {}), Error);  // no queries
   EvalOptions negative;
   negative.precision_at = {-5};
   CHECK_THROWS_AS(evaluate({0b1, 0b1}, kDbLabels, queries, db, {}, negative), Error);
@@ -347,8 +351,10 @@ TEST_CASE("evaluate agrees with a stable-sort reference on random data and is de
   // Few bits and labels so that ties and multi-label overlaps are common.
   for (auto& v : qv) v = rng() & 0xfff;
   for (auto& v : dv) v = rng() & 0xfff;
-  for (auto& l : ql) l = (LabelMask{1} << (rng() % 5)) | (rng() % 3 == 0 ? LabelMask{1} << (rng() % 5) : 0);
-  for (auto& l : dl) l = (LabelMask{1} << (rng() % 5)) | (rng() % 3 == 0 ? LabelMask{1} << (rng() % 5) : 0);
+  for (auto& l : ql)
+    l = (LabelMask{1} << (rng() % 5)) | (rng() % 3 == 0 ? LabelMask{1} << (rng() % 5) : 0);
+  for (auto& l : dl)
+    l = (LabelMask{1} << (rng() % 5)) | (rng() % 3 == 0 ? LabelMask{1} << (rng() % 5) : 0);
   ql[0] = LabelMask{1} << 40;  // one query with no relevant item
   const BinaryCodes qc = codes_of(qv, bits), dc = codes_of(dv, bits);
 

@@ -35,13 +35,17 @@ TEST_CASE("npy: corrupt files give an Error naming the file") {
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
   std::ofstream(dir / "short.npy", std::ios::binary) << bytes.substr(0, bytes.size() - 5);
-  CHECK_THROWS_WITH_AS(load_npy(dir / "short.npy"), doctest::Contains("short.npy: truncated npy data"), Error);
+  CHECK_THROWS_WITH_AS(load_npy(dir / "short.npy"),
+                       doctest::Contains("short.npy: truncated npy data"), Error);
   std::ofstream(dir / "magic.npy", std::ios::binary) << "NUMPY!" << bytes.substr(6);
-  CHECK_THROWS_WITH_AS(load_npy(dir / "magic.npy"), doctest::Contains("magic.npy: not a .npy file"), Error);
+  CHECK_THROWS_WITH_AS(load_npy(dir / "magic.npy"), doctest::Contains("magic.npy: not a .npy file"),
+                       Error);
   std::string negative = bytes;
   negative.replace(negative.find("(4,"), 3, "(-4,");
   std::ofstream(dir / "negative.npy", std::ios::binary) << negative;
-  CHECK_THROWS_WITH_AS(load_npy(dir / "negative.npy"), doctest::Contains("negative dimension"), Error);
-  CHECK_THROWS_WITH_AS(load_packed_codes(dir / "m.npy", 64), doctest::Contains("expected packed 64-bit codes"), Error);
+  CHECK_THROWS_WITH_AS(load_npy(dir / "negative.npy"), doctest::Contains("negative dimension"),
+                       Error);
+  CHECK_THROWS_WITH_AS(load_packed_codes(dir / "m.npy", 64),
+                       doctest::Contains("expected packed 64-bit codes"), Error);
   fs::remove_all(dir);
 }

@@ -20,9 +20,8 @@ TEST_CASE("unknown plugin names the known ones") {
 }
 
 TEST_CASE("duplicate registration is an error") {
-  CHECK_THROWS_WITH_AS(
-      RerankerRegistry::instance().add("none", "again", {}, nullptr),
-      "plugin 'none' is registered twice", Error);
+  CHECK_THROWS_WITH_AS(RerankerRegistry::instance().add("none", "again", {}, nullptr),
+                       "plugin 'none' is registered twice", Error);
 }
 
 TEST_CASE("params: defaults - typed getters - unknown keys") {
@@ -56,7 +55,8 @@ hashers:
   - lsh
 rerankers: [none, feature]
 metrics: {map_at: [all, 100]}
-)", "t.yaml");
+)",
+                                    "t.yaml");
   CHECK(c.name == "t");
   CHECK(c.bits == std::vector<int>{16, 32});
   CHECK(c.seeds == std::vector<uint64_t>{1, 2});
@@ -83,18 +83,22 @@ TEST_CASE("config: errors name the file and the key") {
                    "c.yaml"),
       doctest::Contains("unknown parameter 'epoch' for 'dsh'"), Error);
   CHECK_THROWS_WITH_AS(parse_config("name: t\nbits: [0]\n" + ok, "c.yaml"),
-                       doctest::Contains("c.yaml: bits: each code length must be in 1..1024"), Error);
+                       doctest::Contains("c.yaml: bits: each code length must be in 1..1024"),
+                       Error);
   CHECK_THROWS_WITH_AS(parse_config("name: t\nshortlist: 0\n" + ok, "c.yaml"),
                        doctest::Contains("c.yaml: shortlist: must be >= 1"), Error);
   CHECK_THROWS_WITH_AS(parse_config("name: t\nmetrics: {map_at: [-3]}\n" + ok, "c.yaml"),
-                       doctest::Contains("metrics.map_at: expected a positive integer or 'all'"), Error);
-  CHECK_THROWS_WITH_AS(parse_config(ok, "c.yaml"), doctest::Contains("c.yaml: name: missing"), Error);
-  CHECK_THROWS_WITH_AS(parse_config("name: t\nprotocol: cifar10-1\n" + ok, "c.yaml"),
-                       "c.yaml: protocol: protocol 'cifar10-1' is defined on cifar10, not fashion-mnist",
+                       doctest::Contains("metrics.map_at: expected a positive integer or 'all'"),
                        Error);
+  CHECK_THROWS_WITH_AS(parse_config(ok, "c.yaml"), doctest::Contains("c.yaml: name: missing"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nprotocol: cifar10-1\n" + ok, "c.yaml"),
+      "c.yaml: protocol: protocol 'cifar10-1' is defined on cifar10, not fashion-mnist", Error);
   CHECK_THROWS_WITH_AS(parse_config("name: t\nmetrics: {hamming_radius: -1}\n" + ok, "c.yaml"),
                        "c.yaml: metrics.hamming_radius: must be >= 0", Error);
-  CHECK_THROWS_WITH_AS(parse_config("name: [", "c.yaml"), doctest::Contains("c.yaml: not valid YAML"), Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: [", "c.yaml"),
+                       doctest::Contains("c.yaml: not valid YAML"), Error);
   CHECK_THROWS_WITH_AS(load_config("/nonexistent/x.yaml"), "cannot open config /nonexistent/x.yaml",
                        Error);
 }

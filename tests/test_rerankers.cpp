@@ -7,7 +7,8 @@ using namespace hamster;
 
 namespace {
 
-Encoded encoded(const std::vector<std::vector<float>>& real, const std::vector<std::vector<float>>& features) {
+Encoded encoded(const std::vector<std::vector<float>>& real,
+                const std::vector<std::vector<float>>& features) {
   Encoded e;
   e.real.resize(real.size(), real[0].size());
   for (size_t i = 0; i < real.size(); ++i)
@@ -77,8 +78,11 @@ TEST_CASE("re-rankers refuse queries that do not match the database") {
   std::vector<Shortlist> lists = {list_of({0})};
   auto f = make("feature");
   f->prepare(db);
-  CHECK_THROWS_WITH_AS(f->rerank(q, lists), doctest::Contains("query features have 2 dimensions, database 3"), Error);
+  CHECK_THROWS_WITH_AS(f->rerank(q, lists),
+                       doctest::Contains("query features have 2 dimensions, database 3"), Error);
   auto a = make("asymmetric");
   a->prepare(db);
-  CHECK_THROWS_WITH_AS(a->rerank(q, lists), doctest::Contains("queries have 3 real outputs, database codes 2 bits"), Error);
+  CHECK_THROWS_WITH_AS(a->rerank(q, lists),
+                       doctest::Contains("queries have 3 real outputs, database codes 2 bits"),
+                       Error);
 }

@@ -104,7 +104,8 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
   CHECK(md.find("| hasher | bits | seed | reranker | L | mAP@all | mAP@100 |") == 0);
   CHECK(md.find("| lsh | 16 | 0 | feature | 100 |") != std::string::npos);
   CHECK(format_table(c.output_dir, "latex").find("\\begin{tabular}") == 0);
-  CHECK_THROWS_WITH_AS(format_table(c.output_dir, "html"), "unknown table format 'html' (known: md, csv, latex)", Error);
+  CHECK_THROWS_WITH_AS(format_table(c.output_dir, "html"),
+                       "unknown table format 'html' (known: md, csv, latex)", Error);
   fs::remove_all(root);
 }
 
@@ -157,8 +158,10 @@ TEST_CASE("exported codes give the same mAP in an independent numpy computation"
   const auto rs = records(c.output_dir);
   const auto& none = rs[2];
   REQUIRE(none["cell"] == "dsh(batch_size=50,epochs=2)/16b/seed0/none");
-  CHECK(value_after(out, "mAP@all") == doctest::Approx(none["metrics"]["mAP@all"].get<double>()).epsilon(1e-6));
-  CHECK(value_after(out, "mAP@100") == doctest::Approx(none["metrics"]["mAP@100"].get<double>()).epsilon(1e-6));
+  CHECK(value_after(out, "mAP@all") ==
+        doctest::Approx(none["metrics"]["mAP@all"].get<double>()).epsilon(1e-6));
+  CHECK(value_after(out, "mAP@100") ==
+        doctest::Approx(none["metrics"]["mAP@100"].get<double>()).epsilon(1e-6));
   CHECK_THROWS_WITH_AS(export_encodings(c, "nothing", root / "export", log),
                        "export: no build matches 'nothing'", Error);
   fs::remove_all(root);
@@ -188,10 +191,11 @@ TEST_CASE("runner: duplicate builds and impossible metric cut-offs are refused")
   ExperimentConfig c = tiny_experiment(root);
   c.hashers = {c.hashers[0], c.hashers[0]};
   std::ostringstream log;
-  CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
-                       "builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
-                       "parameters, bits and seed); list each once",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      run_experiment(c, {}, log),
+      "builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
+      "parameters, bits and seed); list each once",
+      Error);
   c = tiny_experiment(root);
   c.eval.precision_at = {551};
   CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),

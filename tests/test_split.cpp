@@ -47,7 +47,8 @@ std::map<int, int> count_per_class(const Dataset& d, const std::vector<int64_t>&
 }
 
 bool ascending_unique(const std::vector<int64_t>& ids) {
-  return std::adjacent_find(ids.begin(), ids.end(), [](int64_t a, int64_t b) { return a >= b; }) == ids.end();
+  return std::adjacent_find(ids.begin(), ids.end(), [](int64_t a, int64_t b) { return a >= b; }) ==
+         ids.end();
 }
 
 bool disjoint(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
@@ -132,7 +133,8 @@ TEST_CASE("split: the named protocols use 100 query and 500 train items per clas
   CHECK(c.database.size() == 100);
 
   const std::vector<std::string> names = split_protocols();
-  CHECK(names == std::vector<std::string>{"fmnist-1", "fmnist-2", "cifar10", "cifar10-1", "cifar10-2"});
+  CHECK(names ==
+        std::vector<std::string>{"fmnist-1", "fmnist-2", "cifar10", "cifar10-1", "cifar10-2"});
 }
 
 TEST_CASE("split: fmnist-2 and cifar10-2 follow the official train/test division") {
@@ -162,10 +164,12 @@ TEST_CASE("split: unknown protocols and datasets too small are refused") {
   std::vector<int> sizes(10, 600);
   sizes[3] = 40;
   CHECK_THROWS_WITH_AS(make_split("fmnist-1", with_class_sizes(sizes), 0),
-                       doctest::Contains("class 3 has 40 items, protocol fmnist-1 needs 600"), Error);
+                       doctest::Contains("class 3 has 40 items, protocol fmnist-1 needs 600"),
+                       Error);
   // A class with no items at all is reported too.
   CHECK_THROWS_WITH_AS(make_stratified_split(with_class_sizes({4, 0, 4}), 1, 1, true, 0),
-                       doctest::Contains("class 1 has 0 items, protocol stratified needs 2"), Error);
+                       doctest::Contains("class 1 has 0 items, protocol stratified needs 2"),
+                       Error);
   CHECK_THROWS_WITH_AS(make_stratified_split(with_class_sizes({4, 4}), 0, 1, true, 0),
                        doctest::Contains("query_per_class >= 1"), Error);
 

@@ -10,9 +10,8 @@ namespace {
 
 // "'name' (1x28x28, 10 classes)": enough to see at a glance why two datasets differ.
 std::string describe(const Dataset& d) {
-  return "'" + d.name + "' (" + std::to_string(d.channels) + "x" + std::to_string(d.height) +
-         "x" + std::to_string(d.width) + ", " + std::to_string(d.class_names.size()) +
-         " classes)";
+  return "'" + d.name + "' (" + std::to_string(d.channels) + "x" + std::to_string(d.height) + "x" +
+         std::to_string(d.width) + ", " + std::to_string(d.class_names.size()) + " classes)";
 }
 
 }  // namespace

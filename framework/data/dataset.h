@@ -17,8 +17,8 @@ inline bool relevant(LabelMask a, LabelMask b) { return (a & b) != 0; }
 struct Dataset {
   std::string name;
   int64_t channels = 0, height = 0, width = 0;
-  std::vector<uint8_t> pixels;        // size() * image_bytes(), item-major, C then H then W
-  std::vector<LabelMask> labels;      // one per item
+  std::vector<uint8_t> pixels;    // size() * image_bytes(), item-major, C then H then W
+  std::vector<LabelMask> labels;  // one per item
   std::vector<std::string> class_names;
   // Items [0, official_train_size) come from the official training files, the rest
   // from the official test files (protocols fmnist-2 and cifar10-2 use this split).

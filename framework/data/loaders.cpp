@@ -139,8 +139,8 @@ void append_labels(Dataset& d, const std::vector<uint8_t>& classes, int num_clas
   for (size_t i = 0; i < classes.size(); ++i) {
     if (classes[i] >= num_classes)
       throw Error(quoted(file) + ": " + item_word + " " + std::to_string(i) + " has label " +
-                  std::to_string(classes[i]) + ", out of range for " +
-                  std::to_string(num_classes) + " classes");
+                  std::to_string(classes[i]) + ", out of range for " + std::to_string(num_classes) +
+                  " classes");
     d.labels.push_back(LabelMask{1} << classes[i]);
   }
 }
@@ -151,9 +151,8 @@ fs::path gz_or_raw(const fs::path& dir, const std::string& stem) {
   const fs::path raw = dir / stem;
   if (fs::exists(gz)) return gz;
   if (fs::exists(raw)) return raw;
-  throw Error("Fashion-MNIST file not found: " + quoted(gz) + " (or uncompressed " +
-              quoted(raw) + "); the Debian package dataset-fashion-mnist installs it in " +
-              kFashionMnistDir);
+  throw Error("Fashion-MNIST file not found: " + quoted(gz) + " (or uncompressed " + quoted(raw) +
+              "); the Debian package dataset-fashion-mnist installs it in " + kFashionMnistDir);
 }
 
 // Appends every record of one CIFAR-10 batch file to d; returns how many there were.
@@ -238,7 +237,8 @@ Dataset load_cifar10(const fs::path& dir) {
   d.name = "cifar10";
   d.channels = 3, d.height = kCifarSide, d.width = kCifarSide;
   for (int b = 1; b <= 5; ++b)
-    d.official_train_size += append_cifar_batch(d, dir / ("data_batch_" + std::to_string(b) + ".bin"));
+    d.official_train_size +=
+        append_cifar_batch(d, dir / ("data_batch_" + std::to_string(b) + ".bin"));
   append_cifar_batch(d, dir / "test_batch.bin");
   const fs::path meta = dir / "batches.meta.txt";
   if (fs::exists(meta))

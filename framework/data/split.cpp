@@ -35,8 +35,8 @@ struct ProtocolSpec {
 };
 
 constexpr ProtocolSpec kProtocols[] = {
-    {"fmnist-1", false, 100, 500, true},  {"fmnist-2", true, 0, 0, false},
-    {"cifar10", false, 100, 500, false},  {"cifar10-1", false, 100, 500, true},
+    {"fmnist-1", false, 100, 500, true}, {"fmnist-2", true, 0, 0, false},
+    {"cifar10", false, 100, 500, false}, {"cifar10-1", false, 100, 500, true},
     {"cifar10-2", true, 0, 0, false},
 };
 
@@ -68,7 +68,8 @@ std::vector<int64_t> index_range(int64_t begin, int64_t end) {
 Split stratified_split(const std::string& protocol, const Dataset& data, int query_per_class,
                        int train_per_class, bool database_includes_train, uint64_t seed) {
   if (query_per_class < 1 || train_per_class < 0)
-    throw Error("protocol " + protocol + ": needs query_per_class >= 1 and train_per_class >= 0, got " +
+    throw Error("protocol " + protocol +
+                ": needs query_per_class >= 1 and train_per_class >= 0, got " +
                 std::to_string(query_per_class) + " and " + std::to_string(train_per_class));
   enum Role : uint8_t { kRest, kQuery, kTrain };
   std::vector<uint8_t> role(static_cast<size_t>(data.size()), kRest);
@@ -82,10 +83,11 @@ Split stratified_split(const std::string& protocol, const Dataset& data, int que
     if (items.size() < needed)
       throw Error("dataset '" + data.name + "': class " + std::to_string(c) + " has " +
                   std::to_string(items.size()) + " items, protocol " + protocol + " needs " +
-                  std::to_string(needed) + " (" + std::to_string(query_per_class) +
-                  " query + " + std::to_string(train_per_class) + " train per class)");
+                  std::to_string(needed) + " (" + std::to_string(query_per_class) + " query + " +
+                  std::to_string(train_per_class) + " train per class)");
     shuffle(items, rng);
-    for (size_t k = 0; k < needed; ++k) role[items[k]] = k < size_t(query_per_class) ? kQuery : kTrain;
+    for (size_t k = 0; k < needed; ++k)
+      role[items[k]] = k < size_t(query_per_class) ? kQuery : kTrain;
   }
 
   Split s;

@@ -16,7 +16,8 @@ namespace {
 
 // "k = all" and k past the end both mean the whole list.
 int64_t cutoff(int64_t n, int64_t k, const char* what) {
-  if (k < 0) throw Error(std::string(what) + ": k must be >= 0 (0 = all), got " + std::to_string(k));
+  if (k < 0)
+    throw Error(std::string(what) + ": k must be >= 0 (0 = all), got " + std::to_string(k));
   return (k == kAll || k > n) ? n : k;
 }
 
@@ -61,7 +62,8 @@ double tie_aware_ap(const DistanceHistogram& h) {
   for (size_t d = 0; d < h.items.size(); ++d) {
     const int64_t n_d = h.items[d], r_d = h.relevant[d];
     if (r_d > 0) {
-      const double slope = n_d > 1 ? static_cast<double>(r_d - 1) / static_cast<double>(n_d - 1) : 0.0;
+      const double slope =
+          n_d > 1 ? static_cast<double>(r_d - 1) / static_cast<double>(n_d - 1) : 0.0;
       double group = 0.0;
       for (int64_t i = 1; i <= n_d; ++i)
         group += (static_cast<double>(relevant_before + 1) + static_cast<double>(i - 1) * slope) /
@@ -79,14 +81,16 @@ std::string k_label(int64_t k) { return k == kAll ? "all" : std::to_string(k); }
 void check_options(const EvalOptions& opts) {
   for (const auto* list : {&opts.map_at, &opts.precision_at, &opts.recall_at})
     for (int64_t k : *list)
-      if (k < 0) throw Error("evaluate: metric cut-offs must be >= 0 (0 = all), got " + std::to_string(k));
+      if (k < 0)
+        throw Error("evaluate: metric cut-offs must be >= 0 (0 = all), got " + std::to_string(k));
   if (opts.hamming_radius < 0)
-    throw Error("evaluate: hamming_radius must be >= 0, got " + std::to_string(opts.hamming_radius));
+    throw Error("evaluate: hamming_radius must be >= 0, got " +
+                std::to_string(opts.hamming_radius));
 }
 
-void check_inputs(const std::vector<LabelMask>& query_labels, const std::vector<LabelMask>& db_labels,
-                  const BinaryCodes& query_codes, const BinaryCodes& db_codes,
-                  const std::vector<Shortlist>& heads) {
+void check_inputs(const std::vector<LabelMask>& query_labels,
+                  const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+                  const BinaryCodes& db_codes, const std::vector<Shortlist>& heads) {
   const auto nq = static_cast<int64_t>(query_labels.size());
   const auto n = static_cast<int64_t>(db_labels.size());
   if (nq != query_codes.size())
@@ -109,11 +113,11 @@ void check_inputs(const std::vector<LabelMask>& query_labels, const std::vector<
 
 // Per-thread buffers, all of database length, reused across that thread's queries.
 struct QueryScratch {
-  std::vector<uint16_t> dist;      // Hamming distance, database order
-  std::vector<int64_t> order;      // stable Hamming ranking: order[r] = database index
-  std::vector<uint8_t> rel_db;     // relevance, database order
-  std::vector<uint8_t> rel_ranked; // relevance, final rank order
-  std::vector<uint8_t> marker;     // head check; all zero between queries
+  std::vector<uint16_t> dist;       // Hamming distance, database order
+  std::vector<int64_t> order;       // stable Hamming ranking: order[r] = database index
+  std::vector<uint8_t> rel_db;      // relevance, database order
+  std::vector<uint8_t> rel_ranked;  // relevance, final rank order
+  std::vector<uint8_t> marker;      // head check; all zero between queries
   explicit QueryScratch(int64_t n) : dist(n), order(n), rel_db(n), rel_ranked(n), marker(n, 0) {}
 };
 
@@ -195,8 +199,11 @@ std::string evaluate_query(const Inputs& in, int64_t q, QueryScratch& s, double*
   for (int r = 0; r <= bits; ++r) {
     within += h.items[r];
     relevant_within += h.relevant[r];
-    pr_precision[r] = within ? static_cast<double>(relevant_within) / static_cast<double>(within) : 0.0;
-    pr_recall[r] = total_relevant ? static_cast<double>(relevant_within) / static_cast<double>(total_relevant) : 0.0;
+    pr_precision[r] =
+        within ? static_cast<double>(relevant_within) / static_cast<double>(within) : 0.0;
+    pr_recall[r] = total_relevant
+                       ? static_cast<double>(relevant_within) / static_cast<double>(total_relevant)
+                       : 0.0;
   }
   return "";
 }
@@ -255,7 +262,8 @@ double Evaluation::get(const std::string& name) const {
     if (key == name) return value;
   std::string known;
   for (const auto& m : metrics) known += (known.empty() ? "" : ", ") + m.first;
-  throw Error("Evaluation::get: unknown metric '" + name + "'; known: " + (known.empty() ? "(none)" : known));
+  throw Error("Evaluation::get: unknown metric '" + name +
+              "'; known: " + (known.empty() ? "(none)" : known));
 }
 
 std::vector<std::string> metric_names(const EvalOptions& opts) {
@@ -268,9 +276,10 @@ std::vector<std::string> metric_names(const EvalOptions& opts) {
   return names;
 }
 
-Evaluation evaluate(const std::vector<LabelMask>& query_labels, const std::vector<LabelMask>& db_labels,
-                    const BinaryCodes& query_codes, const BinaryCodes& db_codes,
-                    const std::vector<Shortlist>& heads, const EvalOptions& opts) {
+Evaluation evaluate(const std::vector<LabelMask>& query_labels,
+                    const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+                    const BinaryCodes& db_codes, const std::vector<Shortlist>& heads,
+                    const EvalOptions& opts) {
   check_options(opts);
   check_inputs(query_labels, db_labels, query_codes, db_codes, heads);
 
@@ -285,12 +294,13 @@ Evaluation evaluate(const std::vector<LabelMask>& query_labels, const std::vecto
   std::vector<double> columns(nq * cols), pr_precision(nq * radii), pr_recall(nq * radii);
   std::vector<std::string> head_problems(nq);
   tbb::enumerable_thread_specific<QueryScratch> scratch([n] { return QueryScratch(n); });
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, nq), [&](const tbb::blocked_range<int64_t>& range) {
-    QueryScratch& s = scratch.local();
-    for (int64_t q = range.begin(); q < range.end(); ++q)
-      head_problems[q] = evaluate_query(in, q, s, &columns[q * cols], &pr_precision[q * radii],
-                                        &pr_recall[q * radii]);
-  });
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nq), [&](const tbb::blocked_range<int64_t>& range) {
+        QueryScratch& s = scratch.local();
+        for (int64_t q = range.begin(); q < range.end(); ++q)
+          head_problems[q] = evaluate_query(in, q, s, &columns[q * cols], &pr_precision[q * radii],
+                                            &pr_recall[q * radii]);
+      });
 
   // Report the first bad query, whichever thread met it first.
   for (int64_t q = 0; q < nq; ++q)

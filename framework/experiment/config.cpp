@@ -131,9 +131,9 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   } catch (const YAML::Exception& e) {
     throw Error(source + ": not valid YAML: " + e.what());
   }
-  r.only_keys(root, "", {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds",
-                         "shortlist", "threads", "parallel_fits", "hashers", "rerankers",
-                         "metrics", "output"});
+  r.only_keys(root, "",
+              {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
+               "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output"});
   ExperimentConfig c;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
@@ -154,25 +154,32 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
                              : c.protocol.rfind("cifar10", 0) == 0 ? "cifar10"
                                                                    : "";
   if (!family.empty() && family != c.dataset)
-    r.fail("protocol", "protocol '" + c.protocol + "' is defined on " + family + ", not " + c.dataset);
+    r.fail("protocol",
+           "protocol '" + c.protocol + "' is defined on " + family + ", not " + c.dataset);
   if (root["split_seed"]) c.split_seed = r.scalar<uint64_t>(root["split_seed"], "split_seed");
   if (const auto& s = root["split"]) {
     r.only_keys(s, "split", {"query_per_class", "train_per_class", "database_includes_train"});
     if (c.protocol != "stratified") r.fail("split", "only used with protocol: stratified");
-    if (s["query_per_class"]) c.query_per_class = r.scalar<int>(s["query_per_class"], "split.query_per_class");
-    if (s["train_per_class"]) c.train_per_class = r.scalar<int>(s["train_per_class"], "split.train_per_class");
+    if (s["query_per_class"])
+      c.query_per_class = r.scalar<int>(s["query_per_class"], "split.query_per_class");
+    if (s["train_per_class"])
+      c.train_per_class = r.scalar<int>(s["train_per_class"], "split.train_per_class");
     if (s["database_includes_train"])
-      c.database_includes_train = r.scalar<bool>(s["database_includes_train"], "split.database_includes_train");
+      c.database_includes_train =
+          r.scalar<bool>(s["database_includes_train"], "split.database_includes_train");
   }
   if (root["bits"]) c.bits = r.list<int>(root["bits"], "bits");
   for (int b : c.bits)
-    if (b < 1 || b > 1024) r.fail("bits", "each code length must be in 1..1024, got " + std::to_string(b));
+    if (b < 1 || b > 1024)
+      r.fail("bits", "each code length must be in 1..1024, got " + std::to_string(b));
   if (root["seeds"]) c.seeds = r.list<uint64_t>(root["seeds"], "seeds");
   if (root["shortlist"]) c.shortlist = r.scalar<int64_t>(root["shortlist"], "shortlist");
   if (c.shortlist < 1) r.fail("shortlist", "must be >= 1");
   if (root["threads"]) c.threads = r.scalar<int>(root["threads"], "threads");
-  if (root["parallel_fits"]) c.parallel_fits = r.scalar<int>(root["parallel_fits"], "parallel_fits");
-  if (c.threads < 1 || c.parallel_fits < 1) r.fail("threads", "threads and parallel_fits must be >= 1");
+  if (root["parallel_fits"])
+    c.parallel_fits = r.scalar<int>(root["parallel_fits"], "parallel_fits");
+  if (c.threads < 1 || c.parallel_fits < 1)
+    r.fail("threads", "threads and parallel_fits must be >= 1");
   c.hashers = r.plugins(root["hashers"], "hashers", HasherRegistry::instance());
   c.rerankers = r.plugins(root["rerankers"], "rerankers", RerankerRegistry::instance());
   if (const auto& m = root["metrics"]) {
@@ -180,7 +187,8 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     if (m["map_at"]) c.eval.map_at = r.ks(m["map_at"], "metrics.map_at");
     if (m["precision_at"]) c.eval.precision_at = r.ks(m["precision_at"], "metrics.precision_at");
     if (m["recall_at"]) c.eval.recall_at = r.ks(m["recall_at"], "metrics.recall_at");
-    if (m["hamming_radius"]) c.eval.hamming_radius = r.scalar<int>(m["hamming_radius"], "metrics.hamming_radius");
+    if (m["hamming_radius"])
+      c.eval.hamming_radius = r.scalar<int>(m["hamming_radius"], "metrics.hamming_radius");
     if (c.eval.hamming_radius < 0) r.fail("metrics.hamming_radius", "must be >= 0");
   }
   std::filesystem::path output = "results";

@@ -20,9 +20,9 @@ struct PluginSpec {
 
 struct ExperimentConfig {
   std::string name;
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
-  std::string dataset_path;               // empty: the dataset's default location
-  std::string protocol = "fmnist-1";      // PROTOCOL.md name, or "stratified"
+  std::string dataset = "fashion-mnist";             // fashion-mnist | cifar10
+  std::string dataset_path;                          // empty: the dataset's default location
+  std::string protocol = "fmnist-1";                 // PROTOCOL.md name, or "stratified"
   int query_per_class = 100, train_per_class = 500;  // protocol "stratified" only
   bool database_includes_train = true;               // protocol "stratified" only
   uint64_t split_seed = 0;
@@ -30,7 +30,7 @@ struct ExperimentConfig {
   std::vector<uint64_t> seeds = {0};
   int64_t shortlist = 1000;  // L: items a re-ranker reorders
   int threads = 2;
-  int parallel_fits = 2;     // trainings run side by side, each on threads/parallel_fits
+  int parallel_fits = 2;  // trainings run side by side, each on threads/parallel_fits
   std::vector<PluginSpec> hashers;
   std::vector<PluginSpec> rerankers;
   EvalOptions eval;

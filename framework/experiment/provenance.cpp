@@ -30,11 +30,12 @@ Provenance collect_provenance() {
   const std::string git = std::string("git -C '") + HAMSTER_SOURCE_DIR + "' ";
   p.git_sha = command_output(git + "rev-parse HEAD 2>/dev/null");
   if (p.git_sha.empty()) p.git_sha = "unknown";
-  p.git_dirty = !command_output(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
-  p.versions = fmt::format("hamster {}, torch {}, eigen {}.{}.{}, tbb {}, fmt {}, g++ {}",
-                           HAMSTER_VERSION, HAMSTER_TORCH_VERSION, EIGEN_WORLD_VERSION,
-                           EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, TBB_VERSION_STRING,
-                           FMT_VERSION, __VERSION__);
+  p.git_dirty =
+      !command_output(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
+  p.versions =
+      fmt::format("hamster {}, torch {}, eigen {}.{}.{}, tbb {}, fmt {}, g++ {}", HAMSTER_VERSION,
+                  HAMSTER_TORCH_VERSION, EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
+                  EIGEN_MINOR_VERSION, TBB_VERSION_STRING, FMT_VERSION, __VERSION__);
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   p.host = host;

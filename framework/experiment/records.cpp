@@ -22,8 +22,8 @@ std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
     try {
       records.push_back(nlohmann::json::parse(line));
     } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}:{}: corrupt result record ({})", file.string(), number,
-                              e.what()));
+      throw Error(
+          fmt::format("{}:{}: corrupt result record ({})", file.string(), number, e.what()));
     }
   }
   return records;

@@ -20,7 +20,8 @@ std::string hasher_label(const json& r) {
   const json& p = r.at("hasher_params");
   if (p.empty()) return label;
   std::string args;
-  for (const auto& [k, v] : p.items()) args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+  for (const auto& [k, v] : p.items())
+    args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
   return label + "(" + args + ")";
 }
 
@@ -53,8 +54,9 @@ Table build_table(const std::vector<json>& records) {
                                     r.at("reranker_label").get<std::string>(),
                                     std::to_string(r.at("shortlist").get<int64_t>())};
     for (const auto& m : metrics)
-      row.push_back(r.at("metrics").contains(m) ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
-                                                : "");
+      row.push_back(r.at("metrics").contains(m)
+                        ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
+                        : "");
     for (const auto& [key, name] : times) {
       const double v = r.at("times").value(key, 0.0);
       row.push_back(v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v));

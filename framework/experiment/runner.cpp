@@ -1,10 +1,9 @@
 #include "framework/experiment/runner.h"
 
-#include <fmt/format.h>
-#include <tbb/global_control.h>
-
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
+#include <tbb/global_control.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,9 +12,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
 #include <thread>
 
 #include "framework/codes/hamming_search.h"
@@ -71,10 +70,9 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         // default in the code cannot silently reuse a stale model.
         const auto& specs = HasherRegistry::instance().entry(h.name).params;
         Params effective(h.params, specs, h.name);
-        std::string text = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset,
-                                       c.dataset_path, c.protocol, c.split_seed,
-                                       c.query_per_class, c.train_per_class,
-                                       c.database_includes_train, h.name, bits, seed);
+        std::string text = fmt::format(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
+            c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
         for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
         // The fit's thread count can change float summation order, hence the codes.
         text += "|threads=" + std::to_string(fit_threads(c));
@@ -103,7 +101,8 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
       Cell cell{&b, &r, b.id + "/" + r.label(), content_hash(text)};
       for (const Cell& other : cells)
         if (other.key == cell.key)
-          throw Error("cells " + other.id + " and " + cell.id + " are the same; list each re-ranker once");
+          throw Error("cells " + other.id + " and " + cell.id +
+                      " are the same; list each re-ranker once");
       cells.push_back(cell);
     }
   return cells;
@@ -212,8 +211,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         const size_t finished = ++done;
         const double elapsed = seconds_since(start);
         log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
-                        finished, todo.size(),
-                        elapsed / finished * (todo.size() - finished)));
+                        finished, todo.size(), elapsed / finished * (todo.size() - finished)));
       } catch (...) {
         std::lock_guard<std::mutex> lock(failure_mutex);
         if (!failure) failure = std::current_exception();
@@ -375,8 +373,8 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   const Dataset data = load_dataset(c);
   const Split split = split_for(c, data);
   if (c.shortlist > static_cast<int64_t>(split.database.size()))
-    throw Error(fmt::format("shortlist L = {} is larger than the database ({} items)",
-                            c.shortlist, split.database.size()));
+    throw Error(fmt::format("shortlist L = {} is larger than the database ({} items)", c.shortlist,
+                            split.database.size()));
   for (const auto* ks : {&c.eval.map_at, &c.eval.precision_at, &c.eval.recall_at})
     for (int64_t k : *ks)
       if (k > static_cast<int64_t>(split.database.size()))

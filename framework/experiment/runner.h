@@ -14,9 +14,9 @@
 namespace hamster {
 
 struct RunOptions {
-  bool dry_run = false;  // list the cells, run nothing
-  bool force = false;    // redo finished cells and retrain cached builds
-  std::string filter;    // only cells whose id contains this text, e.g. "dsh/32b"
+  bool dry_run = false;       // list the cells, run nothing
+  bool force = false;         // redo finished cells and retrain cached builds
+  std::string filter;         // only cells whose id contains this text, e.g. "dsh/32b"
   int shard = 0, shards = 1;  // run builds with index % shards == shard
 };
 

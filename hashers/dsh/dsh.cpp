@@ -3,8 +3,9 @@
 //   similar pair:     1/2 ||b_i - b_j||^2
 //   dissimilar pair:  1/2 max(m - ||b_i - b_j||^2, 0),   m = margin_scale * bits
 // plus alpha * || |b| - 1 ||_1, which pulls the linear outputs toward +-1 (the paper's
-// choice; a saturating tanh output trains markedly worse codes with this loss). Pairs are formed inside each mini-batch and, with memory_bank, also
-// against the latest outputs of every training item.
+// choice; a saturating tanh output trains markedly worse codes with this loss). Pairs are formed
+// inside each mini-batch and, with memory_bank, also against the latest outputs of every training
+// item.
 #include "hashers/torch_hasher.h"
 
 namespace hamster {
@@ -40,9 +41,9 @@ class Dsh final : public DeepHasher {
     }
     // Squared distances expanded by hand: cdist's sqrt has no gradient at distance 0,
     // which every item has to its own bank entry.
-    torch::Tensor dist = (u.pow(2).sum(1, true) + others.pow(2).sum(1).unsqueeze(0) -
-                          2 * u.matmul(others.t()))
-                             .clamp_min(0);
+    torch::Tensor dist =
+        (u.pow(2).sum(1, true) + others.pow(2).sum(1).unsqueeze(0) - 2 * u.matmul(others.t()))
+            .clamp_min(0);
     torch::Tensor similar =
         (labels.unsqueeze(1).bitwise_and(other_labels.unsqueeze(0)) != 0).to(u.dtype());
     torch::Tensor pair = 0.5 * similar * dist + 0.5 * (1 - similar) * (margin_ - dist).clamp_min(0);
@@ -58,7 +59,8 @@ class Dsh final : public DeepHasher {
 
 std::vector<ParamSpec> dsh_params() {
   auto specs = deep_hasher_params();
-  specs.push_back({"alpha", "0.01", "weight of the || |b| - 1 ||_1 regulariser (the paper's 0.01)"});
+  specs.push_back(
+      {"alpha", "0.01", "weight of the || |b| - 1 ||_1 regulariser (the paper's 0.01)"});
   specs.push_back({"margin_scale", "2", "margin m = margin_scale * bits"});
   specs.push_back({"memory_bank", "true",
                    "also pair each batch with the latest outputs of the whole training set"});

@@ -54,8 +54,7 @@ class Lsh final : public Hasher {
     projection_ = load_embedding(dir / "projection.npy");
     if (projection_.cols() != bits_)
       throw Error((dir / "projection.npy").string() + ": has " +
-                  std::to_string(projection_.cols()) + " bits, expected " +
-                  std::to_string(bits_));
+                  std::to_string(projection_.cols()) + " bits, expected " + std::to_string(bits_));
   }
   int bits() const override { return bits_; }
 

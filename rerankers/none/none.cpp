@@ -9,9 +9,8 @@ class NoRerank final : public Reranker {
   void rerank(const Encoded&, std::vector<Shortlist>&) const override {}
 };
 
-const RegisterReranker kRegisterNone(
-    "none", "Hamming order (stage 1 only)", {},
-    [](const Params&) { return std::make_unique<NoRerank>(); });
+const RegisterReranker kRegisterNone("none", "Hamming order (stage 1 only)", {},
+                                     [](const Params&) { return std::make_unique<NoRerank>(); });
 
 }  // namespace
 }  // namespace hamster
