@@ -47,8 +47,7 @@ int main(int argc, char** argv) {
   run->add_option("config", config_file, "experiment config (YAML)")->required();
   run->add_flag("--dry-run", opt.dry_run, "list the cells to run, run nothing");
   run->add_flag("--force", opt.force,
-                "redo finished cells and retrain their models (with --filter, the other cells "
-                "of a retrained model are not redone)");
+                "retrain the models of the matching cells and redo all of their cells");
   run->add_option("--filter", opt.filter, "only cells whose id contains this, e.g. dsh/32b");
   run->add_option("--shard", shard, "I/N: run every N-th build starting at I");
 

@@ -356,7 +356,14 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
       if (cell.build == &builds[i] && cell.id.find(opt.filter) != std::string::npos &&
           (opt.force || !records.count(cell.key)))
         pending[&builds[i]].push_back(&cell);
-    if (pending.count(&builds[i])) pending_builds.push_back(&builds[i]);
+    if (!pending.count(&builds[i])) continue;
+    pending_builds.push_back(&builds[i]);
+    // --force retrains the build, so every one of its cells must describe the new model.
+    if (opt.force) {
+      pending[&builds[i]].clear();
+      for (const Cell& cell : cells)
+        if (cell.build == &builds[i]) pending[&builds[i]].push_back(&cell);
+    }
   }
   size_t total = 0;
   for (const auto& [b, list] : pending) total += list.size();

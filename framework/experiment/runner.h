@@ -15,7 +15,7 @@ namespace hamster {
 
 struct RunOptions {
   bool dry_run = false;       // list the cells, run nothing
-  bool force = false;         // redo finished cells and retrain cached builds
+  bool force = false;         // retrain the builds of matching cells; redo all their cells
   std::string filter;         // only cells whose id contains this text, e.g. "dsh/32b"
   int shard = 0, shards = 1;  // run builds with index % shards == shard
 };
