@@ -3,6 +3,7 @@
 // code (the rest of hamster never sees nlohmann::json).
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace hamster {
@@ -10,5 +11,9 @@ namespace hamster {
 // The records of `file` in order; none if the file does not exist. Throws Error naming
 // the file and line of a record that does not parse.
 std::vector<nlohmann::json> read_records(const std::filesystem::path& file);
+
+// The table of `records` as md, csv or latex; `source` names them in errors.
+std::string format_records(const std::vector<nlohmann::json>& records, const std::string& format,
+                           const std::string& source);
 
 }  // namespace hamster

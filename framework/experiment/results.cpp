@@ -83,17 +83,15 @@ std::string latex_escape(std::string s) {
 
 }  // namespace
 
-std::string format_table(const fs::path& dir, const std::string& format) {
+std::string format_records(const std::vector<json>& records, const std::string& format,
+                           const std::string& source) {
   if (format != "md" && format != "csv" && format != "latex")
     throw Error("unknown table format '" + format + "' (known: md, csv, latex)");
-  const fs::path file = dir / "results.jsonl";
-  if (!fs::exists(file)) throw Error("no results at " + file.string());
-  const std::vector<json> records = read_records(file);
   Table t;
   try {
     t = build_table(records);
   } catch (const json::exception& e) {
-    throw Error(file.string() + ": record lacks a field (" + e.what() + ")");
+    throw Error(source + ": record lacks a field (" + e.what() + ")");
   }
   std::string out;
   if (format == "csv") {
@@ -122,6 +120,12 @@ std::string format_table(const fs::path& dir, const std::string& format) {
     out += "\\bottomrule\n\\end{tabular}\n";
   }
   return out;
+}
+
+std::string format_table(const fs::path& dir, const std::string& format) {
+  const fs::path file = dir / "results.jsonl";
+  if (!fs::exists(file)) throw Error("no results at " + file.string());
+  return format_records(read_records(file), format, file.string());
 }
 
 }  // namespace hamster

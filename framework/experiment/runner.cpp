@@ -23,7 +23,6 @@
 #include "framework/eval/metrics.h"
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/records.h"
-#include "framework/experiment/results.h"
 #include "framework/hasher.h"
 #include "framework/npy.h"
 #include "framework/reranker.h"
@@ -56,6 +55,16 @@ struct Cell {
   std::string key;  // content hash: build key + re-ranker + shortlist + metrics
 };
 
+// "|k=v" for every effective parameter of a plugin, defaults included: keys built from it
+// change when a default changes in the code, so a stale model or record is never reused.
+template <class Reg>
+std::string effective_params(const Reg& registry, const PluginSpec& spec) {
+  const Params effective(spec.params, registry.entry(spec.name).params, spec.name);
+  std::string text;
+  for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
+  return text;
+}
+
 // Threads of one fit: fixed by the config alone, never by how many fits happen to be
 // pending, so that a resumed run trains the same codes.
 int fit_threads(const ExperimentConfig& c) { return std::max(1, c.threads / c.parallel_fits); }
@@ -66,14 +75,10 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
     for (int bits : c.bits)
       for (uint64_t seed : c.seeds) {
         Build b{&h, bits, seed, fmt::format("{}/{}b/seed{}", h.label(), bits, seed), ""};
-        // Every effective parameter (defaults included) enters the key, so changing a
-        // default in the code cannot silently reuse a stale model.
-        const auto& specs = HasherRegistry::instance().entry(h.name).params;
-        Params effective(h.params, specs, h.name);
         std::string text = fmt::format(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
-        for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
+        text += effective_params(HasherRegistry::instance(), h);
         // The fit's thread count can change float summation order, hence the codes.
         text += "|threads=" + std::to_string(fit_threads(c));
         b.key = content_hash(text);
@@ -93,11 +98,8 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   std::vector<Cell> cells;
   for (const auto& b : builds)
     for (const auto& r : c.rerankers) {
-      // Effective parameters (defaults included), as for builds.
-      std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" + metrics;
-      const auto& specs = RerankerRegistry::instance().entry(r.name).params;
-      const Params effective(r.params, specs, r.name);
-      for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
+      const std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" +
+                               metrics + effective_params(RerankerRegistry::instance(), r);
       Cell cell{&b, &r, b.id + "/" + r.label(), content_hash(text)};
       for (const Cell& other : cells)
         if (other.key == cell.key)
@@ -131,17 +133,20 @@ void add_record(const ExperimentConfig& c, const std::vector<Cell>& cells, const
     std::map<std::string, json> records = records_by_key(c.output_dir / "results.jsonl");
     records[key] = record;
     // Grid order first, then records of cells no longer in the config (kept, not lost).
-    std::string text;
+    std::vector<json> ordered;
     std::set<std::string> written;
     for (const auto& cell : cells)
       if (auto it = records.find(cell.key); it != records.end()) {
-        text += it->second.dump() + "\n";
+        ordered.push_back(it->second);
         written.insert(cell.key);
       }
     for (const auto& [k, r] : records)
-      if (!written.count(k)) text += r.dump() + "\n";
-    write_file_atomic(c.output_dir / "results.jsonl", text);
-    write_file_atomic(c.output_dir / "results.csv", format_table(c.output_dir, "csv"));
+      if (!written.count(k)) ordered.push_back(r);
+    std::string text;
+    for (const json& r : ordered) text += r.dump() + "\n";
+    const fs::path file = c.output_dir / "results.jsonl";
+    write_file_atomic(file, text);
+    write_file_atomic(c.output_dir / "results.csv", format_records(ordered, "csv", file.string()));
   } catch (...) {
     ::close(fd);  // releases the lock
     throw;
@@ -230,6 +235,7 @@ struct EncodedBuild {
   Encoded query, database;
   json fit;
   double encode_images_per_second = 0;
+  int64_t distinct_database_codes = 0;  // sorts the codes: computed once per build
 };
 
 EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const Split& split,
@@ -249,6 +255,7 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const 
   e.database = e.hasher->encode(data, split.database, c.threads);
   e.encode_images_per_second =
       static_cast<double>(split.query.size() + split.database.size()) / seconds_since(t0);
+  e.distinct_database_codes = e.database.codes.distinct();
   return e;
 }
 
@@ -298,7 +305,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
       {"metric_order", order},
       {"metrics", metrics},
       {"pr_curve", {{"radius_precision", ev.pr_precision}, {"radius_recall", ev.pr_recall}}},
-      {"distinct_database_codes", e.database.codes.distinct()},
+      {"distinct_database_codes", e.distinct_database_codes},
       {"times",
        {{"train_seconds", e.fit.value("train_seconds", 0.0)},
         {"train_images_per_second", e.fit.value("train_images_per_second", 0.0)},
@@ -402,7 +409,7 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   for (const Build* b : pending_builds) {
     EncodedBuild e = encode_build(c, data, split, *b);
     log(fmt::format("encode {}: {:.0f} images/s, {} distinct database codes", b->id,
-                    e.encode_images_per_second, e.database.codes.distinct()));
+                    e.encode_images_per_second, e.distinct_database_codes));
     auto t0 = clock_type::now();
     const std::vector<Shortlist> stage1 = hamming_knn(e.query.codes, e.database.codes, c.shortlist);
     const double stage1_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, stage1.size());
