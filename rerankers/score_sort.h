@@ -1,6 +1,9 @@
 #pragma once
-// Shared by re-rankers: reorder a shortlist by new scores (lower is better). The sort is
-// stable, so equal scores keep their stage-1 (Hamming, then index) order.
+// Shared by re-rankers: score every query's shortlist in parallel and reorder it, so a new
+// re-ranker writes only its scoring. Lower scores are better; the sort is stable, so equal
+// scores keep their stage-1 (Hamming, then index) order.
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -22,6 +25,16 @@ inline void sort_by_scores(Shortlist& list, std::vector<float> scores) {
     sorted.scores.push_back(scores[i]);
   }
   list = std::move(sorted);
+}
+
+// score(q, list) returns one score per item of `list` (query q's shortlist). Queries run
+// in parallel (TBB); each is independent, so results do not depend on the thread count.
+template <class ScoreFn>
+void rerank_each(std::vector<Shortlist>& lists, ScoreFn&& score) {
+  tbb::parallel_for(size_t(0), lists.size(), [&](size_t q) {
+    std::vector<float> scores = score(static_cast<int64_t>(q), lists[q]);
+    sort_by_scores(lists[q], std::move(scores));
+  });
 }
 
 }  // namespace hamster

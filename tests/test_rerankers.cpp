@@ -31,6 +31,12 @@ std::unique_ptr<Reranker> make(const std::string& name) {
   return RerankerRegistry::instance().create(name, {});
 }
 
+// prepare() with a memory-only artefact store.
+void prepare(Reranker& r, const Encoded& db) {
+  ArtefactStore store;
+  r.prepare(RerankContext{db, store, 1, 0});
+}
+
 }  // namespace
 
 TEST_CASE("none keeps the Hamming order") {
@@ -47,7 +53,7 @@ TEST_CASE("feature orders the shortlist by cosine similarity - ties stay stable"
   Encoded db = encoded({{1}, {1}, {1}, {1}, {1}}, {{0, 1}, {5, 0}, {1, 1}, {2, 2}, {9, 0}});
   Encoded q = encoded({{1}}, {{3, 0}});
   auto r = make("feature");
-  r->prepare(db);
+  prepare(*r, db);
   std::vector<Shortlist> lists = {list_of({0, 3, 2, 1})};
   r->rerank(q, lists);
   CHECK(lists[0].ids == std::vector<int64_t>{1, 3, 2, 0});
@@ -64,7 +70,7 @@ TEST_CASE("asymmetric weighs each bit by the query's confidence") {
   Encoded db = encoded({{-1, -1, 1}, {1, 1, -1}}, {{1}, {1}});
   Encoded q = encoded({{3, -0.1f, 0.1f}}, {{1}});
   auto r = make("asymmetric");
-  r->prepare(db);
+  prepare(*r, db);
   std::vector<Shortlist> lists = {list_of({0, 1})};
   r->rerank(q, lists);
   CHECK(lists[0].ids == std::vector<int64_t>{1, 0});
@@ -77,11 +83,11 @@ TEST_CASE("re-rankers refuse queries that do not match the database") {
   Encoded q = encoded({{1, 1, 1}}, {{1, 0}});
   std::vector<Shortlist> lists = {list_of({0})};
   auto f = make("feature");
-  f->prepare(db);
+  prepare(*f, db);
   CHECK_THROWS_WITH_AS(f->rerank(q, lists),
                        doctest::Contains("query features have 2 dimensions, database 3"), Error);
   auto a = make("asymmetric");
-  a->prepare(db);
+  prepare(*a, db);
   CHECK_THROWS_WITH_AS(a->rerank(q, lists),
                        doctest::Contains("queries have 3 real outputs, database codes 2 bits"),
                        Error);

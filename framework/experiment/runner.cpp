@@ -236,6 +236,7 @@ struct EncodedBuild {
   json fit;
   double encode_images_per_second = 0;
   int64_t distinct_database_codes = 0;  // sorts the codes: computed once per build
+  std::unique_ptr<ArtefactStore> artefacts;  // shared by the build's re-rankers
 };
 
 EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const Split& split,
@@ -256,6 +257,7 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const 
   e.encode_images_per_second =
       static_cast<double>(split.query.size() + split.database.size()) / seconds_since(t0);
   e.distinct_database_codes = e.database.codes.distinct();
+  e.artefacts = std::make_unique<ArtefactStore>(dir / "artefacts");
   return e;
 }
 
@@ -271,7 +273,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
                    const std::vector<LabelMask>& db_labels, const Provenance& prov) {
   auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->params);
   auto t0 = clock_type::now();
-  reranker->prepare(e.database);
+  reranker->prepare(RerankContext{e.database, *e.artefacts, c.threads, cell.build->seed});
   const double prepare_seconds = seconds_since(t0);
   std::vector<Shortlist> lists = stage1;
   t0 = clock_type::now();

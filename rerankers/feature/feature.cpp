@@ -1,7 +1,5 @@
 // feature: cosine similarity of the deep features over the shortlist. The codes found the
 // neighbourhood; the 500-d feature, which binarisation never saw, orders it.
-#include <tbb/parallel_for.h>
-
 #include "framework/error.h"
 #include "framework/reranker.h"
 #include "rerankers/score_sort.h"
@@ -20,7 +18,8 @@ Embedding normalised_rows(const Embedding& m) {
 
 class FeatureRerank final : public Reranker {
  public:
-  void prepare(const Encoded& db) override {
+  void prepare(const RerankContext& ctx) override {
+    const Encoded& db = ctx.database;
     if (db.features.rows() != db.codes.size())
       throw Error("feature re-ranker: the hasher gave no deep features for the database");
     database_ = normalised_rows(db.features);
@@ -31,13 +30,12 @@ class FeatureRerank final : public Reranker {
       throw Error("feature re-ranker: query features have " +
                   std::to_string(queries.features.cols()) + " dimensions, database " +
                   std::to_string(database_.cols()) + " (was prepare() called?)");
-    tbb::parallel_for(size_t(0), lists.size(), [&](size_t q) {
+    rerank_each(lists, [&](int64_t q, const Shortlist& list) {
       Eigen::RowVectorXf query = queries.features.row(q);
       if (query.norm() > 0) query /= query.norm();
-      std::vector<float> scores(lists[q].ids.size());
-      for (size_t i = 0; i < scores.size(); ++i)
-        scores[i] = -query.dot(database_.row(lists[q].ids[i]));
-      sort_by_scores(lists[q], std::move(scores));
+      std::vector<float> scores(list.ids.size());
+      for (size_t i = 0; i < scores.size(); ++i) scores[i] = -query.dot(database_.row(list.ids[i]));
+      return scores;
     });
   }
 

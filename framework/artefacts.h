@@ -1,0 +1,83 @@
+#pragma once
+// ArtefactStore: the per-build store of things several re-rankers share (the kNN graph of
+// an embedding, its affinity matrix, eigenpairs...). Each artefact is built once, on first
+// use, under a key that names everything it depends on; later requests get the same
+// object. With a cache folder, artefacts that know how to save themselves are also kept
+// on disk beside the model, so a later run (or a new re-ranker added to a finished
+// config) loads them instead of rebuilding. Build time is recorded per artefact, never
+// charged to whichever cell happened to ask first.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hamster {
+
+class ArtefactStore {
+ public:
+  // disk_dir empty: memory only.
+  explicit ArtefactStore(std::filesystem::path disk_dir = {}) : disk_dir_(std::move(disk_dir)) {}
+
+  // How an artefact goes to and comes back from one file. load must throw hamster::Error
+  // naming the file when it does not match what the key promises.
+  template <class T>
+  struct Disk {
+    std::function<void(const std::filesystem::path&, const T&)> save;
+    std::function<T(const std::filesystem::path&)> load;
+  };
+
+  // The artefact named `key` (characters safe in a file name: [A-Za-z0-9_.=,-]), built by
+  // `build` on first use, or loaded from disk when `disk` is given and the file exists.
+  template <class T>
+  std::shared_ptr<const T> get(const std::string& key, const std::function<T()>& build,
+                               const Disk<T>* disk = nullptr) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (auto it = items_.find(key); it != items_.end())
+      return std::static_pointer_cast<const T>(it->second);
+    const std::filesystem::path file = disk && !disk_dir_.empty() ? disk_dir_ / key : "";
+    const auto t0 = now();
+    std::shared_ptr<const T> value;
+    bool from_disk = false;
+    if (!file.empty() && std::filesystem::exists(file)) {
+      value = std::make_shared<const T>(disk->load(file));
+      from_disk = true;
+    } else {
+      value = std::make_shared<const T>(build());
+      if (!file.empty()) save_atomically(file, [&](const std::filesystem::path& p) {
+        disk->save(p, *value);
+      });
+    }
+    log_.push_back({key, seconds_since(t0), from_disk});
+    items_[key] = value;
+    return value;
+  }
+
+  struct Entry {
+    std::string key;
+    double seconds;  // build (or load) time
+    bool from_disk;
+  };
+  // Every artefact built or loaded so far, in order.
+  std::vector<Entry> entries() const {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    return log_;
+  }
+  const std::filesystem::path& disk_dir() const { return disk_dir_; }
+
+ private:
+  static double now();
+  static double seconds_since(double t0) { return now() - t0; }
+  // Writes through `write` to a temporary name, then renames: no half-written artefact.
+  void save_atomically(const std::filesystem::path& file,
+                       const std::function<void(const std::filesystem::path&)>& write);
+
+  std::filesystem::path disk_dir_;
+  mutable std::recursive_mutex mutex_;  // an artefact's build may ask for another one
+  std::map<std::string, std::shared_ptr<const void>> items_;
+  std::vector<Entry> log_;
+};
+
+}  // namespace hamster

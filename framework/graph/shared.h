@@ -1,0 +1,33 @@
+#pragma once
+// The graph artefacts re-rankers share, built once per build through the RerankContext's
+// ArtefactStore and cached on disk beside the model. The key of each names the embedding
+// and every option, so two re-rankers asking for the same graph get the same object.
+#include <memory>
+#include <string>
+
+#include "framework/graph/solvers.h"
+#include "framework/reranker.h"
+
+namespace hamster {
+
+// Which embedding of the database a graph is built over: "feature" (the deep feature)
+// or "real" (the hash layer's real-valued output). Throws Error naming the accepted values,
+// or when the database has no such embedding.
+const Embedding& database_embedding(const Encoded& database, const std::string& which);
+const Embedding& query_embedding(const Encoded& queries, const std::string& which);
+
+std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
+                                                   const std::string& which);
+std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const std::string& which,
+                                                 const KnnGraphOptions& options);
+// S = D^-1/2 A D^-1/2 over the graph above.
+std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
+                                                    const std::string& which,
+                                                    const KnnGraphOptions& graph,
+                                                    const AffinityOptions& affinity);
+std::shared_ptr<const Eigenpairs> shared_eigenpairs(const RerankContext& ctx,
+                                                    const std::string& which,
+                                                    const KnnGraphOptions& graph,
+                                                    const AffinityOptions& affinity, int rank);
+
+}  // namespace hamster
