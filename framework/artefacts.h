@@ -35,10 +35,13 @@ class ArtefactStore {
   std::shared_ptr<const T> get(const std::string& key, const std::function<T()>& build,
                                const Disk<T>* disk = nullptr) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
+    requests_.push_back(key);
     if (auto it = items_.find(key); it != items_.end())
       return std::static_pointer_cast<const T>(it->second);
     const std::filesystem::path file = disk && !disk_dir_.empty() ? disk_dir_ / key : "";
-    const auto t0 = now();
+    const double t0 = now();
+    const double outer_nested = nested_seconds_;
+    nested_seconds_ = 0;
     std::shared_ptr<const T> value;
     bool from_disk = false;
     if (!file.empty() && std::filesystem::exists(file)) {
@@ -50,7 +53,11 @@ class ArtefactStore {
         disk->save(p, *value);
       });
     }
-    log_.push_back({key, seconds_since(t0), from_disk});
+    // Exclusive time: an artefact built from another (affinity from graph) is not charged
+    // for the other's build, which has its own entry.
+    const double elapsed = now() - t0;
+    log_.push_back({key, elapsed - nested_seconds_, from_disk});
+    nested_seconds_ = outer_nested + elapsed;
     items_[key] = value;
     return value;
   }
@@ -66,10 +73,24 @@ class ArtefactStore {
     return log_;
   }
   const std::filesystem::path& disk_dir() const { return disk_dir_; }
+  // The entries of the artefacts requested since the last call, each once, in first
+  // request order: what one cell used, built by it or by an earlier cell.
+  std::vector<Entry> take_requests() {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::vector<Entry> used;
+    for (const std::string& key : requests_)
+      for (const Entry& e : log_)
+        if (e.key == key) {
+          bool seen = false;
+          for (const Entry& u : used) seen = seen || u.key == key;
+          if (!seen) used.push_back(e);
+        }
+    requests_.clear();
+    return used;
+  }
 
  private:
   static double now();
-  static double seconds_since(double t0) { return now() - t0; }
   // Writes through `write` to a temporary name, then renames: no half-written artefact.
   void save_atomically(const std::filesystem::path& file,
                        const std::function<void(const std::filesystem::path&)>& write);
@@ -78,6 +99,8 @@ class ArtefactStore {
   mutable std::recursive_mutex mutex_;  // an artefact's build may ask for another one
   std::map<std::string, std::shared_ptr<const void>> items_;
   std::vector<Entry> log_;
+  std::vector<std::string> requests_;
+  double nested_seconds_ = 0;  // time spent in artefacts built inside the current build
 };
 
 }  // namespace hamster

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "framework/codes/binary_codes.h"
+#include "framework/codes/hamming_search.h"
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
 #include "tests/helpers.h"
@@ -366,4 +367,54 @@ TEST_CASE("evaluate agrees with a stable-sort reference on random data and is de
   CHECK(a.metrics == b.metrics);  // bit-identical, whatever the thread schedule
   CHECK(a.pr_precision == b.pr_precision);
   CHECK(a.pr_recall == b.pr_recall);
+}
+
+TEST_CASE("HammingEvaluation scores heads exactly as evaluate does") {
+  std::mt19937_64 rng(11);
+  const int bits = 10, nq = 30, n = 400, limit = 60;
+  std::vector<uint64_t> qv(nq), dv(n);
+  std::vector<LabelMask> ql(nq), dl(n);
+  for (auto& v : qv) v = rng() & 0x3ff;
+  for (auto& v : dv) v = rng() & 0x3ff;
+  for (auto& l : ql) l = LabelMask{1} << (rng() % 4);
+  for (auto& l : dl) l = (LabelMask{1} << (rng() % 4)) | (rng() % 4 == 0 ? 1 : 0);
+  ql[3] = LabelMask{1} << 30;  // no relevant item anywhere
+  const BinaryCodes qc = codes_of(qv, bits), dc = codes_of(dv, bits);
+  EvalOptions opts;
+  // Cut-offs below, at and beyond the head limit, and all.
+  opts.map_at = {kAll, 20, limit, 100};
+  opts.precision_at = {10, limit, 200};
+  opts.recall_at = {30, 300};
+  const HammingEvaluation stage1(ql, dl, qc, dc, limit, opts);
+  CHECK(stage1.hamming().metrics == evaluate(ql, dl, qc, dc, {}, opts).metrics);
+
+  // Heads: shuffled Hamming prefixes of varying length (some shorter than the limit).
+  const std::vector<Shortlist> prefixes = hamming_knn(qc, dc, limit);
+  std::vector<Shortlist> heads;
+  for (int q = 0; q < nq; ++q) {
+    std::vector<int64_t> ids = prefixes[q].ids;
+    ids.resize(q % 5 == 0 ? limit / 2 : limit);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    heads.push_back(head_of(ids));
+  }
+  const Evaluation fast = stage1.score(heads);
+  const Evaluation full = evaluate(ql, dl, qc, dc, heads, opts);
+  REQUIRE(fast.metrics.size() == full.metrics.size());
+  for (size_t c = 0; c < full.metrics.size(); ++c) {
+    CAPTURE(full.metrics[c].first);
+    CHECK(fast.metrics[c].first == full.metrics[c].first);
+    CHECK(fast.metrics[c].second == doctest::Approx(full.metrics[c].second).epsilon(1e-12));
+  }
+  // The shuffle really moved the head-dependent metrics.
+  CHECK(fast.get("mAP@20") != doctest::Approx(stage1.hamming().get("mAP@20")));
+
+  // A head longer than the limit, or reaching outside the prefix, names its query.
+  std::vector<Shortlist> bad = heads;
+  bad[7].ids.push_back(prefixes[7].ids[0]);
+  CHECK(test::error_message([&] { stage1.score(bad); }).find("query 7") != std::string::npos);
+  bad = heads;
+  bad[9].ids[0] = prefixes[9].ids[0] == 0 ? 1 : 0;
+  bad[9].ids[1] = bad[9].ids[0];
+  CHECK(test::error_message([&] { stage1.score(bad); }).find("query 9") != std::string::npos);
+  CHECK_THROWS_AS(HammingEvaluation(ql, dl, qc, dc, n + 1, opts), Error);
 }

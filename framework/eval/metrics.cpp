@@ -316,4 +316,128 @@ Evaluation evaluate(const std::vector<LabelMask>& query_labels,
   return result;
 }
 
+HammingEvaluation::HammingEvaluation(const std::vector<LabelMask>& query_labels,
+                                     const std::vector<LabelMask>& db_labels,
+                                     const BinaryCodes& query_codes, const BinaryCodes& db_codes,
+                                     int64_t head_limit, const EvalOptions& opts)
+    : query_labels_(query_labels), db_labels_(db_labels), opts_(opts) {
+  check_options(opts);
+  check_inputs(query_labels, db_labels, query_codes, db_codes, {});
+  n_ = db_codes.size();
+  if (head_limit < 0 || head_limit > n_)
+    throw Error("evaluate: head limit " + std::to_string(head_limit) + " outside 0.." +
+                std::to_string(n_) + " (the database size)");
+  limit_ = head_limit;
+  const std::vector<std::string> names = metric_names(opts);
+  cols_ = names.size();
+  const auto nq = static_cast<int64_t>(query_labels.size());
+  const size_t radii = static_cast<size_t>(db_codes.bits()) + 1;
+  const size_t maps = opts.map_at.size();
+  base_columns_.resize(nq * cols_);
+  prefix_.resize(nq * limit_);
+  total_relevant_.resize(nq);
+  tail_sum_.assign(nq * maps, 0.0);
+  tail_hits_.assign(nq * maps, 0);
+  std::vector<double> pr_precision(nq * radii), pr_recall(nq * radii);
+
+  const Inputs in{query_labels, db_labels, query_codes, db_codes, {}, opts};
+  tbb::enumerable_thread_specific<QueryScratch> scratch([this] { return QueryScratch(n_); });
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nq), [&](const tbb::blocked_range<int64_t>& range) {
+        QueryScratch& s = scratch.local();
+        for (int64_t q = range.begin(); q < range.end(); ++q) {
+          evaluate_query(in, q, s, &base_columns_[q * cols_], &pr_precision[q * radii],
+                         &pr_recall[q * radii]);
+          // evaluate_query left this query's Hamming order and ranked relevance in s.
+          std::copy(s.order.begin(), s.order.begin() + limit_, prefix_.begin() + q * limit_);
+          const uint8_t* rel = s.rel_ranked.data();
+          total_relevant_[q] = count_relevant(rel, n_);
+          int64_t hits = count_relevant(rel, limit_);
+          for (size_t m = 0; m < maps; ++m) {
+            const int64_t k = cutoff(n_, opts_.map_at[m], "mAP");
+            double sum = 0.0;
+            int64_t h = hits;
+            for (int64_t i = limit_; i < k; ++i)
+              if (rel[i]) sum += static_cast<double>(++h) / static_cast<double>(i + 1);
+            tail_sum_[q * maps + m] = sum;
+            tail_hits_[q * maps + m] = h;
+          }
+        }
+      });
+  const std::vector<double> means = column_means(base_columns_, nq, cols_);
+  for (size_t c = 0; c < cols_; ++c) hamming_.metrics.emplace_back(names[c], means[c]);
+  hamming_.pr_precision = column_means(pr_precision, nq, radii);
+  hamming_.pr_recall = column_means(pr_recall, nq, radii);
+}
+
+Evaluation HammingEvaluation::score(const std::vector<Shortlist>& heads) const {
+  const auto nq = static_cast<int64_t>(query_labels_.size());
+  if (static_cast<int64_t>(heads.size()) != nq)
+    throw Error("evaluate: " + std::to_string(heads.size()) + " heads for " + std::to_string(nq) +
+                " queries");
+  const size_t maps = opts_.map_at.size();
+  std::vector<double> columns(base_columns_);
+  std::vector<std::string> problems(nq);
+  struct Scratch {
+    std::vector<uint8_t> marker, rel;
+  };
+  tbb::enumerable_thread_specific<Scratch> scratch([this] {
+    return Scratch{std::vector<uint8_t>(n_, 0), std::vector<uint8_t>(limit_)};
+  });
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, nq), [&](const tbb::blocked_range<int64_t>& range) {
+        Scratch& s = scratch.local();
+        for (int64_t q = range.begin(); q < range.end(); ++q) {
+          const std::vector<int64_t>& head = heads[q].ids;
+          const int64_t* prefix = &prefix_[q * limit_];
+          if (static_cast<int64_t>(head.size()) > limit_) {
+            problems[q] = "it has " + std::to_string(head.size()) + " ids, more than the " +
+                          std::to_string(limit_) + " this evaluation was prepared for";
+            continue;
+          }
+          problems[q] = check_head(head, prefix, n_, s.marker);
+          if (!problems[q].empty()) continue;
+          // Ranks 0..limit-1: the head, then the rest of the Hamming prefix.
+          const LabelMask query = query_labels_[q];
+          const auto h = static_cast<int64_t>(head.size());
+          for (int64_t r = 0; r < limit_; ++r)
+            s.rel[r] = relevant(query, db_labels_[r < h ? head[r] : prefix[r]]) ? 1 : 0;
+          const uint8_t* rel = s.rel.data();
+          double* col = &columns[q * cols_];
+          size_t c = 0;
+          for (size_t m = 0; m < maps; ++m, ++c) {
+            const int64_t k = cutoff(n_, opts_.map_at[m], "mAP");
+            if (k <= limit_) {
+              col[c] = average_precision_at(rel, limit_, k);
+              continue;
+            }
+            double sum = 0.0;
+            int64_t hits = 0;
+            for (int64_t i = 0; i < limit_; ++i)
+              if (rel[i]) sum += static_cast<double>(++hits) / static_cast<double>(i + 1);
+            const int64_t total = tail_hits_[q * maps + m];
+            col[c] = total ? (sum + tail_sum_[q * maps + m]) / static_cast<double>(total) : 0.0;
+          }
+          // P@k and R@k past the prefix count the same items whatever the head's order.
+          for (int64_t k : opts_.precision_at) {
+            if (cutoff(n_, k, "P") < limit_) col[c] = precision_at(rel, limit_, k);
+            ++c;
+          }
+          for (int64_t k : opts_.recall_at) {
+            if (cutoff(n_, k, "R") < limit_)
+              col[c] = recall_at(rel, limit_, k, total_relevant_[q]);
+            ++c;
+          }
+        }
+      });
+  for (int64_t q = 0; q < nq; ++q)
+    if (!problems[q].empty())
+      throw Error("evaluate: the head of query " + std::to_string(q) +
+                  " is not a permutation of its Hamming prefix: " + problems[q]);
+  Evaluation result = hamming_;
+  const std::vector<double> means = column_means(columns, nq, cols_);
+  for (size_t c = 0; c < cols_; ++c) result.metrics[c].second = means[c];
+  return result;
+}
+
 }  // namespace hamster

@@ -60,4 +60,38 @@ Evaluation evaluate(const std::vector<LabelMask>& query_labels,
                     const BinaryCodes& db_codes, const std::vector<Shortlist>& heads,
                     const EvalOptions& opts = {});
 
+// The same evaluation split in two, for the runner: everything that depends on the Hamming
+// ranking alone (distances, the full ranking, tie-aware mAP, P@H<=r, the PR curve and each
+// metric's contribution from beyond the first `head_limit` ranks) is computed once per
+// build; score() then evaluates one re-ranker's heads in O(queries x head_limit). A head
+// only permutes the Hamming prefix, so the ranking past it, and the relevant count inside
+// it, never change: AP@k for k > L is the head's own sum plus a stored tail sum.
+class HammingEvaluation {
+ public:
+  // Throws like evaluate(); also if head_limit < 0 or larger than the database.
+  HammingEvaluation(const std::vector<LabelMask>& query_labels,
+                    const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+                    const BinaryCodes& db_codes, int64_t head_limit, const EvalOptions& opts = {});
+
+  // The plain Hamming ranking's evaluation (what evaluate() gives with no heads).
+  const Evaluation& hamming() const { return hamming_; }
+  // What evaluate() gives for these heads (equal up to float summation order), each head
+  // at most head_limit ids. Throws Error like evaluate() for a bad head.
+  Evaluation score(const std::vector<Shortlist>& heads) const;
+
+ private:
+  std::vector<LabelMask> query_labels_, db_labels_;
+  EvalOptions opts_;
+  int64_t n_ = 0, limit_ = 0;
+  size_t cols_ = 0;
+  Evaluation hamming_;
+  std::vector<double> base_columns_;  // nq x cols: the Hamming ranking's per-query values
+  std::vector<int64_t> prefix_;       // nq x limit: the first ranks of each Hamming ranking
+  std::vector<int64_t> total_relevant_;
+  // nq x map_at.size(): for mAP@k with k > limit, sum over ranks limit..k-1 of rel_i P@i
+  // and the relevant count in the top k.
+  std::vector<double> tail_sum_;
+  std::vector<int64_t> tail_hits_;
+};
+
 }  // namespace hamster

@@ -46,6 +46,8 @@ Table build_table(const std::vector<json>& records) {
       {"train_images_per_second", "train img/s"},
       {"encode_images_per_second", "encode img/s"},
       {"stage1_us_per_query", "stage-1 us/q"},
+      {"artefact_seconds", "artefacts s"},
+      {"prepare_seconds", "prepare s"},
       {"rerank_us_per_query", "rerank us/q"}};
   for (const auto& [key, name] : times) t.header.push_back(name);
   for (const auto& r : records) {

@@ -1,0 +1,98 @@
+// ArtefactStore: each shared artefact is built once per build, timed on its own, and kept
+// on disk when it knows how to save itself.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "framework/artefacts.h"
+#include "framework/error.h"
+
+using namespace hamster;
+namespace fs = std::filesystem;
+
+namespace {
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+const ArtefactStore::Disk<int> kIntFile{
+    [](const fs::path& p, const int& v) { std::ofstream(p) << v; },
+    [](const fs::path& p) {
+      int v = 0;
+      if (!(std::ifstream(p) >> v)) throw Error(p.string() + ": not an int");
+      return v;
+    }};
+
+}  // namespace
+
+TEST_CASE("artefacts are built once and shared") {
+  ArtefactStore store;
+  int builds = 0;
+  auto a = store.get<int>("answer", [&] { return ++builds, 42; });
+  auto b = store.get<int>("answer", [&] { return ++builds, 7; });
+  CHECK(*a == 42);
+  CHECK(a.get() == b.get());
+  CHECK(builds == 1);
+  REQUIRE(store.entries().size() == 1);
+  CHECK(store.entries()[0].key == "answer");
+}
+
+TEST_CASE("an artefact built from another is timed without it") {
+  ArtefactStore store;
+  store.get<int>("outer", [&] {
+    sleep_ms(30);
+    return *store.get<int>("inner", [] { return sleep_ms(120), 1; }) + 1;
+  });
+  const auto entries = store.entries();
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].key == "inner");
+  CHECK(entries[0].seconds >= 0.12);
+  CHECK(entries[1].key == "outer");
+  CHECK(entries[1].seconds >= 0.03);
+  CHECK(entries[1].seconds < 0.11);  // the inner 0.12 s is not counted again
+}
+
+TEST_CASE("take_requests lists what was asked for since the last call") {
+  ArtefactStore store;
+  store.get<int>("a", [] { return 1; });
+  store.take_requests();
+  store.get<int>("b", [] { return 2; });
+  store.get<int>("a", [] { return 3; });
+  store.get<int>("b", [] { return 4; });
+  const auto used = store.take_requests();
+  REQUIRE(used.size() == 2);
+  CHECK(used[0].key == "b");
+  CHECK(used[1].key == "a");
+  CHECK(store.take_requests().empty());
+}
+
+TEST_CASE("artefacts with a disk form are saved atomically and loaded by a later store") {
+  const fs::path dir = fs::temp_directory_path() / "hamster_test_artefacts";
+  fs::remove_all(dir);
+  {
+    ArtefactStore store(dir);
+    CHECK(*store.get<int>("n.txt", [] { return 17; }, &kIntFile) == 17);
+    CHECK(store.get<int>("memory-only", [] { return 5; }) != nullptr);
+  }
+  CHECK(fs::exists(dir / "n.txt"));
+  CHECK_FALSE(fs::exists(dir / "n.txt.tmp"));
+  CHECK_FALSE(fs::exists(dir / "memory-only"));
+  ArtefactStore again(dir);
+  int builds = 0;
+  CHECK(*again.get<int>("n.txt", [&] { return ++builds, 0; }, &kIntFile) == 17);
+  CHECK(builds == 0);
+  CHECK(again.entries()[0].from_disk);
+  // A failed save leaves nothing behind, and the error reaches the caller.
+  const ArtefactStore::Disk<int> failing{
+      [](const fs::path& p, const int&) {
+        std::ofstream(p) << "half";
+        throw Error("disk full");
+      },
+      kIntFile.load};
+  CHECK_THROWS_WITH_AS(again.get<int>("m.txt", [] { return 1; }, &failing), "disk full", Error);
+  CHECK_FALSE(fs::exists(dir / "m.txt"));
+  CHECK_FALSE(fs::exists(dir / "m.txt.tmp"));
+  fs::remove_all(dir);
+}
