@@ -221,3 +221,29 @@ TEST_CASE("table: records written under other metric settings show blanks - not 
   CHECK(first_row.find(",,") != std::string::npos);
   fs::remove_all(root);
 }
+
+TEST_CASE("runner: validation queries come from the training items - never the queries") {
+  const fs::path root = test::fresh_temp_dir("runner-validation");
+  ExperimentConfig c = tiny_experiment(root);
+  c.hashers.resize(1);  // lsh
+  c.validation_per_class = 3;
+  c.queries = "validation";
+  std::ostringstream log;
+  CHECK(run_experiment(c, {}, log) == 2);
+  auto rs = records(c.output_dir);
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0]["queries"] == 30);    // 3 per class x 10 classes
+  CHECK(rs[0]["database"] == 520);  // 550 without the 30 validation items
+  CHECK(rs[0]["queries_from"] == "validation");
+  std::ifstream split(c.output_dir / "split.txt");
+  std::string text((std::istreambuf_iterator<char>(split)), std::istreambuf_iterator<char>());
+  CHECK(text.find("\nvalidation ") != std::string::npos);
+  // The same builds evaluated on the test queries are other cells.
+  c.queries = "test";
+  CHECK(run_experiment(c, {}, log) == 2);
+  CHECK(records(c.output_dir).size() == 4);
+  CHECK_THROWS_WITH_AS(parse_config("name: x\nqueries: validation\nhashers: [lsh]\nrerankers: [none]\n",
+                                    "v.yaml"),
+                       doctest::Contains("validation_per_class > 0"), Error);
+  fs::remove_all(root);
+}

@@ -235,3 +235,32 @@ TEST_CASE("rng: normal draws are standard normal and reproducible") {
   std::sort(v.begin(), v.end());
   CHECK(v == identity);
 }
+
+TEST_CASE("split: the validation split is carved from the training items per class") {
+  const Dataset d = with_class_sizes({12, 15, 9, 20});
+  const Split before = make_stratified_split(d, 2, 5, true, 7);
+  Split s = before;
+  carve_validation(s, d, 2, 7);
+  CHECK(s.query == before.query);  // the queries and the database are untouched
+  CHECK(s.database == before.database);
+  REQUIRE(s.validation.size() == 8);
+  CHECK(s.train.size() == 12);
+  std::vector<int> per_class(4, 0);
+  for (int64_t i : s.validation) {
+    ++per_class[d.single_label(i)];
+    CHECK(std::binary_search(before.train.begin(), before.train.end(), i));
+    CHECK_FALSE(std::binary_search(s.train.begin(), s.train.end(), i));
+  }
+  CHECK(per_class == std::vector<int>{2, 2, 2, 2});
+  CHECK(std::is_sorted(s.validation.begin(), s.validation.end()));
+  Split again = before;
+  carve_validation(again, d, 2, 7);
+  CHECK(again.validation == s.validation);  // seeded
+  Split none = before;
+  carve_validation(none, d, 0, 7);
+  CHECK(none.validation.empty());
+  CHECK(none.train == before.train);
+  Split all = before;
+  CHECK_THROWS_WITH_AS(carve_validation(all, d, 5, 7),
+                       doctest::Contains("has 5 training items; cannot set 5 aside"), Error);
+}

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <map>
 #include <fstream>
 #include <string>
 #include <system_error>
@@ -147,6 +150,32 @@ Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed
   throw Error("unknown split protocol '" + protocol + "' (known: " + known_protocols() + ")");
 }
 
+void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t seed) {
+  if (per_class < 0)
+    throw Error("validation: per_class must be >= 0, got " + std::to_string(per_class));
+  if (per_class == 0) return;
+  std::map<size_t, std::vector<int64_t>> train_by_class;
+  for (int64_t i : split.train) train_by_class[static_cast<size_t>(data.single_label(i))].push_back(i);
+  // A generator of its own, offset from the split's, so adding a validation split leaves
+  // the query and database draw untouched.
+  Rng rng(seed ^ 0x76616c6964ull);
+  std::vector<int64_t> chosen;
+  for (auto& [label, items] : train_by_class) {
+    if (static_cast<int>(items.size()) <= per_class)
+      throw Error("validation: class " + std::to_string(label) + " has " +
+                  std::to_string(items.size()) + " training items; cannot set " +
+                  std::to_string(per_class) + " aside and still train on it");
+    shuffle(items, rng);
+    chosen.insert(chosen.end(), items.begin(), items.begin() + per_class);
+  }
+  std::sort(chosen.begin(), chosen.end());
+  std::vector<int64_t> rest;
+  std::set_difference(split.train.begin(), split.train.end(), chosen.begin(), chosen.end(),
+                      std::back_inserter(rest));
+  split.train = std::move(rest);
+  split.validation = std::move(chosen);
+}
+
 void save_split(const Split& split, const fs::path& file) {
   // Written beside the target and renamed over it, so a reader never sees half a file.
   // The pid keeps concurrent runs (shards) from writing into each other's temp file.
@@ -158,6 +187,7 @@ void save_split(const Split& split, const fs::path& file) {
     write_role(out, "query", split.query);
     write_role(out, "train", split.train);
     write_role(out, "database", split.database);
+    if (!split.validation.empty()) write_role(out, "validation", split.validation);
     out.close();
     if (!out) {
       fs::remove(tmp);

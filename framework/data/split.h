@@ -13,6 +13,10 @@ struct Split {
   std::string protocol;
   uint64_t seed = 0;
   std::vector<int64_t> query, train, database;  // item indices into the Dataset, ascending
+  // Carved from the training images (carve_validation); empty unless asked for. Hashers
+  // never train on them; model selection and re-ranker tuning use them as queries, so the
+  // real queries are never looked at while choosing.
+  std::vector<int64_t> validation;
 };
 
 // protocol: fmnist-1, fmnist-2, cifar10, cifar10-1, cifar10-2 (see PROTOCOL.md).
@@ -30,9 +34,15 @@ std::vector<std::string> split_protocols();
 Split make_stratified_split(const Dataset& data, int query_per_class, int train_per_class,
                             bool database_includes_train, uint64_t seed);
 
+// Moves `per_class` items of each class from split.train to split.validation, drawn with
+// `seed` (a generator of its own, so the query/train/database draw is unchanged). Throws
+// Error naming the class when a class has no more than per_class training items, or if
+// per_class < 0. per_class = 0 does nothing.
+void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t seed);
+
 // Writes the protocol, the seed and the chosen indices atomically, one line each:
 // "protocol fmnist-1", "seed 0", then one line per role ("query 3 17 ...", "train ...",
-// "database ...").
+// "database ...", and "validation ..." when there is one).
 void save_split(const Split& split, const std::filesystem::path& file);
 
 // Deterministic generator shared by everything seeded in the framework (splits, LSH,

@@ -133,7 +133,8 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   }
   r.only_keys(root, "",
               {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
-               "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output"});
+               "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
+               "validation_per_class", "queries"});
   ExperimentConfig c;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
@@ -168,6 +169,14 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
       c.database_includes_train =
           r.scalar<bool>(s["database_includes_train"], "split.database_includes_train");
   }
+  if (root["validation_per_class"])
+    c.validation_per_class = r.scalar<int>(root["validation_per_class"], "validation_per_class");
+  if (c.validation_per_class < 0) r.fail("validation_per_class", "must be >= 0");
+  if (root["queries"]) c.queries = r.scalar<std::string>(root["queries"], "queries");
+  if (c.queries != "test" && c.queries != "validation")
+    r.fail("queries", "expected test or validation, got '" + c.queries + "'");
+  if (c.queries == "validation" && c.validation_per_class == 0)
+    r.fail("queries", "validation queries need validation_per_class > 0");
   if (root["bits"]) c.bits = r.list<int>(root["bits"], "bits");
   for (int b : c.bits)
     if (b < 1 || b > 1024)

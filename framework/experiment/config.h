@@ -26,6 +26,11 @@ struct ExperimentConfig {
   int query_per_class = 100, train_per_class = 500;  // protocol "stratified" only
   bool database_includes_train = true;               // protocol "stratified" only
   uint64_t split_seed = 0;
+  // Training items per class set aside as a validation split (0: none). Hashers train on
+  // the rest; `queries: validation` then evaluates every cell with the validation items as
+  // queries against the database without them, for tuning without looking at the queries.
+  int validation_per_class = 0;
+  std::string queries = "test";  // test | validation
   std::vector<int> bits = {16, 32, 64};
   std::vector<uint64_t> seeds = {0};
   int64_t shortlist = 1000;  // L: items a re-ranker reorders

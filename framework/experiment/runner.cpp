@@ -79,6 +79,9 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
         text += effective_params(HasherRegistry::instance(), h);
+        // Training without the validation items is another model (0 keeps older keys).
+        if (c.validation_per_class > 0)
+          text += "|validation=" + std::to_string(c.validation_per_class);
         // The fit's thread count can change float summation order, hence the codes.
         text += "|threads=" + std::to_string(fit_threads(c));
         b.key = content_hash(text);
@@ -98,8 +101,9 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   std::vector<Cell> cells;
   for (const auto& b : builds)
     for (const auto& r : c.rerankers) {
-      const std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" +
-                               metrics + effective_params(RerankerRegistry::instance(), r);
+      std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" +
+                         metrics + effective_params(RerankerRegistry::instance(), r);
+      if (c.queries != "test") text += "|queries=" + c.queries;
       Cell cell{&b, &r, b.id + "/" + r.label(), content_hash(text)};
       for (const Cell& other : cells)
         if (other.key == cell.key)
@@ -240,8 +244,8 @@ struct EncodedBuild {
   std::set<std::string> built_by_cell;       // artefacts whose build a cell's prepare paid
 };
 
-EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const Split& split,
-                          const Build& b) {
+EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
+                          const EvaluationSets& sets, const Build& b) {
   EncodedBuild e;
   const fs::path dir = c.output_dir / b.cache_dir();
   e.hasher = make_hasher(b);
@@ -253,12 +257,13 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data, const 
     throw Error((dir / "fit.json").string() + ": corrupt (" + ex.what() + "); rerun with --force");
   }
   const auto t0 = clock_type::now();
-  e.query = e.hasher->encode(data, split.query, c.threads);
-  e.database = e.hasher->encode(data, split.database, c.threads);
+  e.query = e.hasher->encode(data, sets.query, c.threads);
+  e.database = e.hasher->encode(data, sets.database, c.threads);
   e.encode_images_per_second =
-      static_cast<double>(split.query.size() + split.database.size()) / seconds_since(t0);
+      static_cast<double>(sets.query.size() + sets.database.size()) / seconds_since(t0);
   e.distinct_database_codes = e.database.codes.distinct();
-  e.artefacts = std::make_unique<ArtefactStore>(dir / "artefacts");
+  // Per query set: the validation database lacks the validation items, so its graph differs.
+  e.artefacts = std::make_unique<ArtefactStore>(dir / "artefacts" / c.queries);
   return e;
 }
 
@@ -314,6 +319,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, EncodedBuild& e,
       {"experiment", c.name},
       {"dataset", c.dataset},
       {"protocol", c.protocol},
+      {"queries_from", c.queries},
       {"split_seed", c.split_seed},
       {"queries", e.query.codes.size()},
       {"database", e.database.codes.size()},
@@ -367,9 +373,23 @@ Dataset load_dataset(const ExperimentConfig& c) {
 
 Split split_for(const ExperimentConfig& c, const Dataset& data) {
   if (c.protocol == "stratified")
-    return make_stratified_split(data, c.query_per_class, c.train_per_class,
-                                 c.database_includes_train, c.split_seed);
-  return make_split(c.protocol, data, c.split_seed);
+  {
+    Split split = make_stratified_split(data, c.query_per_class, c.train_per_class,
+                                        c.database_includes_train, c.split_seed);
+    carve_validation(split, data, c.validation_per_class, c.split_seed);
+    return split;
+  }
+  Split split = make_split(c.protocol, data, c.split_seed);
+  carve_validation(split, data, c.validation_per_class, c.split_seed);
+  return split;
+}
+
+EvaluationSets evaluation_sets(const ExperimentConfig& c, const Split& split) {
+  if (c.queries == "test") return {split.query, split.database};
+  EvaluationSets sets{split.validation, {}};
+  std::set_difference(split.database.begin(), split.database.end(), split.validation.begin(),
+                      split.validation.end(), std::back_inserter(sets.database));
+  return sets;
 }
 
 int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
@@ -412,28 +432,30 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, c.threads);
   const Dataset data = load_dataset(c);
   const Split split = split_for(c, data);
-  if (c.shortlist > static_cast<int64_t>(split.database.size()))
+  const EvaluationSets sets = evaluation_sets(c, split);
+  if (c.shortlist > static_cast<int64_t>(sets.database.size()))
     throw Error(fmt::format("shortlist L = {} is larger than the database ({} items)", c.shortlist,
-                            split.database.size()));
+                            sets.database.size()));
   for (const auto* ks : {&c.eval.map_at, &c.eval.precision_at, &c.eval.recall_at})
     for (int64_t k : *ks)
-      if (k > static_cast<int64_t>(split.database.size()))
+      if (k > static_cast<int64_t>(sets.database.size()))
         throw Error(fmt::format("metric cut-off k = {} is larger than the database ({} items)", k,
-                                split.database.size()));
+                                sets.database.size()));
   fs::create_directories(c.output_dir);
   save_split(split, c.output_dir / "split.txt");
-  log(fmt::format("{} ({} items): {} queries, {} training, {} database", data.name, data.size(),
-                  split.query.size(), split.train.size(), split.database.size()));
+  log(fmt::format("{} ({} items): {} {} queries, {} training, {} validation, {} database",
+                  data.name, data.size(), sets.query.size(), c.queries, split.train.size(),
+                  split.validation.size(), sets.database.size()));
 
   fit_missing(c, data, split, pending_builds, opt.force, log);
 
   const Provenance prov = collect_provenance();
-  const auto query_labels = labels_of(data, split.query);
-  const auto db_labels = labels_of(data, split.database);
+  const auto query_labels = labels_of(data, sets.query);
+  const auto db_labels = labels_of(data, sets.database);
   size_t finished = 0;
   const auto start = clock_type::now();
   for (const Build* b : pending_builds) {
-    EncodedBuild e = encode_build(c, data, split, *b);
+    EncodedBuild e = encode_build(c, data, sets, *b);
     log(fmt::format("encode {}: {:.0f} images/s, {} distinct database codes", b->id,
                     e.encode_images_per_second, e.distinct_database_codes));
     Stage1 s1;
@@ -468,9 +490,10 @@ int export_encodings(const ExperimentConfig& c, const std::string& filter, const
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, c.threads);
   const Dataset data = load_dataset(c);
   const Split split = split_for(c, data);
+  const EvaluationSets sets = evaluation_sets(c, split);
   fit_missing(c, data, split, chosen, false, log);
   for (const Build* b : chosen) {
-    EncodedBuild e = encode_build(c, data, split, *b);
+    EncodedBuild e = encode_build(c, data, sets, *b);
     std::string name = b->id;
     for (char& ch : name)
       if (ch == '/' || ch == '(' || ch == ')' || ch == ',' || ch == '=') ch = '_';
@@ -481,8 +504,8 @@ int export_encodings(const ExperimentConfig& c, const std::string& filter, const
     save_embedding(dir / "db_real.npy", e.database.real);
     save_embedding(dir / "query_features.npy", e.query.features);
     save_embedding(dir / "db_features.npy", e.database.features);
-    save_labels(dir / "query_labels.npy", labels_of(data, split.query));
-    save_labels(dir / "db_labels.npy", labels_of(data, split.database));
+    save_labels(dir / "query_labels.npy", labels_of(data, sets.query));
+    save_labels(dir / "db_labels.npy", labels_of(data, sets.database));
     log("exported " + b->id + " to " + dir.string());
   }
   return static_cast<int>(chosen.size());

@@ -21,7 +21,15 @@ struct RunOptions {
 };
 
 Dataset load_dataset(const ExperimentConfig& config);
+// The config's split, with its validation part carved from the training items.
 Split split_for(const ExperimentConfig& config, const Dataset& data);
+
+// Which items a run evaluates: the split's queries against its database, or (queries:
+// validation) the validation items against the database without them.
+struct EvaluationSets {
+  std::vector<int64_t> query, database;
+};
+EvaluationSets evaluation_sets(const ExperimentConfig& config, const Split& split);
 
 // Returns the number of cells evaluated. Writes <output_dir>/results.jsonl, results.csv,
 // split.txt and cache/ (trained models); prints progress to `log`.
