@@ -102,3 +102,31 @@ TEST_CASE("config: errors name the file and the key") {
   CHECK_THROWS_WITH_AS(load_config("/nonexistent/x.yaml"), "cannot open config /nonexistent/x.yaml",
                        Error);
 }
+
+TEST_CASE("config: a parameter given as a list is swept as a product") {
+  const ExperimentConfig c = parse_config(R"(
+name: sweep
+hashers:
+  - name: dsh
+    params: {epochs: [1, 2], batch_size: [50, 100], lr: 0.001}
+  - lsh
+rerankers: [none]
+)",
+                                          "s.yaml");
+  REQUIRE(c.hashers.size() == 5);
+  // Keys in the order written, the last one varying fastest.
+  CHECK(c.hashers[0].label() == "dsh(batch_size=50,epochs=1,lr=0.001)");
+  CHECK(c.hashers[1].label() == "dsh(batch_size=100,epochs=1,lr=0.001)");
+  CHECK(c.hashers[2].label() == "dsh(batch_size=50,epochs=2,lr=0.001)");
+  CHECK(c.hashers[3].label() == "dsh(batch_size=100,epochs=2,lr=0.001)");
+  CHECK(c.hashers[4].label() == "lsh");
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nhashers: [{name: dsh, params: {epochs: []}}]\nrerankers: [none]\n",
+                   "c.yaml"),
+      doctest::Contains("c.yaml: hashers[0].params.epochs: expected a scalar or a non-empty list"),
+      Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nhashers: [{name: dsh, params: {epochs: [[1]]}}]\nrerankers: [none]\n",
+                   "c.yaml"),
+      doctest::Contains("hashers[0].params.epochs: expected a list of scalars"), Error);
+}

@@ -66,6 +66,9 @@ struct Reader {
     return out;
   }
 
+  // A plugin entry is a name, or {name, params}. A parameter given as a list is swept: the
+  // entry expands to one plugin per combination of the listed values (a product over the
+  // keys in the order written, the last varying fastest), e.g. {k: [20, 50], gamma: [1, 3]} gives four re-rankers.
   template <class Reg>
   std::vector<PluginSpec> plugins(const YAML::Node& node, const std::string& key,
                                   const Reg& registry) const {
@@ -74,30 +77,57 @@ struct Reader {
     std::vector<PluginSpec> out;
     for (size_t i = 0; i < node.size(); ++i) {
       const std::string where = key + "[" + std::to_string(i) + "]";
-      PluginSpec spec;
+      std::vector<PluginSpec> expanded(1);
       if (node[i].IsScalar()) {
-        spec.name = node[i].as<std::string>();
+        expanded[0].name = node[i].as<std::string>();
       } else {
         only_keys(node[i], where, {"name", "params"});
         if (!node[i]["name"]) fail(where, "missing 'name'");
-        spec.name = node[i]["name"].as<std::string>();
+        expanded[0].name = node[i]["name"].as<std::string>();
         if (const auto& p = node[i]["params"]) {
           if (!p.IsMap()) fail(where + ".params", "expected a mapping");
-          for (const auto& kv : p) {
-            if (!kv.second.IsScalar())
-              fail(where + ".params." + kv.first.as<std::string>(), "expected a scalar");
-            spec.params[kv.first.as<std::string>()] = kv.second.as<std::string>();
-          }
+          for (const auto& kv : p)
+            expanded = with_values(expanded, kv.first.as<std::string>(),
+                                   values_of(kv.second, where + ".params." +
+                                                            kv.first.as<std::string>()));
         }
       }
-      try {  // checks the name and the parameter names now, not hours into a run
-        const auto& entry = registry.entry(spec.name);
-        Params(spec.params, entry.params, spec.name);
-      } catch (const Error& e) {
-        fail(where, e.what());
+      for (const PluginSpec& spec : expanded) {
+        try {  // checks the name and the parameter names now, not hours into a run
+          const auto& entry = registry.entry(spec.name);
+          Params(spec.params, entry.params, spec.name);
+        } catch (const Error& e) {
+          fail(where, e.what());
+        }
+        out.push_back(spec);
       }
-      out.push_back(spec);
     }
+    return out;
+  }
+
+  // A parameter's values: one scalar, or a non-empty list of scalars (a sweep).
+  std::vector<std::string> values_of(const YAML::Node& v, const std::string& where) const {
+    if (v.IsScalar()) return {v.as<std::string>()};
+    if (!v.IsSequence() || v.size() == 0)
+      fail(where, "expected a scalar or a non-empty list of scalars");
+    std::vector<std::string> out;
+    for (const auto& item : v) {
+      if (!item.IsScalar()) fail(where, "expected a list of scalars");
+      out.push_back(item.as<std::string>());
+    }
+    return out;
+  }
+
+  static std::vector<PluginSpec> with_values(const std::vector<PluginSpec>& specs,
+                                             const std::string& key,
+                                             const std::vector<std::string>& values) {
+    std::vector<PluginSpec> out;
+    for (const PluginSpec& spec : specs)
+      for (const std::string& v : values) {
+        PluginSpec s = spec;
+        s.params[key] = v;
+        out.push_back(s);
+      }
     return out;
   }
 };
