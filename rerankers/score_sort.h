@@ -27,6 +27,23 @@ inline void sort_by_scores(Shortlist& list, std::vector<float> scores) {
   list = std::move(sorted);
 }
 
+// out[i] = query . db.row(ids[i]). Shortlist rows lie scattered over a database too big for
+// the caches, so memory latency, not arithmetic, bounds this: rows a few places ahead are
+// prefetched while the current one is scored (about 2x at 500-d, bench_rerankers).
+template <class Ids>
+void dot_rows(const Embedding& db, const Eigen::Ref<const Eigen::RowVectorXf>& query,
+              const Ids& ids, float* out) {
+  constexpr size_t kAhead = 4;
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(db.cols());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i + kAhead < ids.size()) {
+      const char* ahead = reinterpret_cast<const char*>(db.row(ids[i + kAhead]).data());
+      for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b);
+    }
+    out[i] = query.dot(db.row(ids[i]));
+  }
+}
+
 // score(q, list) returns one score per item of `list` (query q's shortlist). Queries run
 // in parallel (TBB); each is independent, so results do not depend on the thread count.
 template <class ScoreFn>

@@ -34,7 +34,8 @@ class FeatureRerank final : public Reranker {
       Eigen::RowVectorXf query = queries.features.row(q);
       if (query.norm() > 0) query /= query.norm();
       std::vector<float> scores(list.ids.size());
-      for (size_t i = 0; i < scores.size(); ++i) scores[i] = -query.dot(database_.row(list.ids[i]));
+      dot_rows(database_, query, list.ids, scores.data());
+      for (float& s : scores) s = -s;
       return scores;
     });
   }
