@@ -242,6 +242,11 @@ TEST_CASE("runner: validation queries come from the training items - never the q
   c.queries = "test";
   CHECK(run_experiment(c, {}, log) == 2);
   CHECK(records(c.output_dir).size() == 4);
+  // The table tells tuning rows from test rows.
+  const std::string md = format_table(c.output_dir, "md");
+  CHECK(md.find("| hasher | bits | seed | reranker | L | queries | mAP@all |") == 0);
+  CHECK(md.find("| lsh | 16 | 0 | none | 100 | validation |") != std::string::npos);
+  CHECK(md.find("| lsh | 16 | 0 | none | 100 | test |") != std::string::npos);
   CHECK_THROWS_WITH_AS(parse_config("name: x\nqueries: validation\nhashers: [lsh]\nrerankers: [none]\n",
                                     "v.yaml"),
                        doctest::Contains("validation_per_class > 0"), Error);

@@ -33,6 +33,11 @@ struct Table {
 Table build_table(const std::vector<json>& records) {
   Table t;
   t.header = {"hasher", "bits", "seed", "reranker", "L"};
+  // A folder holding both tuning (validation) and test records says which is which.
+  const bool mixed = std::any_of(records.begin(), records.end(), [](const json& r) {
+    return r.value("queries_from", "test") != "test";
+  });
+  if (mixed) t.header.push_back("queries");
   // Every metric any record has, in first-seen order: records written under other metric
   // settings show blanks where they computed nothing, never a made-up 0.
   std::vector<std::string> metrics;
@@ -55,6 +60,7 @@ Table build_table(const std::vector<json>& records) {
                                     std::to_string(r.at("seed").get<uint64_t>()),
                                     r.at("reranker_label").get<std::string>(),
                                     std::to_string(r.at("shortlist").get<int64_t>())};
+    if (mixed) row.push_back(r.value("queries_from", "test"));
     for (const auto& m : metrics)
       row.push_back(r.at("metrics").contains(m)
                         ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
@@ -96,6 +102,7 @@ std::string format_records(const std::vector<json>& records, const std::string& 
     throw Error(source + ": record lacks a field (" + e.what() + ")");
   }
   std::string out;
+  const size_t text_columns = t.header.size() > 5 && t.header[5] == "queries" ? 6 : 5;
   if (format == "csv") {
     out = join(t.header, ",") + "\n";
     for (auto row : t.rows) {
@@ -105,11 +112,12 @@ std::string format_records(const std::vector<json>& records, const std::string& 
     }
   } else if (format == "md") {
     out = "| " + join(t.header, " | ") + " |\n|";
-    for (size_t i = 0; i < t.header.size(); ++i) out += i < 5 ? "---|" : "---:|";
+    for (size_t i = 0; i < t.header.size(); ++i) out += i < text_columns ? "---|" : "---:|";
     out += "\n";
     for (const auto& row : t.rows) out += "| " + join(row, " | ") + " |\n";
   } else {
-    out = "\\begin{tabular}{" + std::string(5, 'l') + std::string(t.header.size() - 5, 'r') +
+    out = "\\begin{tabular}{" + std::string(text_columns, 'l') +
+          std::string(t.header.size() - text_columns, 'r') +
           "}\n\\toprule\n";
     std::vector<std::string> header;
     for (const auto& h : t.header) header.push_back(latex_escape(h));
