@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
   run->add_flag("--dry-run", opt.dry_run, "list the cells to run, run nothing");
   run->add_flag("--force", opt.force,
                 "retrain the models of the matching cells and redo all of their cells");
-  run->add_option("--filter", opt.filter, "only cells whose id contains this, e.g. dsh/32b");
+  run->add_option("--filter", opt.filter,
+                  "only matching cells: key=value terms (hasher=dsh,bits=32,reranker=feature) "
+                  "or text the cell id contains");
   run->add_option("--shard", shard, "I/N: run every N-th build starting at I");
 
   auto* table = app.add_subcommand("table", "print the result table of a results folder");

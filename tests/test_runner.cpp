@@ -122,6 +122,24 @@ TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named"
   std::ostringstream plan;
   CHECK(run_experiment(c, dry, plan) == 0);
   CHECK(plan.str().find("4 cells in the grid, 2 to run") != std::string::npos);
+  // key=value filters: every term must hold; a plugin matches by name or full label.
+  RunOptions terms = dry;
+  terms.filter = "hasher=dsh,reranker=feature";
+  std::ostringstream plan2;
+  run_experiment(c, terms, plan2);
+  CHECK(plan2.str().find("1 to run") != std::string::npos);
+  CHECK(plan2.str().find("would run dsh(batch_size=50,epochs=2)/16b/seed0/feature") !=
+        std::string::npos);
+  terms.filter = "hasher=dsh(batch_size=50,epochs=2),bits=16";
+  std::ostringstream plan3;
+  run_experiment(c, terms, plan3);
+  CHECK(plan3.str().find("2 to run") != std::string::npos);
+  terms.filter = "bits=32";
+  CHECK_THROWS_WITH_AS(run_experiment(c, terms, plan3), doctest::Contains("matches no cell"),
+                       Error);
+  terms.filter = "colour=red";
+  CHECK_THROWS_WITH_AS(run_experiment(c, terms, plan3),
+                       doctest::Contains("'colour=red' is not a key=value term"), Error);
   CHECK(run_experiment(c, {}, log) == 2);
   CHECK(records(c.output_dir).size() == 4);
   for (const auto& entry : fs::recursive_directory_iterator(c.output_dir))

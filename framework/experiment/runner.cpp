@@ -114,6 +114,51 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   return cells;
 }
 
+// --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker; a plugin
+// matches by name or by its full label), all of which must hold, or else plain text the
+// cell id must contain. Commas inside a label's parentheses belong to the label.
+std::vector<std::pair<std::string, std::string>> filter_terms(const std::string& filter) {
+  std::vector<std::pair<std::string, std::string>> terms;
+  if (filter.find('=') == std::string::npos) return terms;
+  std::string term;
+  int depth = 0;
+  auto finish = [&] {
+    const auto eq = term.find('=');
+    const std::string key = term.substr(0, eq);
+    if (eq == std::string::npos ||
+        (key != "hasher" && key != "bits" && key != "seed" && key != "reranker"))
+      throw Error("--filter: '" + term +
+                  "' is not a key=value term (keys: hasher, bits, seed, reranker)");
+    terms.emplace_back(key, term.substr(eq + 1));
+    term.clear();
+  };
+  for (char ch : filter) {
+    depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+    if (ch == ',' && depth == 0) {
+      finish();
+    } else {
+      term += ch;
+    }
+  }
+  finish();
+  return terms;
+}
+
+bool cell_matches(const Cell& cell, const std::string& filter) {
+  const auto terms = filter_terms(filter);
+  if (terms.empty()) return cell.id.find(filter) != std::string::npos;
+  const Build& b = *cell.build;
+  for (const auto& [key, value] : terms) {
+    const bool ok = key == "hasher"     ? value == b.hasher->name || value == b.hasher->label()
+                    : key == "reranker" ? value == cell.reranker->name ||
+                                              value == cell.reranker->label()
+                    : key == "bits"     ? value == std::to_string(b.bits)
+                                        : value == std::to_string(b.seed);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::map<std::string, json> records_by_key(const fs::path& file) {
   std::map<std::string, json> records;
   for (json& r : read_records(file)) {
@@ -406,7 +451,7 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   for (size_t i = 0; i < builds.size(); ++i) {
     if (static_cast<int>(i % opt.shards) != opt.shard) continue;
     for (const Cell& cell : cells)
-      if (cell.build == &builds[i] && cell.id.find(opt.filter) != std::string::npos &&
+      if (cell.build == &builds[i] && cell_matches(cell, opt.filter) &&
           (opt.force || !records.count(cell.key)))
         pending[&builds[i]].push_back(&cell);
     if (!pending.count(&builds[i])) continue;
@@ -418,6 +463,10 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
         if (cell.build == &builds[i]) pending[&builds[i]].push_back(&cell);
     }
   }
+  if (!opt.filter.empty() &&
+      std::none_of(cells.begin(), cells.end(), [&](const Cell& x) { return cell_matches(x, opt.filter); }))
+    throw Error("--filter '" + opt.filter + "' matches no cell of the grid (ids look like " +
+                cells.front().id + "; or use key=value terms: hasher, bits, seed, reranker)");
   size_t total = 0;
   for (const auto& [b, list] : pending) total += list.size();
   log(fmt::format("experiment {}: {} cells in the grid, {} to run, results in {}", c.name,
