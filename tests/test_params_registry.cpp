@@ -11,7 +11,7 @@ TEST_CASE("registry lists every built-in plugin") {
   // If a plugin's object file were dropped by the linker, it would vanish from here.
   CHECK(HasherRegistry::instance().names() == std::vector<std::string>{"dsh", "lsh"});
   CHECK(RerankerRegistry::instance().names() ==
-        std::vector<std::string>{"asymmetric", "feature", "none"});
+        std::vector<std::string>{"asymmetric", "diffusion", "feature", "none", "spectral"});
 }
 
 TEST_CASE("unknown plugin names the known ones") {
