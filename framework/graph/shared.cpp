@@ -1,0 +1,85 @@
+#include "framework/graph/shared.h"
+
+#include <fmt/format.h>
+
+#include "framework/error.h"
+
+namespace hamster {
+
+namespace {
+
+const Embedding& embedding(const Encoded& e, const std::string& which, const char* role) {
+  if (which != "feature" && which != "real")
+    throw Error("graph embedding '" + which + "' (known: feature, real)");
+  const Embedding& m = which == "feature" ? e.features : e.real;
+  if (m.rows() == 0 || m.cols() == 0)
+    throw Error(fmt::format("the {} has no '{}' embedding", role, which));
+  return m;
+}
+
+// The keys name the embedding and every option that changes the artefact; the hnsw
+// options do not change an exact graph, so they are left out of its key.
+std::string knn_key(const RerankContext& ctx, const std::string& which, const KnnGraphOptions& o) {
+  database_embedding(ctx.database, which);  // `which` must be valid before it names a file
+  if (o.method == "exact") return fmt::format("knn-{}-k{}-exact", which, o.k);
+  if (o.method == "hnsw")
+    return fmt::format("knn-{}-k{}-hnsw-M{}-efc{}-efs{}-seed{}", which, o.k, o.M, o.ef_construction,
+                       o.ef_search, o.seed);
+  throw Error("kNN graph: unknown method '" + o.method + "' (known: hnsw, exact)");
+}
+
+std::string affinity_key(const RerankContext& ctx, const std::string& which,
+                         const KnnGraphOptions& graph, const AffinityOptions& a) {
+  return fmt::format("affinity-{}-gamma{:g}-mutual{:d}", knn_key(ctx, which, graph), a.gamma,
+                     a.mutual);
+}
+
+}  // namespace
+
+const Embedding& database_embedding(const Encoded& database, const std::string& which) {
+  return embedding(database, which, "database");
+}
+
+const Embedding& query_embedding(const Encoded& queries, const std::string& which) {
+  return embedding(queries, which, "query set");
+}
+
+std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
+                                                   const std::string& which) {
+  const Embedding& m = database_embedding(ctx.database, which);
+  return ctx.artefacts.get<Embedding>("normalised-" + which, [&] { return l2_normalised(m); });
+}
+
+std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const std::string& which,
+                                                 const KnnGraphOptions& options) {
+  const int64_t n = database_embedding(ctx.database, which).rows();
+  const int k = options.k;
+  // A graph on disk must be of this database's size; load checks that and k.
+  const ArtefactStore::Disk<KnnGraph> disk{
+      save_knn_graph,
+      [n, k](const std::filesystem::path& file) { return load_knn_graph(file, n, k); }};
+  return ctx.artefacts.get<KnnGraph>(
+      knn_key(ctx, which, options) + ".bin",
+      [&] { return build_knn_graph(*shared_normalised(ctx, which), options); }, &disk);
+}
+
+std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
+                                                    const std::string& which,
+                                                    const KnnGraphOptions& graph,
+                                                    const AffinityOptions& affinity) {
+  return ctx.artefacts.get<SparseMatrix>(affinity_key(ctx, which, graph, affinity), [&] {
+    return normalised_affinity(affinity_matrix(*shared_knn_graph(ctx, which, graph), affinity));
+  });
+}
+
+std::shared_ptr<const Eigenpairs> shared_eigenpairs(const RerankContext& ctx,
+                                                    const std::string& which,
+                                                    const KnnGraphOptions& graph,
+                                                    const AffinityOptions& affinity, int rank) {
+  const std::string key =
+      fmt::format("eigen-{}-rank{}", affinity_key(ctx, which, graph, affinity), rank);
+  return ctx.artefacts.get<Eigenpairs>(
+      key, [&] { return top_eigenpairs(*shared_affinity(ctx, which, graph, affinity), rank); });
+}
+
+}  // namespace hamster
