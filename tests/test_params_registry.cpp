@@ -11,8 +11,8 @@ TEST_CASE("registry lists every built-in plugin") {
   // If a plugin's object file were dropped by the linker, it would vanish from here.
   CHECK(HasherRegistry::instance().names() == std::vector<std::string>{"dsh", "lsh"});
   CHECK(RerankerRegistry::instance().names() ==
-        std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "feature", "kreciprocal",
-                                 "none"});
+        std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
+                                 "kreciprocal", "none", "spectral"});
 }
 
 TEST_CASE("unknown plugin names the known ones") {

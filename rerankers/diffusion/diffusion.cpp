@@ -1,0 +1,130 @@
+// diffusion: truncated manifold diffusion (Iscen et al., CVPR 2017, their large-scale
+// setting). Over S = D^-1/2 A D^-1/2 of the database kNN graph (a_ij = max(0, cos)^gamma),
+// each query solves (I - alpha S_T) f = y by conjugate gradient on the subgraph T its
+// shortlist spans, then ranks the shortlist by f. y seeds the query's kq most similar
+// shortlist items (seeds.h). Restricting S to T keeps the cost per query at O(|T| k) and
+// makes the system well posed: a principal submatrix of S has spectral radius <= 1.
+#include <tbb/enumerable_thread_specific.h>
+
+#include "framework/error.h"
+#include "framework/graph/shared.h"
+#include "framework/reranker.h"
+#include "rerankers/diffusion/seeds.h"
+#include "rerankers/diffusion/subgraph.h"
+#include "rerankers/score_sort.h"
+
+namespace hamster {
+namespace {
+
+const char* const kName = "diffusion";
+
+struct DiffusionOptions {
+  KnnGraphOptions graph;
+  AffinityOptions affinity;
+  float alpha = 0.99f;
+  int kq = 10;
+  float tol = 1e-6f;
+  int iterations = 20;
+  std::string embedding = "feature";
+  bool with_neighbours = false;  // truncate = neighbours: T also holds the shortlist's
+                                 // graph neighbours (a larger, slower system)
+};
+
+void check(bool ok, const std::string& message) {
+  if (!ok) throw Error(std::string(kName) + ": " + message);
+}
+
+DiffusionOptions read_options(const Params& p) {
+  DiffusionOptions o;
+  o.graph.k = p.get_int("k");
+  o.affinity.gamma = static_cast<float>(p.get_double("gamma"));
+  o.affinity.mutual = p.get_bool("mutual");
+  const double alpha = p.get_double("alpha");
+  o.alpha = static_cast<float>(alpha);
+  o.kq = p.get_int("kq");
+  const double tol = p.get_double("tol");
+  o.tol = static_cast<float>(tol);
+  o.iterations = p.get_int("iterations");
+  o.embedding = p.get_string("embedding");
+  const std::string truncate = p.get_string("truncate");
+  check(o.graph.k >= 1, "k must be >= 1, got " + std::to_string(o.graph.k));
+  check(o.affinity.gamma > 0, "gamma must be > 0, got " + number_text(o.affinity.gamma));
+  check(alpha >= 0 && alpha < 1, "alpha must be in [0, 1), got " + number_text(alpha));
+  check(o.kq >= 1, "kq must be >= 1, got " + std::to_string(o.kq));
+  check(tol > 0, "tol must be > 0, got " + number_text(tol));
+  check(o.iterations >= 1, "iterations must be >= 1, got " + std::to_string(o.iterations));
+  check(o.embedding == "feature" || o.embedding == "real",
+        "embedding must be feature or real, got '" + o.embedding + "'");
+  check(truncate == "shortlist" || truncate == "neighbours",
+        "truncate must be shortlist or neighbours, got '" + truncate + "'");
+  o.with_neighbours = truncate == "neighbours";
+  return o;
+}
+
+class Diffusion final : public Reranker {
+ public:
+  explicit Diffusion(DiffusionOptions options) : o_(std::move(options)) {}
+
+  void prepare(const RerankContext& ctx) override {
+    database_ = shared_normalised(ctx, o_.embedding);
+    s_ = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
+    const int64_t n = database_->rows();
+    local_of_ = std::make_unique<tbb::enumerable_thread_specific<std::vector<int32_t>>>(
+        [n] { return std::vector<int32_t>(n, -1); });
+  }
+
+  void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
+    if (!s_) throw Error(std::string(kName) + ": rerank() before prepare()");
+    const Embedding& q = query_embedding(queries, o_.embedding);
+    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
+      return scores(normalised_query(q, i, *database_, kName), list);
+    });
+  }
+
+ private:
+  // -f per shortlist position; all zero (stage-1 order kept) when no seed is positive.
+  std::vector<float> scores(const Eigen::RowVectorXf& query, const Shortlist& list) const {
+    const std::vector<float> sims = shortlist_similarities(query, *database_, list, kName);
+    const std::vector<Seed> seeds = query_seeds(sims, o_.kq, o_.affinity.gamma);
+    std::vector<float> out(list.ids.size(), 0.0f);
+    if (seeds.empty()) return out;
+
+    Subgraph t(local_of_->local());
+    std::vector<int32_t> local(list.ids.size());
+    for (size_t i = 0; i < local.size(); ++i) local[i] = t.add(list.ids[i]);
+    if (o_.with_neighbours) t.add_neighbours(*s_);
+    const SparseMatrix s_t = t.submatrix(*s_);
+
+    Eigen::VectorXf y = Eigen::VectorXf::Zero(t.size());
+    for (const Seed& seed : seeds) y[local[seed.position]] = seed.weight;
+    Eigen::VectorXf f = Eigen::VectorXf::Zero(t.size());
+    conjugate_gradient(s_t, o_.alpha, y, f, o_.tol, o_.iterations);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = -f[local[i]];
+    return out;
+  }
+
+  DiffusionOptions o_;
+  std::shared_ptr<const Embedding> database_;
+  std::shared_ptr<const SparseMatrix> s_;
+  // Per-thread global -> local index of the query's subgraph (n entries, -1 between queries).
+  std::unique_ptr<tbb::enumerable_thread_specific<std::vector<int32_t>>> local_of_;
+};
+
+const RegisterReranker kRegister(
+    kName,
+    "truncated diffusion (Iscen et al. 2017): solve (I - alpha S) f = y by conjugate gradient "
+    "on the shortlist's subgraph of the database kNN graph, rank by f",
+    {{"k", "50", "graph neighbours per database item"},
+     {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
+     {"alpha", "0.99", "diffusion weight in [0, 1)"},
+     {"kq", "10", "query seeds: its kq most similar shortlist items"},
+     {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
+     {"iterations", "20", "conjugate gradient: most iterations"},
+     {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
+     {"mutual", "false", "keep only mutual kNN edges"},
+     {"truncate", "shortlist",
+      "subgraph solved on: shortlist, or neighbours (the shortlist and its graph neighbours)"}},
+    [](const Params& p) { return std::make_unique<Diffusion>(read_options(p)); });
+
+}  // namespace
+}  // namespace hamster
