@@ -25,10 +25,12 @@ Encoded encoded(const Embedding& rows) {
   return e;
 }
 
-Eigen::RowVector2f at_degrees(double degrees, float length = 1) {
+// A 2-d row at `degrees` (dynamic size: fixed 2-float rows trip gcc's bounds warnings).
+Eigen::RowVectorXf at_degrees(double degrees, float length = 1) {
   const double r = degrees * M_PI / 180;
-  return length *
-         Eigen::RowVector2f(static_cast<float>(std::cos(r)), static_cast<float>(std::sin(r)));
+  Eigen::RowVectorXf v(2);
+  v << static_cast<float>(length * std::cos(r)), static_cast<float>(length * std::sin(r));
+  return v;
 }
 
 Embedding rows_at_degrees(const std::vector<double>& degrees, float length = 1) {
@@ -105,7 +107,7 @@ TEST_CASE("aqe by hand - the expanded query reorders the shortlist") {
   CHECK(out[0].scores[3] == doctest::Approx(-0.9218002418469817).epsilon(1e-6));
   // n beyond the shortlist is clipped: all four items, q' = normalise(q + sum x).
   const auto all = rerank("aqe", {{"n", "100"}}, db, q, {list_of({3, 2, 1, 0})});
-  Eigen::RowVector2f expanded = at_degrees(0);
+  Eigen::RowVectorXf expanded = at_degrees(0);
   for (double d : {5, 20, 23, -22}) expanded += at_degrees(d);
   CHECK(all[0].ids.front() == 0);
   CHECK(all[0].scores.back() == doctest::Approx(-cosine(expanded, at_degrees(-22))).epsilon(1e-6));
@@ -135,8 +137,9 @@ TEST_CASE("alpha_qe with a large alpha approaches the top-1 expansion") {
   const auto sharp =
       rerank("alpha_qe", {{"n", "3"}, {"alpha", "500"}}, db, q, {list_of({3, 2, 1, 0})});
   const double w0 = std::pow(std::cos(5 * M_PI / 180), 500);
-  const Eigen::RowVector2f expected = at_degrees(0) + static_cast<float>(w0) * at_degrees(5);
-  CHECK(sharp[0].ids == std::vector<int64_t>{0, 1, 3, 2});  // q' at +0.43 deg: 3 before 2
+  const Eigen::RowVectorXf expected = at_degrees(0) + static_cast<float>(w0) * at_degrees(5);
+  // q' at +0.65 deg (weight 0.149 on x0): item 2 (22.35 deg) passes item 3 (22.65 deg).
+  CHECK(sharp[0].ids == std::vector<int64_t>{0, 1, 2, 3});
   for (size_t i = 0; i < 4; ++i)
     CHECK(sharp[0].scores[i] ==
           doctest::Approx(-cosine(expected, db.features.row(sharp[0].ids[i]))).epsilon(1e-6));
@@ -147,12 +150,12 @@ TEST_CASE("alpha_qe gives negative similarities no weight - aqe weighs them 1") 
   const Encoded db = encoded(rows_at_degrees({10, 120}));
   const Encoded q = encoded(rows_at_degrees({0}));
   const auto weighted = rerank("alpha_qe", {{"n", "2"}, {"alpha", "1"}}, db, q, {list_of({1, 0})});
-  const Eigen::RowVector2f expected =
+  const Eigen::RowVectorXf expected =
       at_degrees(0) + static_cast<float>(std::cos(10 * M_PI / 180)) * at_degrees(10);
   CHECK(weighted[0].ids == std::vector<int64_t>{0, 1});
   CHECK(weighted[0].scores[1] == doctest::Approx(-cosine(expected, at_degrees(120))).epsilon(1e-6));
   const auto average = rerank("aqe", {{"n", "2"}}, db, q, {list_of({1, 0})});
-  const Eigen::RowVector2f sum = at_degrees(0) + at_degrees(10) + at_degrees(120);
+  const Eigen::RowVectorXf sum = at_degrees(0) + at_degrees(10) + at_degrees(120);
   CHECK(average[0].scores[1] == doctest::Approx(-cosine(sum, at_degrees(120))).epsilon(1e-6));
 }
 
@@ -171,7 +174,7 @@ Encoded dba_database() {
   return encoded(m);
 }
 
-Eigen::RowVectorXf padded(const Eigen::RowVector2f& v) {
+Eigen::RowVectorXf padded(const Eigen::RowVectorXf& v) {
   Eigen::RowVectorXf out = Eigen::RowVectorXf::Zero(8);
   out.head(2) = v;
   return out;
@@ -181,7 +184,7 @@ Eigen::RowVectorXf padded(const Eigen::RowVector2f& v) {
 
 TEST_CASE("dba augments each item with its graph neighbours by hand") {
   const Encoded db = dba_database();
-  const Encoded q = encoded(padded(at_degrees(60)));
+  const Encoded q = encoded(padded(at_degrees(63)));
   ArtefactStore store;
   RerankContext ctx{db, store, 1, 0};
   auto r = make("dba", {{"k", "2"}});  // alpha = 3
@@ -194,30 +197,31 @@ TEST_CASE("dba augments each item with its graph neighbours by hand") {
         std::vector<int32_t>{2, 1});
   // x'_i = normalise(x_i + cos^3 x_a + cos^3 x_b) over i's two nearest at the given angles.
   const auto w = [](double degrees) { return std::pow(std::cos(degrees * M_PI / 180), 3); };
-  const auto aug = [&](double self, double a, double b) -> Eigen::RowVector2f {
+  const auto aug = [&](double self, double a, double b) -> Eigen::RowVectorXf {
     return at_degrees(self) + static_cast<float>(w(a - self)) * at_degrees(a) +
            static_cast<float>(w(self - b)) * at_degrees(b);
   };
-  const std::vector<Eigen::RowVector2f> augmented = {aug(0, 20, 50), aug(20, 0, 50),
+  const std::vector<Eigen::RowVectorXf> augmented = {aug(0, 20, 50), aug(20, 0, 50),
                                                      aug(50, 20, 85), aug(85, 50, 20)};
   std::vector<Shortlist> lists = {list_of({0, 1, 2, 3})};
   r->rerank(q, lists);
   for (size_t i = 0; i < 4; ++i)
     CHECK(lists[0].scores[i] ==
-          doctest::Approx(-cosine(at_degrees(60), augmented[lists[0].ids[i]])).epsilon(1e-6));
-  // Plain cosine ranks 50 deg (10 away) before 85 deg (25 away) before 20 deg (40 away);
-  // augmented, 85 deg leans to 50 and 20 deg leans to 50, but 0 deg stays last.
-  CHECK(lists[0].ids.front() == 2);
-  CHECK(lists[0].ids.back() == 0);
+          doctest::Approx(-cosine(at_degrees(63), augmented[lists[0].ids[i]])).epsilon(1e-6));
+  // Plain cosine from 63 deg ranks 50 deg (13 away) before 85 deg (22 away); augmented, the
+  // item at 85 deg leans to 70.5 deg (7.5 away) while 50 deg barely moves (49.7 deg).
+  const auto plain = rerank("feature", {}, db, q, {list_of({0, 1, 2, 3})});
+  CHECK(plain[0].ids == std::vector<int64_t>{2, 3, 1, 0});
+  CHECK(lists[0].ids == std::vector<int64_t>{3, 2, 1, 0});
 
   // DBA + alpha-QE: q' = normalise(q + sum over the best qe_n augmented items of cos^3 x').
   auto with_qe = make("dba", {{"k", "2"}, {"qe_n", "1"}});
   with_qe->prepare(ctx);
   std::vector<Shortlist> expanded = {list_of({0, 1, 2, 3})};
   with_qe->rerank(q, expanded);
-  const Eigen::RowVector2f best = augmented[2].normalized();
-  const Eigen::RowVector2f q2 =
-      at_degrees(60) + static_cast<float>(std::pow(cosine(at_degrees(60), best), 3)) * best;
+  const Eigen::RowVectorXf best = augmented[3].normalized();  // the nearest, as above
+  const Eigen::RowVectorXf q2 =
+      at_degrees(63) + static_cast<float>(std::pow(cosine(at_degrees(63), best), 3)) * best;
   for (size_t i = 0; i < 4; ++i)
     CHECK(expanded[0].scores[i] ==
           doctest::Approx(-cosine(q2, augmented[expanded[0].ids[i]])).epsilon(1e-6));

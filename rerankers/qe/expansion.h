@@ -32,18 +32,21 @@ inline ParamSpec embedding_spec() {
   return {"embedding", "feature", "feature (the deep feature) or real (the hash layer's output)"};
 }
 
-// A number as it appears in an artefact key: the shortest text that reads back the same.
-inline std::string key_number(double v) {
+// A parameter as it appears in an artefact key: the shortest text that reads back the same
+// float (the value the artefact was built with).
+inline std::string key_number(float v) {
   char text[32];
   const auto end = std::to_chars(text, text + sizeof text, v).ptr;
   return std::string(text, end);
 }
 
-// Every option of the graph, so an artefact built on it is keyed by all it depends on.
+// Every option of the graph, so an artefact built on it is keyed by all it depends on
+// (the hnsw options do not change an exact graph).
 inline std::string graph_key(const KnnGraphOptions& g) {
-  return g.method + ".k" + std::to_string(g.k) + ".M" + std::to_string(g.M) + ".efc" +
-         std::to_string(g.ef_construction) + ".efs" + std::to_string(g.ef_search) + ".seed" +
-         std::to_string(g.seed);
+  const std::string base = "knn-k" + std::to_string(g.k) + "-" + g.method;
+  if (g.method != "hnsw") return base;
+  return base + "-M" + std::to_string(g.M) + "-efc" + std::to_string(g.ef_construction) + "-efs" +
+         std::to_string(g.ef_search) + "-seed" + std::to_string(g.seed);
 }
 
 // The queries' rows of the embedding the database side was built from, unit norm.
@@ -55,11 +58,23 @@ inline Embedding normalised_queries(const Embedding& raw, int64_t database_dim,
   return l2_normalised(raw);
 }
 
+// Asks for a database row ahead of use: shortlist rows are scattered over a database far
+// larger than the cache, and gathering them is most of a query's time.
+inline void prefetch_row(const Embedding& database, int64_t id) {
+  const char* row = reinterpret_cast<const char*>(database.row(id).data());
+  const size_t bytes = database.cols() * sizeof(float);
+  for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b);
+}
+
 // cos(q, x_i) for each shortlist item (q and the database rows unit norm).
 inline std::vector<float> shortlist_similarities(const Eigen::RowVectorXf& q,
                                                  const Embedding& database, const Shortlist& list) {
+  constexpr size_t kAhead = 2;
   std::vector<float> sims(list.ids.size());
-  for (size_t i = 0; i < sims.size(); ++i) sims[i] = q.dot(database.row(list.ids[i]));
+  for (size_t i = 0; i < sims.size(); ++i) {
+    if (i + kAhead < sims.size()) prefetch_row(database, list.ids[i + kAhead]);
+    sims[i] = q.dot(database.row(list.ids[i]));
+  }
   return sims;
 }
 
