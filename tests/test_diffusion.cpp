@@ -179,6 +179,37 @@ TEST_CASE("diffusion and spectral beat plain cosine ranking on rings that cosine
   CHECK(map_spectral >= map_plain + 0.2);
 }
 
+TEST_CASE("diffusion truncate=neighbours bridges the gaps of a sparse shortlist") {
+  // A noisy stage 1: the shortlist holds every other database item (ids are in random
+  // positions on the rings). On the shortlist alone each ring's 10-NN graph keeps about 5
+  // edges per node and falls apart; with the shortlist's graph neighbours the rings are
+  // whole again. Measured: plain 0.47, shortlist 0.52, neighbours 0.82 (at 3x the cost).
+  const Manifolds db = rings(300, 1);
+  const Manifolds queries = rings(50, 2);
+  std::vector<Shortlist> lists = cosine_shortlists(db.encoded, queries.encoded);
+  for (Shortlist& list : lists) {
+    Shortlist even;
+    for (int64_t id : list.ids)
+      if (id % 2 == 0) even.ids.push_back(id);
+    even.scores.assign(even.ids.size(), 0);
+    list = even;
+  }
+  ArtefactStore store;
+  const RerankContext ctx{db.encoded, store, 1, 0};
+  auto on_shortlist = make("diffusion", {{"k", "10"}});
+  auto with_neighbours = make("diffusion", {{"k", "10"}, {"truncate", "neighbours"}});
+  on_shortlist->prepare(ctx);
+  with_neighbours->prepare(ctx);
+  const double map_plain = mean_average_precision(lists, db.labels, queries.labels);
+  const double map_shortlist = mean_average_precision(
+      reranked(*on_shortlist, queries.encoded, lists), db.labels, queries.labels);
+  const double map_neighbours = mean_average_precision(
+      reranked(*with_neighbours, queries.encoded, lists), db.labels, queries.labels);
+  MESSAGE("sparse shortlist mAP plain " << map_plain << ", truncate=shortlist " << map_shortlist
+                                        << ", truncate=neighbours " << map_neighbours);
+  CHECK(map_neighbours >= map_shortlist + 0.15);
+}
+
 TEST_CASE("diffusion with alpha 0 ranks by the seeds: kq neighbours by similarity then stage 1") {
   const Embedding points = gaussian_points(40, 6, 3);
   const Encoded db = encoded_from(points);
