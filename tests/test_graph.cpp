@@ -149,6 +149,27 @@ TEST_CASE("graph: hnsw graph is the same at 1 and 2 threads") {
   CHECK(build_knn_graph(x, o).ids != one.ids);
 }
 
+TEST_CASE("graph: hnsw graph of duplicated rows still fills every row") {
+  // 250 copies of one vector and 50 of an orthogonal one: hnsw links duplicates poorly
+  // and the second group's rows need items of the first at similarity 0. Whatever the
+  // search finds, every row must list k distinct other items, best first.
+  Embedding x = Embedding::Zero(300, 4);
+  x.col(0).head(250).setOnes();
+  x.col(1).tail(50).setOnes();
+  KnnGraphOptions o;
+  o.k = 59, o.ef_construction = 10;
+  const KnnGraph g = build_knn_graph(x, o);
+  check_rows_ordered(g);
+  for (int64_t i = 0; i < 300; ++i) {
+    std::vector<int32_t> row(g.neighbours(i), g.neighbours(i) + g.k);
+    std::sort(row.begin(), row.end());
+    REQUIRE(std::unique(row.begin(), row.end()) == row.end());
+    REQUIRE(row.front() >= 0);
+    REQUIRE(row.back() < 300);
+    REQUIRE(g.similarities(i)[0] == 1);
+  }
+}
+
 TEST_CASE("graph: affinity is symmetric with zero diagonal and clipped powered weights") {
   // Item 0 and 1 list each other; 0 and 2 list each other with different similarities;
   // 2 lists 1 one way; 3 sees only negative similarities and nobody lists it positively.

@@ -1,7 +1,8 @@
 #pragma once
 // KnnGraph: each database item's k most similar other items by inner product over
 // L2-normalised rows (cosine similarity), best first. Built with hnswlib (approximate,
-// TBB-parallel) or exactly (blocked matrix product + top-k). Graph re-rankers share one
+// TBB-parallel, inserted in batches so the graph does not depend on the thread count; see
+// knn_graph.cpp) or exactly (blocked matrix product + top-k). Graph re-rankers share one
 // per build through framework/graph/shared.h.
 #include <cstdint>
 #include <filesystem>
