@@ -52,7 +52,7 @@ class Subgraph {
     const float* values = s.valuePtr();
     SparseMatrix sub(m, m);
     int64_t* sub_outer = sub.outerIndexPtr();
-    std::vector<int32_t> row_end(m);  // entries of row i: entries[row_end[i-1], row_end[i])
+    std::vector<int64_t> row_end(m);  // entries of row i: entries[row_end[i-1], row_end[i])
     std::vector<std::pair<int32_t, float>> entries;
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t e = outer[nodes_[i]]; e < outer[nodes_[i] + 1]; ++e)
@@ -60,7 +60,7 @@ class Subgraph {
           entries.emplace_back(j, values[e]);
           ++sub_outer[j + 1];
         }
-      row_end[i] = static_cast<int32_t>(entries.size());
+      row_end[i] = static_cast<int64_t>(entries.size());
     }
     for (int64_t j = 0; j < m; ++j) sub_outer[j + 1] += sub_outer[j];
     sub.resizeNonZeros(sub_outer[m]);
