@@ -68,6 +68,11 @@ class Diffusion final : public Reranker {
   void prepare(const RerankContext& ctx) override {
     database_ = shared_normalised(ctx, o_.embedding);
     s_ = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
+    if (!s_->isCompressed()) {  // Subgraph reads the compressed arrays directly
+      auto compressed = std::make_shared<SparseMatrix>(*s_);
+      compressed->makeCompressed();
+      s_ = std::move(compressed);
+    }
     const int64_t n = database_->rows();
     local_of_ = std::make_unique<tbb::enumerable_thread_specific<std::vector<int32_t>>>(
         [n] { return std::vector<int32_t>(n, -1); });

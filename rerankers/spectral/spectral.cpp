@@ -58,15 +58,15 @@ Embedding spectral_embedding(const Eigenpairs& pairs, double alpha) {
   return psi;
 }
 
-// Names everything Psi depends on: the embedding, every graph and affinity option, r, alpha.
+// Names everything Psi depends on: the embedding, every graph and affinity option, r, alpha
+// (in the style of the graph artefacts' keys).
 std::string embedding_key(const SpectralOptions& o) {
   const KnnGraphOptions& g = o.graph;
-  return "spectral_psi.embedding=" + o.embedding + ",k=" + std::to_string(g.k) +
-         ",method=" + g.method + ",M=" + std::to_string(g.M) +
-         ",efc=" + std::to_string(g.ef_construction) + ",efs=" + std::to_string(g.ef_search) +
-         ",seed=" + std::to_string(g.seed) + ",gamma=" + number_text(o.affinity.gamma) +
-         ",mutual=" + (o.affinity.mutual ? "1" : "0") + ",rank=" + std::to_string(o.rank) +
-         ",alpha=" + number_text(o.alpha);
+  return "spectral-psi-" + o.embedding + "-k" + std::to_string(g.k) + "-" + g.method + "-M" +
+         std::to_string(g.M) + "-efc" + std::to_string(g.ef_construction) + "-efs" +
+         std::to_string(g.ef_search) + "-seed" + std::to_string(g.seed) + "-gamma" +
+         number_text(o.affinity.gamma) + "-mutual" + (o.affinity.mutual ? "1" : "0") + "-rank" +
+         std::to_string(o.rank) + "-alpha" + number_text(o.alpha);
 }
 
 class Spectral final : public Reranker {
