@@ -137,7 +137,7 @@ TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named"
   terms.filter = "bits=32";
   CHECK_THROWS_WITH_AS(run_experiment(c, terms, plan3), doctest::Contains("matches no cell"),
                        Error);
-  terms.filter = "colour=red";
+  terms.filter = "bits=16,colour=red";
   CHECK_THROWS_WITH_AS(run_experiment(c, terms, plan3),
                        doctest::Contains("'colour=red' is not a key=value term"), Error);
   CHECK(run_experiment(c, {}, log) == 2);
@@ -237,6 +237,17 @@ TEST_CASE("table: records written under other metric settings show blanks - not 
   // The first record has no mAP@10: an empty field right after its mAP@100.
   const auto first_row = csv.substr(csv.find('\n') + 1);
   CHECK(first_row.find(",,") != std::string::npos);
+
+  // Records are appended: a cell redone by a run that died before compacting appears
+  // twice; the table shows its last record only.
+  auto rs = records(c.output_dir);
+  REQUIRE(rs.size() == 2);
+  rs[0]["bits"] = 99;
+  std::ofstream(c.output_dir / "results.jsonl", std::ios::app) << rs[0].dump() << "\n";
+  const std::string md = format_table(c.output_dir, "md");
+  CHECK(md.find("| lsh | 99 |") != std::string::npos);
+  CHECK(md.find("| lsh | 16 | 0 | none | 100 | 0.") != std::string::npos);  // the other cell
+  CHECK(std::count(md.begin(), md.end(), '\n') == 4);  // header, rule, two cells
   fs::remove_all(root);
 }
 

@@ -115,11 +115,14 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
 }
 
 // --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker; a plugin
-// matches by name or by its full label), all of which must hold, or else plain text the
-// cell id must contain. Commas inside a label's parentheses belong to the label.
+// matches by name or by its full label), all of which must hold, or else (when it does
+// not start with such a term) plain text the cell id must contain. Commas inside a label's parentheses belong to the label.
 std::vector<std::pair<std::string, std::string>> filter_terms(const std::string& filter) {
   std::vector<std::pair<std::string, std::string>> terms;
-  if (filter.find('=') == std::string::npos) return terms;
+  // Cell ids hold '=' too ("dsh(epochs=20)/32b/..."): terms are recognised by their key.
+  const bool keyed = filter.rfind("hasher=", 0) == 0 || filter.rfind("bits=", 0) == 0 ||
+                     filter.rfind("seed=", 0) == 0 || filter.rfind("reranker=", 0) == 0;
+  if (!keyed) return terms;
   std::string term;
   int depth = 0;
   auto finish = [&] {
@@ -170,18 +173,47 @@ std::map<std::string, json> records_by_key(const fs::path& file) {
   return records;
 }
 
-// Adds one finished cell to results.jsonl and rewrites results.csv. Shards of one grid may
-// run as concurrent processes on the same folder: under an exclusive lock, the file is
-// re-read and merged, so no process overwrites another's records.
-void add_record(const ExperimentConfig& c, const std::vector<Cell>& cells, const std::string& key,
-                const json& record) {
+// Shards of one grid may run as concurrent processes on one folder: every change to
+// results.jsonl happens under an exclusive lock on results.lock.
+template <class F>
+void with_results_lock(const ExperimentConfig& c, F&& f) {
   const fs::path lock_path = c.output_dir / "results.lock";
   const int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR, 0644);
-  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) throw Error("cannot lock " + lock_path.string());
+  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw Error("cannot lock " + lock_path.string());
+  }
   try {
-    std::map<std::string, json> records = records_by_key(c.output_dir / "results.jsonl");
-    records[key] = record;
-    // Grid order first, then records of cells no longer in the config (kept, not lost).
+    f();
+  } catch (...) {
+    ::close(fd);  // releases the lock
+    throw;
+  }
+  ::close(fd);
+}
+
+// Appends one finished cell: O(record) per cell, so a grid of thousands of cells writes
+// each record once (rewriting the file after every cell made it O(cells^2) bytes). A
+// redone cell appears twice until compact_results; readers keep the last.
+void append_record(const ExperimentConfig& c, const json& record) {
+  with_results_lock(c, [&] {
+    const fs::path file = c.output_dir / "results.jsonl";
+    const std::string line = record.dump() + "\n";
+    const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+    const bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) ==
+                                   static_cast<ssize_t>(line.size());
+    if (fd >= 0) ::close(fd);
+    if (!ok) throw Error("cannot append to " + file.string());
+  });
+}
+
+// Rewrites results.jsonl once per run: one record per cell (the last written), in grid
+// order, then records of cells no longer in the config (kept, not lost); and derives
+// results.csv from it. Atomic, under the lock.
+void compact_results(const ExperimentConfig& c, const std::vector<Cell>& cells) {
+  with_results_lock(c, [&] {
+    const fs::path file = c.output_dir / "results.jsonl";
+    std::map<std::string, json> records = records_by_key(file);
     std::vector<json> ordered;
     std::set<std::string> written;
     for (const auto& cell : cells)
@@ -193,14 +225,9 @@ void add_record(const ExperimentConfig& c, const std::vector<Cell>& cells, const
       if (!written.count(k)) ordered.push_back(r);
     std::string text;
     for (const json& r : ordered) text += r.dump() + "\n";
-    const fs::path file = c.output_dir / "results.jsonl";
     write_file_atomic(file, text);
     write_file_atomic(c.output_dir / "results.csv", format_records(ordered, "csv", file.string()));
-  } catch (...) {
-    ::close(fd);  // releases the lock
-    throw;
-  }
-  ::close(fd);
+  });
 }
 
 std::unique_ptr<Hasher> make_hasher(const Build& b) {
@@ -517,14 +544,18 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
     s1.evaluation_seconds = seconds_since(t0);
     for (const Cell* cell : pending[b]) {
       json record = evaluate_cell(c, *cell, e, s1, prov);
-      add_record(c, cells, cell->key, record);  // after every cell: a crash loses at most one
+      append_record(c, record);  // after every cell: a crash loses at most one
       ++finished;
       const double elapsed = seconds_since(start);
       log(fmt::format("cell {}/{} {}: mAP@all {:.4f}  [ETA {:.0f}s]", finished, total, cell->id,
                       record["metrics"].value("mAP@all", 0.0),
                       elapsed / finished * (total - finished)));
     }
+    for (const auto& a : e.artefacts->entries())
+      log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key,
+                      a.from_disk ? "loaded" : "built", a.seconds));
   }
+  compact_results(c, cells);
   return static_cast<int>(finished);
 }
 
