@@ -281,3 +281,32 @@ TEST_CASE("runner: validation queries come from the training items - never the q
                        doctest::Contains("validation_per_class > 0"), Error);
   fs::remove_all(root);
 }
+
+TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached model and graph") {
+  const fs::path root = test::fresh_temp_dir("runner-add");
+  ExperimentConfig c = tiny_experiment(root);
+  c.hashers.resize(1);  // lsh
+  c.rerankers.resize(1);  // none
+  std::ostringstream first;
+  CHECK(run_experiment(c, {}, first) == 1);
+  c.rerankers.push_back({"diffusion", {{"k", "10"}}});
+  std::ostringstream second;
+  CHECK(run_experiment(c, {}, second) == 1);  // only the new cell
+  CHECK(second.str().find("fit ") == std::string::npos);
+  CHECK(second.str().find("shared artefact knn-feature-k10") != std::string::npos);
+  CHECK(second.str().find("built in") != std::string::npos);
+  // A third re-ranker over the same graph loads it from the build's cache.
+  c.rerankers.push_back({"spectral", {{"k", "10"}, {"rank", "20"}}});
+  std::ostringstream third;
+  CHECK(run_experiment(c, {}, third) == 1);
+  CHECK(third.str().find("fit ") == std::string::npos);
+  const std::string log = third.str();
+  const auto knn = log.find("shared artefact knn-feature-k10");
+  REQUIRE(knn != std::string::npos);
+  CHECK(log.substr(knn, log.find('\n', knn) - knn).find("loaded") != std::string::npos);
+  const auto rs = records(c.output_dir);
+  REQUIRE(rs.size() == 3);
+  CHECK(rs[2]["artefacts"].size() >= 2);  // graph, affinity, eigenpairs...
+  CHECK(rs[2]["times"]["artefact_seconds"].get<double>() > 0);
+  fs::remove_all(root);
+}
