@@ -194,10 +194,12 @@ class BatchedHnsw : public hnswlib::HierarchicalNSW<float> {
     std::memcpy(getDataByInternalId(id), vec(i), data_size_);
     const int level = element_levels_[i];
     if (level > 0) {
-      // Freed by hnswlib's destructor.
-      linkLists_[i] = static_cast<char*>(std::malloc(size_links_per_element_ * level + 1));
+      // Freed by hnswlib's destructor. hnswlib's searches prefetch the id after a list's
+      // last one, so a full top-level list is read one id past its end: pad for it.
+      const size_t bytes = size_links_per_element_ * level + sizeof(hnswlib::tableint);
+      linkLists_[i] = static_cast<char*>(std::malloc(bytes));
       if (!linkLists_[i]) throw std::bad_alloc();
-      std::memset(linkLists_[i], 0, size_links_per_element_ * level + 1);
+      std::memset(linkLists_[i], 0, bytes);
     }
   }
 
