@@ -352,3 +352,15 @@ TEST_CASE("graph: unknown or missing embeddings are errors naming them") {
         std::string::npos);
   CHECK(&database_embedding(db, "real") == &db.real);
 }
+
+TEST_CASE("graph: columns that are zero in every row are dropped without changing the graph") {
+  const Embedding x = l2_normalised(clustered(600, 12, 4, 6, 5).cwiseMax(0.0f));
+  Embedding padded = Embedding::Zero(x.rows(), 2 * x.cols() + 1);  // odd columns stay zero
+  for (int64_t c = 0; c < x.cols(); ++c) padded.col(2 * c) = x.col(c);
+  KnnGraphOptions options;
+  options.k = 10;
+  const KnnGraph plain = build_knn_graph(x, options);
+  const KnnGraph dead = build_knn_graph(padded, options);
+  CHECK(dead.ids == plain.ids);
+  CHECK(dead.sims == plain.sims);
+}

@@ -353,7 +353,27 @@ Embedding l2_normalised(const Embedding& m) {
   return out;
 }
 
+namespace {
+
+// The columns that are non-zero in some row. Deep features come out of a ReLU, and many
+// units never fire (208 of DSH's 500 on Fashion-MNIST): dropping them leaves every inner
+// product as it was and spares the graph build their memory traffic.
+std::vector<int64_t> live_columns(const Embedding& m) {
+  std::vector<int64_t> live;
+  for (int64_t c = 0; c < m.cols(); ++c)
+    if ((m.col(c).array() != 0.0f).any()) live.push_back(c);
+  return live;
+}
+
+}  // namespace
+
 KnnGraph build_knn_graph(const Embedding& normalised, const KnnGraphOptions& options) {
+  const std::vector<int64_t> live = live_columns(normalised);
+  if (!live.empty() && static_cast<int64_t>(live.size()) < normalised.cols()) {
+    Embedding compact(normalised.rows(), static_cast<int64_t>(live.size()));
+    for (size_t j = 0; j < live.size(); ++j) compact.col(j) = normalised.col(live[j]);
+    return build_knn_graph(compact, options);
+  }
   if (options.method == "exact") return exact_knn_graph(normalised, options.k);
   if (options.method != "hnsw")
     throw Error("kNN graph: unknown method '" + options.method + "' (known: hnsw, exact)");
