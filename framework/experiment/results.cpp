@@ -47,15 +47,20 @@ Table build_table(const std::vector<json>& records) {
       if (std::find(metrics.begin(), metrics.end(), m.get<std::string>()) == metrics.end())
         metrics.push_back(m.get<std::string>());
   for (const auto& m : metrics) t.header.push_back(m);
-  const std::vector<std::pair<std::string, std::string>> times = {
-      {"train_seconds", "train s"},
-      {"train_images_per_second", "train img/s"},
-      {"encode_images_per_second", "encode img/s"},
-      {"stage1_us_per_query", "stage-1 us/q"},
-      {"artefact_seconds", "artefacts s"},
-      {"prepare_seconds", "prepare s"},
-      {"rerank_us_per_query", "rerank us/q"}};
-  for (const auto& [key, name] : times) t.header.push_back(name);
+  // Time columns: record key, header, and the factor the table shows it with.
+  struct TimeColumn {
+    const char* key;
+    const char* name;
+    double scale;
+  };
+  const std::vector<TimeColumn> times = {{"train_seconds", "train s", 1},
+                                         {"train_images_per_second", "train img/s", 1},
+                                         {"encode_images_per_second", "encode img/s", 1},
+                                         {"stage1_us_per_query", "stage-1 us/q", 1},
+                                         {"artefact_seconds", "artefacts s", 1},
+                                         {"prepare_seconds", "prepare s", 1},
+                                         {"rerank_us_per_query", "rerank ms/q", 1e-3}};
+  for (const TimeColumn& col : times) t.header.push_back(col.name);
   for (const auto& r : records) {
     std::vector<std::string> row = {hasher_label(r), std::to_string(r.at("bits").get<int>()),
                                     std::to_string(r.at("seed").get<uint64_t>()),
@@ -66,9 +71,11 @@ Table build_table(const std::vector<json>& records) {
       row.push_back(r.at("metrics").contains(m)
                         ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
                         : "");
-    for (const auto& [key, name] : times) {
-      const double v = r.at("times").value(key, 0.0);
-      row.push_back(v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.2f}", v));
+    for (const TimeColumn& col : times) {
+      const double v = r.at("times").value(col.key, 0.0) * col.scale;
+      row.push_back(v >= 100 ? fmt::format("{:.0f}", v)
+                    : v >= 1 ? fmt::format("{:.2f}", v)
+                             : fmt::format("{:.3f}", v));
     }
     t.rows.push_back(row);
   }
