@@ -12,8 +12,10 @@
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
 #include "tests/helpers.h"
+#include "tests/rerank_helpers.h"
 
 using namespace hamster;
+using namespace hamster::test;
 
 namespace {
 
@@ -23,13 +25,8 @@ struct Manifolds {
   std::vector<int> labels;
 };
 
-Encoded encoded_from(const Embedding& points) {
-  Encoded e;
-  e.features = points;
-  e.real = points.leftCols(2);
-  e.codes = BinaryCodes::from_signs(e.real.data(), e.real.rows(), static_cast<int>(e.real.cols()));
-  return e;
-}
+// Deep features `points`, real output their first two columns.
+Encoded encoded_from(const Embedding& points) { return encoded(points, points.leftCols(2)); }
 
 // Three noisy circles of latitude (30, 45 and 60 degrees from a pole) on the unit sphere,
 // turned into 8 dimensions by a fixed orthonormal basis and scaled by a random factor per
@@ -74,33 +71,18 @@ Embedding gaussian_points(int n, int dims, uint32_t seed) {
   return points;
 }
 
-Shortlist list_of(std::vector<int64_t> ids) {
-  Shortlist s;
-  s.ids = std::move(ids);
-  s.scores.assign(s.ids.size(), 0);
-  return s;
-}
-
 std::vector<int64_t> first_ids(int64_t n) {
   std::vector<int64_t> ids(n);
   for (int64_t i = 0; i < n; ++i) ids[i] = i;
   return ids;
 }
 
-std::unique_ptr<Reranker> make(const std::string& name,
-                               const std::map<std::string, std::string>& params) {
-  return RerankerRegistry::instance().create(name, params);
-}
-
 // Every query's shortlist is the whole database in plain cosine order (the feature
 // re-ranker), the stage 1 the graph re-rankers then reorder.
 std::vector<Shortlist> cosine_shortlists(const Encoded& db, const Encoded& queries) {
-  auto feature = make("feature", {});
-  ArtefactStore store;
-  feature->prepare(RerankContext{db, store, 1, 0});
-  std::vector<Shortlist> lists(queries.features.rows(), list_of(first_ids(db.features.rows())));
-  feature->rerank(queries, lists);
-  return lists;
+  return rerank(
+      "feature", {}, db, queries,
+      std::vector<Shortlist>(queries.features.rows(), list_of(first_ids(db.features.rows()))));
 }
 
 double mean_average_precision(const std::vector<Shortlist>& lists,

@@ -8,50 +8,12 @@
 #include "framework/error.h"
 #include "framework/reranker.h"
 #include "tests/helpers.h"
+#include "tests/rerank_helpers.h"
 
 using namespace hamster;
+using namespace hamster::test;
 
 namespace {
-
-Encoded encoded(const Embedding& rows) {
-  Encoded e;
-  e.features = rows;
-  e.real = rows;
-  e.codes = BinaryCodes::from_signs(e.real.data(), e.real.rows(), static_cast<int>(e.real.cols()));
-  return e;
-}
-
-Embedding rows_at_degrees(const std::vector<double>& degrees) {
-  Embedding m(degrees.size(), 2);
-  for (size_t i = 0; i < degrees.size(); ++i) {
-    const double r = degrees[i] * M_PI / 180;
-    m(i, 0) = static_cast<float>(std::cos(r));
-    m(i, 1) = static_cast<float>(std::sin(r));
-  }
-  return m;
-}
-
-Shortlist list_of(std::vector<int64_t> ids) {
-  Shortlist s;
-  s.ids = std::move(ids);
-  s.scores.assign(s.ids.size(), 0);
-  return s;
-}
-
-std::unique_ptr<Reranker> make(const std::string& name,
-                               const std::map<std::string, std::string>& params = {}) {
-  return RerankerRegistry::instance().create(name, params);
-}
-
-std::vector<Shortlist> rerank(const std::string& name,
-                              const std::map<std::string, std::string>& params, const Encoded& db,
-                              const Encoded& queries, std::vector<Shortlist> lists) {
-  auto r = make(name, params);
-  ArtefactStore store;
-  r->prepare(RerankContext{db, store, 1, 0});
-  r->rerank(queries, lists);
-  return lists;
-}
 
 int64_t position(const Shortlist& list, int64_t id) {
   return std::find(list.ids.begin(), list.ids.end(), id) - list.ids.begin();

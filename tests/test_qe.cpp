@@ -11,56 +11,12 @@
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
 #include "tests/helpers.h"
+#include "tests/rerank_helpers.h"
 
 using namespace hamster;
+using namespace hamster::test;
 
 namespace {
-
-// Database or queries whose deep feature (and real output, unused here) are `rows`.
-Encoded encoded(const Embedding& rows) {
-  Encoded e;
-  e.features = rows;
-  e.real = rows;
-  e.codes = BinaryCodes::from_signs(e.real.data(), e.real.rows(), static_cast<int>(e.real.cols()));
-  return e;
-}
-
-// A 2-d row at `degrees` (dynamic size: fixed 2-float rows trip gcc's bounds warnings).
-Eigen::RowVectorXf at_degrees(double degrees, float length = 1) {
-  const double r = degrees * M_PI / 180;
-  Eigen::RowVectorXf v(2);
-  v << static_cast<float>(length * std::cos(r)), static_cast<float>(length * std::sin(r));
-  return v;
-}
-
-Embedding rows_at_degrees(const std::vector<double>& degrees, float length = 1) {
-  Embedding m(degrees.size(), 2);
-  for (size_t i = 0; i < degrees.size(); ++i) m.row(i) = at_degrees(degrees[i], length);
-  return m;
-}
-
-Shortlist list_of(std::vector<int64_t> ids) {
-  Shortlist s;
-  s.ids = std::move(ids);
-  s.scores.assign(s.ids.size(), 0);
-  return s;
-}
-
-std::unique_ptr<Reranker> make(const std::string& name,
-                               const std::map<std::string, std::string>& params = {}) {
-  return RerankerRegistry::instance().create(name, params);
-}
-
-// Prepares `name` on `db` with its own memory-only store and reranks `lists`.
-std::vector<Shortlist> rerank(const std::string& name,
-                              const std::map<std::string, std::string>& params, const Encoded& db,
-                              const Encoded& queries, std::vector<Shortlist> lists) {
-  auto r = make(name, params);
-  ArtefactStore store;
-  r->prepare(RerankContext{db, store, 1, 0});
-  r->rerank(queries, lists);
-  return lists;
-}
 
 Embedding random_rows(int64_t n, int dim, uint64_t seed) {
   std::mt19937_64 rng(seed);

@@ -2,33 +2,25 @@
 
 #include "framework/error.h"
 #include "framework/reranker.h"
+#include "tests/rerank_helpers.h"
 
 using namespace hamster;
 
 namespace {
 
+using test::list_of;
+using test::make;
+
+Embedding matrix(const std::vector<std::vector<float>>& rows) {
+  Embedding m(rows.size(), rows[0].size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t j = 0; j < rows[i].size(); ++j) m(i, j) = rows[i][j];
+  return m;
+}
+
 Encoded encoded(const std::vector<std::vector<float>>& real,
                 const std::vector<std::vector<float>>& features) {
-  Encoded e;
-  e.real.resize(real.size(), real[0].size());
-  for (size_t i = 0; i < real.size(); ++i)
-    for (size_t j = 0; j < real[i].size(); ++j) e.real(i, j) = real[i][j];
-  e.features.resize(features.size(), features[0].size());
-  for (size_t i = 0; i < features.size(); ++i)
-    for (size_t j = 0; j < features[i].size(); ++j) e.features(i, j) = features[i][j];
-  e.codes = BinaryCodes::from_signs(e.real.data(), e.real.rows(), static_cast<int>(e.real.cols()));
-  return e;
-}
-
-Shortlist list_of(std::vector<int64_t> ids) {
-  Shortlist s;
-  s.ids = ids;
-  s.scores.assign(ids.size(), 0);
-  return s;
-}
-
-std::unique_ptr<Reranker> make(const std::string& name) {
-  return RerankerRegistry::instance().create(name, {});
+  return test::encoded(matrix(features), matrix(real));
 }
 
 // prepare() with a memory-only artefact store.

@@ -9,6 +9,7 @@
 #include "framework/error.h"
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
+#include "rerankers/diffusion/graph_params.h"
 #include "rerankers/diffusion/seeds.h"
 #include "rerankers/diffusion/subgraph.h"
 #include "rerankers/score_sort.h"
@@ -18,14 +19,9 @@ namespace {
 
 const char* const kName = "diffusion";
 
-struct DiffusionOptions {
-  KnnGraphOptions graph;
-  AffinityOptions affinity;
-  float alpha = 0.99f;
-  int kq = 10;
+struct DiffusionOptions : GraphRankOptions {
   float tol = 1e-6f;
   int iterations = 20;
-  std::string embedding = "feature";
   bool with_neighbours = false;  // truncate = neighbours: T also holds the shortlist's
                                  // graph neighbours (a larger, slower system)
 };
@@ -36,25 +32,13 @@ void check(bool ok, const std::string& message) {
 
 DiffusionOptions read_options(const Params& p) {
   DiffusionOptions o;
-  o.graph.k = p.get_int("k");
-  o.affinity.gamma = static_cast<float>(p.get_double("gamma"));
-  o.affinity.mutual = p.get_bool("mutual");
-  const double alpha = p.get_double("alpha");
-  o.alpha = static_cast<float>(alpha);
-  o.kq = p.get_int("kq");
+  static_cast<GraphRankOptions&>(o) = read_graph_rank_options(p, kName);
   const double tol = p.get_double("tol");
   o.tol = static_cast<float>(tol);
   o.iterations = p.get_int("iterations");
-  o.embedding = p.get_string("embedding");
   const std::string truncate = p.get_string("truncate");
-  check(o.graph.k >= 1, "k must be >= 1, got " + std::to_string(o.graph.k));
-  check(o.affinity.gamma > 0, "gamma must be > 0, got " + number_text(o.affinity.gamma));
-  check(alpha >= 0 && alpha < 1, "alpha must be in [0, 1), got " + number_text(alpha));
-  check(o.kq >= 1, "kq must be >= 1, got " + std::to_string(o.kq));
   check(tol > 0, "tol must be > 0, got " + number_text(tol));
   check(o.iterations >= 1, "iterations must be >= 1, got " + std::to_string(o.iterations));
-  check(o.embedding == "feature" || o.embedding == "real",
-        "embedding must be feature or real, got '" + o.embedding + "'");
   check(truncate == "shortlist" || truncate == "neighbours",
         "truncate must be shortlist or neighbours, got '" + truncate + "'");
   o.with_neighbours = truncate == "neighbours";
@@ -80,16 +64,15 @@ class Diffusion final : public Reranker {
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!s_) throw Error(std::string(kName) + ": rerank() before prepare()");
-    const Embedding& q = query_embedding(queries, o_.embedding);
-    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
-      return scores(normalised_query(q, i, *database_, kName), list);
-    });
+    rerank_by_similarities(
+        queries, lists, o_.embedding, *database_, kName,
+        [&](const std::vector<float>& sims, const Shortlist& list) { return scores(sims, list); });
   }
 
  private:
-  // -f per shortlist position; all zero (stage-1 order kept) when no seed is positive.
-  std::vector<float> scores(const Eigen::RowVectorXf& query, const Shortlist& list) const {
-    const std::vector<float> sims = shortlist_similarities(query, *database_, list, kName);
+  // -f per shortlist position from the query's similarities to it; all zero (stage-1 order
+  // kept) when no seed is positive.
+  std::vector<float> scores(const std::vector<float>& sims, const Shortlist& list) const {
     const std::vector<Seed> seeds = query_seeds(sims, o_.kq, o_.affinity.gamma);
     std::vector<float> out(list.ids.size(), 0.0f);
     if (seeds.empty()) return out;
@@ -103,7 +86,7 @@ class Diffusion final : public Reranker {
     Eigen::VectorXf y = Eigen::VectorXf::Zero(t.size());
     for (const Seed& seed : seeds) y[local[seed.position]] = seed.weight;
     Eigen::VectorXf f = Eigen::VectorXf::Zero(t.size());
-    conjugate_gradient(s_t, o_.alpha, y, f, o_.tol, o_.iterations);
+    conjugate_gradient(s_t, static_cast<float>(o_.alpha), y, f, o_.tol, o_.iterations);
     for (size_t i = 0; i < out.size(); ++i) out[i] = -f[local[i]];
     return out;
   }

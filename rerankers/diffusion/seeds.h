@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "framework/error.h"
+#include "framework/graph/shared.h"
 #include "framework/types.h"
+#include "rerankers/score_sort.h"
 
 namespace hamster {
 
@@ -70,6 +72,20 @@ inline std::vector<Seed> query_seeds(const std::vector<float>& sims, int kq, flo
     if (weight > 0) seeds.push_back({order[i], weight});
   }
   return seeds;
+}
+
+// Re-ranks every shortlist by score(sims, list), sims being the cosine similarities of the
+// query's `embedding` row (unit norm) to its shortlist items in the row-normalised database.
+// Errors name `owner`.
+template <class ScoreFn>
+void rerank_by_similarities(const Encoded& queries, std::vector<Shortlist>& lists,
+                            const std::string& embedding, const Embedding& database,
+                            const std::string& owner, ScoreFn&& score) {
+  const Embedding& q = query_embedding(queries, embedding);
+  rerank_each(lists, [&](int64_t i, const Shortlist& list) {
+    const Eigen::RowVectorXf query = normalised_query(q, i, database, owner);
+    return score(shortlist_similarities(query, database, list, owner), list);
+  });
 }
 
 // Text of a parameter value for error messages and artefact keys ("0.99", "1.5").

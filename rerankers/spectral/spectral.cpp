@@ -7,6 +7,7 @@
 #include "framework/error.h"
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
+#include "rerankers/diffusion/graph_params.h"
 #include "rerankers/diffusion/seeds.h"
 #include "rerankers/score_sort.h"
 
@@ -15,13 +16,8 @@ namespace {
 
 const char* const kName = "spectral";
 
-struct SpectralOptions {
-  KnnGraphOptions graph;
-  AffinityOptions affinity;
-  double alpha = 0.99;
+struct SpectralOptions : GraphRankOptions {
   int rank = 100;
-  int kq = 10;
-  std::string embedding = "feature";
 };
 
 void check(bool ok, const std::string& message) {
@@ -30,20 +26,9 @@ void check(bool ok, const std::string& message) {
 
 SpectralOptions read_options(const Params& p) {
   SpectralOptions o;
-  o.graph.k = p.get_int("k");
-  o.affinity.gamma = static_cast<float>(p.get_double("gamma"));
-  o.affinity.mutual = p.get_bool("mutual");
-  o.alpha = p.get_double("alpha");
+  static_cast<GraphRankOptions&>(o) = read_graph_rank_options(p, kName);
   o.rank = p.get_int("rank");
-  o.kq = p.get_int("kq");
-  o.embedding = p.get_string("embedding");
-  check(o.graph.k >= 1, "k must be >= 1, got " + std::to_string(o.graph.k));
-  check(o.affinity.gamma > 0, "gamma must be > 0, got " + number_text(o.affinity.gamma));
-  check(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1), got " + number_text(o.alpha));
   check(o.rank >= 1, "rank must be >= 1, got " + std::to_string(o.rank));
-  check(o.kq >= 1, "kq must be >= 1, got " + std::to_string(o.kq));
-  check(o.embedding == "feature" || o.embedding == "real",
-        "embedding must be feature or real, got '" + o.embedding + "'");
   return o;
 }
 
@@ -85,16 +70,15 @@ class Spectral final : public Reranker {
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!psi_) throw Error(std::string(kName) + ": rerank() before prepare()");
-    const Embedding& q = query_embedding(queries, o_.embedding);
-    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
-      return scores(normalised_query(q, i, *database_, kName), list);
-    });
+    rerank_by_similarities(
+        queries, lists, o_.embedding, *database_, kName,
+        [&](const std::vector<float>& sims, const Shortlist& list) { return scores(sims, list); });
   }
 
  private:
-  // -Psi_j . psi_q per shortlist position; all zero (stage-1 order kept) without seeds.
-  std::vector<float> scores(const Eigen::RowVectorXf& query, const Shortlist& list) const {
-    const std::vector<float> sims = shortlist_similarities(query, *database_, list, kName);
+  // -Psi_j . psi_q per shortlist position from the query's similarities to it; all zero
+  // (stage-1 order kept) without seeds.
+  std::vector<float> scores(const std::vector<float>& sims, const Shortlist& list) const {
     Eigen::RowVectorXf psi_q = Eigen::RowVectorXf::Zero(psi_->cols());
     for (const Seed& seed : query_seeds(sims, o_.kq, o_.affinity.gamma))
       psi_q += seed.weight * psi_->row(list.ids[seed.position]);

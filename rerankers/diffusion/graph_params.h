@@ -1,0 +1,45 @@
+#pragma once
+// The parameters diffusion and spectral ranking share: the database kNN graph (k), its
+// affinity a_ij = max(0, cos)^gamma (gamma, mutual), the diffusion weight alpha, the query
+// seeds (kq) and the embedding ranked in.
+#include <string>
+
+#include "framework/error.h"
+#include "framework/graph/affinity.h"
+#include "framework/graph/knn_graph.h"
+#include "framework/params.h"
+#include "rerankers/diffusion/seeds.h"
+
+namespace hamster {
+
+struct GraphRankOptions {
+  KnnGraphOptions graph;
+  AffinityOptions affinity;
+  double alpha = 0.99;
+  int kq = 10;
+  std::string embedding = "feature";
+};
+
+// Reads k, gamma, mutual, alpha, kq and embedding from p and checks them. Throws Error
+// starting "owner: " for a value out of range.
+inline GraphRankOptions read_graph_rank_options(const Params& p, const std::string& owner) {
+  const auto check = [&](bool ok, const std::string& message) {
+    if (!ok) throw Error(owner + ": " + message);
+  };
+  GraphRankOptions o;
+  o.graph.k = p.get_int("k");
+  o.affinity.gamma = static_cast<float>(p.get_double("gamma"));
+  o.affinity.mutual = p.get_bool("mutual");
+  o.alpha = p.get_double("alpha");
+  o.kq = p.get_int("kq");
+  o.embedding = p.get_string("embedding");
+  check(o.graph.k >= 1, "k must be >= 1, got " + std::to_string(o.graph.k));
+  check(o.affinity.gamma > 0, "gamma must be > 0, got " + number_text(o.affinity.gamma));
+  check(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1), got " + number_text(o.alpha));
+  check(o.kq >= 1, "kq must be >= 1, got " + std::to_string(o.kq));
+  check(o.embedding == "feature" || o.embedding == "real",
+        "embedding must be feature or real, got '" + o.embedding + "'");
+  return o;
+}
+
+}  // namespace hamster

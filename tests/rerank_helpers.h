@@ -1,0 +1,70 @@
+#pragma once
+// Helpers shared by the re-ranker tests: encoded sets built from rows, shortlists, and
+// re-rankers created and prepared with a memory-only artefact store.
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/artefacts.h"
+#include "framework/reranker.h"
+
+namespace hamster::test {
+
+// An encoded set with deep features `features`, hash layer output `real` and the codes of
+// real's signs.
+inline Encoded encoded(const Embedding& features, const Embedding& real) {
+  Encoded e;
+  e.features = features;
+  e.real = real;
+  e.codes = BinaryCodes::from_signs(e.real.data(), e.real.rows(), static_cast<int>(e.real.cols()));
+  return e;
+}
+
+// An encoded set whose deep features and real output are both `rows`.
+inline Encoded encoded(const Embedding& rows) { return encoded(rows, rows); }
+
+// A 2-d row at `degrees` (dynamic size: fixed 2-float rows trip gcc's bounds warnings).
+inline Eigen::RowVectorXf at_degrees(double degrees, float length = 1) {
+  const double r = degrees * M_PI / 180;
+  Eigen::RowVectorXf v(2);
+  v << static_cast<float>(length * std::cos(r)), static_cast<float>(length * std::sin(r));
+  return v;
+}
+
+// One 2-d row per angle, of norm `length`.
+inline Embedding rows_at_degrees(const std::vector<double>& degrees, float length = 1) {
+  Embedding m(degrees.size(), 2);
+  for (size_t i = 0; i < degrees.size(); ++i) m.row(i) = at_degrees(degrees[i], length);
+  return m;
+}
+
+// A shortlist of `ids` in this order, all scores 0.
+inline Shortlist list_of(std::vector<int64_t> ids) {
+  Shortlist s;
+  s.ids = std::move(ids);
+  s.scores.assign(s.ids.size(), 0);
+  return s;
+}
+
+// The registered re-ranker `name` with `params`.
+inline std::unique_ptr<Reranker> make(const std::string& name,
+                                      const std::map<std::string, std::string>& params = {}) {
+  return RerankerRegistry::instance().create(name, params);
+}
+
+// Prepares `name` on `db` with its own memory-only store and reranks `lists`.
+inline std::vector<Shortlist> rerank(const std::string& name,
+                                     const std::map<std::string, std::string>& params,
+                                     const Encoded& db, const Encoded& queries,
+                                     std::vector<Shortlist> lists) {
+  auto r = make(name, params);
+  ArtefactStore store;
+  r->prepare(RerankContext{db, store, 1, 0});
+  r->rerank(queries, lists);
+  return lists;
+}
+
+}  // namespace hamster::test
