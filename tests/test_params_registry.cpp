@@ -131,3 +131,17 @@ rerankers: [none]
                    "c.yaml"),
       doctest::Contains("hashers[0].params.epochs: expected a list of scalars"), Error);
 }
+
+TEST_CASE("config: the experiment name stays one folder under output and is valid UTF-8") {
+  const std::string rest = "\nhashers: [lsh]\nrerankers: [none]\n";
+  for (const std::string bad : {"../../somewhere", "/tmp/abs", "\"\"", "\".\"", "\"..\"", "a/b"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(parse_config("name: " + bad + rest, "n.yaml"),
+                         doctest::Contains("n.yaml: name: must be a plain folder name"), Error);
+  }
+  // A Latin-1 byte, as a config saved in another encoding would hold.
+  const std::string latin1 = std::string("name: caf") + static_cast<char>(0xE9);
+  CHECK_THROWS_WITH_AS(parse_config(latin1 + rest, "n.yaml"),
+                       doctest::Contains("n.yaml: name: is not valid UTF-8"), Error);
+  CHECK(parse_config("name: café-1" + rest, "n.yaml").name == "café-1");
+}

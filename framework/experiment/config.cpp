@@ -1,5 +1,6 @@
 #include "framework/experiment/config.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -132,6 +133,16 @@ struct Reader {
   }
 };
 
+// Valid exactly when the result records, which carry the name, can be written.
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 std::string PluginSpec::label() const {
@@ -168,6 +179,13 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   ExperimentConfig c;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
+  // The name is a folder under `output`: it must stay one, and be valid UTF-8 so that the
+  // records that carry it can be written (checked now, not after hours of training).
+  if (c.name.empty() || c.name == "." || c.name == ".." ||
+      c.name.find_first_of("/\\") != std::string::npos || c.name.find('\0') != std::string::npos)
+    r.fail("name", "must be a plain folder name (not empty, '.' or '..', no '/'), got '" +
+                       c.name + "'");
+  if (!valid_utf8(c.name)) r.fail("name", "is not valid UTF-8");
   if (const auto& d = root["dataset"]) {
     if (d.IsScalar()) {
       c.dataset = d.as<std::string>();
