@@ -26,13 +26,16 @@ void print_plugins(const std::string& title, const Reg& registry) {
 bool parse_shard(const std::string& text, hamster::RunOptions& opt) {
   const auto slash = text.find('/');
   if (slash == std::string::npos) return false;
+  // Whole numbers only: stoi alone would read "1/2x" as 1/2.
   try {
-    opt.shard = std::stoi(text.substr(0, slash));
-    opt.shards = std::stoi(text.substr(slash + 1));
+    size_t used_i = 0, used_n = 0;
+    const std::string i = text.substr(0, slash), n = text.substr(slash + 1);
+    opt.shard = std::stoi(i, &used_i);
+    opt.shards = std::stoi(n, &used_n);
+    return used_i == i.size() && used_n == n.size();
   } catch (const std::exception&) {
     return false;
   }
-  return true;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
+#include "framework/npy.h"
+#include "tests/helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -118,5 +120,12 @@ TEST_CASE("LSH: seeded random projections - far from trained quality") {
   CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
   CHECK_THROWS_WITH_AS(make("lsh", 32)->load(dir), doctest::Contains("has 64 bits, expected 32"),
                        Error);
+  // A corrupt mean (too short, or empty) is refused with its path, never indexed past.
+  for (int64_t width : {10, 0}) {
+    save_embedding(dir / "mean.npy", Embedding::Zero(1, width));
+    const std::string message = test::error_message([&] { make("lsh", 64)->load(dir); });
+    CHECK(message.find("mean.npy: shape 1x" + std::to_string(width) + ", expected 1x784") !=
+          std::string::npos);
+  }
   std::filesystem::remove_all(dir);
 }

@@ -310,3 +310,22 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   CHECK(rs[2]["times"]["artefact_seconds"].get<double>() > 0);
   fs::remove_all(root);
 }
+
+TEST_CASE("command line: --shard takes whole numbers only") {
+  const fs::path root = test::fresh_temp_dir("cli-shard");
+  std::ofstream(root / "c.yaml") << "name: c\nhashers: [lsh]\nrerankers: [none]\noutput: "
+                                 << (root / "results").string() << "\n";
+  for (const std::string bad : {"1/2x", "a/2", "1", "1/"}) {
+    CAPTURE(bad);
+    const std::string command = std::string(HAMSTER_BINARY) + " run " + (root / "c.yaml").string() +
+                                " --dry-run --shard " + bad + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string out;
+    char buf[256];
+    while (fgets(buf, sizeof buf, pipe)) out += buf;
+    CHECK(pclose(pipe) != 0);
+    CHECK(out.find("--shard expects I/N, got '" + bad + "'") != std::string::npos);
+  }
+  fs::remove_all(root);
+}

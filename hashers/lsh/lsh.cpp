@@ -55,6 +55,11 @@ class Lsh final : public Hasher {
     if (projection_.cols() != bits_)
       throw Error((dir / "projection.npy").string() + ": has " +
                   std::to_string(projection_.cols()) + " bits, expected " + std::to_string(bits_));
+    // A corrupt mean would index past the pixels or skew every code silently.
+    if (mean_.rows() != 1 || mean_.cols() != projection_.rows())
+      throw Error((dir / "mean.npy").string() + ": shape " + std::to_string(mean_.rows()) + "x" +
+                  std::to_string(mean_.cols()) + ", expected 1x" +
+                  std::to_string(projection_.rows()) + " (one value per pixel); rerun with --force");
   }
   int bits() const override { return bits_; }
 
