@@ -145,3 +145,14 @@ TEST_CASE("config: the experiment name stays one folder under output and is vali
                        doctest::Contains("n.yaml: name: is not valid UTF-8"), Error);
   CHECK(parse_config("name: café-1" + rest, "n.yaml").name == "café-1");
 }
+
+TEST_CASE("config: a repeated key is an error naming both lines") {
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nbits: [16]\nhashers: [lsh]\nbits: [32]\nrerankers: [none]\n",
+                   "d.yaml"),
+      "d.yaml: key 'bits' appears twice, on lines 2 and 4", Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nhashers:\n  - name: dsh\n    params:\n"
+                                    "      epochs: 3\n      epochs: 5\nrerankers: [none]\n",
+                                    "d.yaml"),
+                       "d.yaml: key 'epochs' appears twice, on lines 5 and 6", Error);
+}

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -133,6 +134,23 @@ struct Reader {
   }
 };
 
+// YAML leaves a repeated key to the reader, and yaml-cpp keeps both: the first wins at the
+// top level and the last inside params. Neither is what the author meant; refuse it.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& source) {
+  if (node.IsSequence())
+    for (const auto& item : node) reject_duplicate_keys(item, source);
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    const int line = kv.first.Mark().line + 1;
+    if (auto [it, fresh] = first_line.emplace(key, line); !fresh)
+      throw Error(source + ": key '" + key + "' appears twice, on lines " +
+                  std::to_string(it->second) + " and " + std::to_string(line));
+    reject_duplicate_keys(kv.second, source);
+  }
+}
+
 // Valid exactly when the result records, which carry the name, can be written.
 bool valid_utf8(const std::string& text) {
   try {
@@ -172,6 +190,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   } catch (const YAML::Exception& e) {
     throw Error(source + ": not valid YAML: " + e.what());
   }
+  reject_duplicate_keys(root, source);
   r.only_keys(root, "",
               {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
                "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
