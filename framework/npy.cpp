@@ -115,8 +115,17 @@ NpyArray load_npy(const fs::path& file) {
 
   for (int64_t d : a.shape)
     if (d < 0) throw Error(file.string() + ": negative dimension in npy shape");
-  size_t bytes = static_cast<size_t>(a.count() * item_size(a.descr, file));
-  if (bytes > fs::file_size(file))
+  // Multiplied with a bound at each step: a lying header must not overflow into a small
+  // size, nor ask for terabytes before the file size is checked.
+  const uintmax_t file_bytes = fs::file_size(file);
+  uintmax_t bytes = item_size(a.descr, file);
+  for (int64_t d : a.shape) {
+    if (d != 0 && bytes > file_bytes / static_cast<uintmax_t>(d))
+      throw Error(file.string() + ": npy shape '" + dims + "' needs more data than the file's " +
+                  std::to_string(file_bytes) + " bytes");
+    bytes *= static_cast<uintmax_t>(d);
+  }
+  if (bytes > file_bytes)
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
                 " bytes)");
   a.bytes.resize(bytes);

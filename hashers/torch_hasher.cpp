@@ -154,9 +154,18 @@ void DeepHasher::load(const std::filesystem::path& dir) {
   Dataset shape_only;
   shape_only.channels = c, shape_only.height = h, shape_only.width = w;
   build(shape_only);
-  torch::serialize::InputArchive archive;
-  archive.load_from((dir / "model.pt").string());
-  net_->load(archive);
+  // LibTorch reports a damaged file with a long C++ stack trace naming no file: keep its
+  // first line and say which file, and what to do.
+  const std::filesystem::path file = dir / "model.pt";
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(file.string());
+    net_->load(archive);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw Error(file.string() + ": cannot load the model (" + what.substr(0, what.find('\n')) +
+                "); rerun with --force");
+  }
   net_->to(resolve_device(device_name_));
   net_->eval();
 }

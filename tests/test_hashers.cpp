@@ -79,6 +79,13 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
   auto wrong_bits = make("dsh", 16);
   CHECK_THROWS_WITH_AS(wrong_bits->load(dir), doctest::Contains("model has 32 bits, expected 16"),
                        Error);
+  // A truncated model file: one line naming it, not a LibTorch stack trace.
+  const auto size = std::filesystem::file_size(dir / "model.pt");
+  std::filesystem::resize_file(dir / "model.pt", size / 2);
+  const std::string message = test::error_message([&] { make("dsh", 32)->load(dir); });
+  CHECK(message.find("model.pt: cannot load the model") != std::string::npos);
+  CHECK(message.find("rerun with --force") != std::string::npos);
+  CHECK(message.find('\n') == std::string::npos);
 
   auto c = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
   c->fit(d, ids, quiet(4));
