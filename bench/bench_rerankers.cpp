@@ -165,7 +165,8 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, o.threads);
   const Side db = o.dir.empty() ? synthetic_side(o.n, o.dim, 1) : load_side(o.dir, "db");
-  const Side queries = o.dir.empty() ? synthetic_side(o.queries, o.dim, 2) : load_side(o.dir, "query");
+  const Side queries =
+      o.dir.empty() ? synthetic_side(o.queries, o.dim, 2) : load_side(o.dir, "query");
   fmt::print("{} database items, {} queries, {}-d features, {} bits, L = {}, {} threads\n",
              db.encoded.codes.size(), queries.encoded.codes.size(), db.encoded.features.cols(),
              db.encoded.codes.bits(), o.shortlist, o.threads);

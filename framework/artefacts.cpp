@@ -6,8 +6,7 @@ namespace hamster {
 namespace fs = std::filesystem;
 
 double ArtefactStore::now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void ArtefactStore::save_atomically(const fs::path& file,

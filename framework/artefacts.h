@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,8 @@ class ArtefactStore {
       from_disk = true;
     } else {
       value = std::make_shared<const T>(build());
-      if (!file.empty()) save_atomically(file, [&](const std::filesystem::path& p) {
-        disk->save(p, *value);
-      });
+      if (!file.empty())
+        save_atomically(file, [&](const std::filesystem::path& p) { disk->save(p, *value); });
     }
     // Exclusive time: an artefact built from another (affinity from graph) is not charged
     // for the other's build, which has its own entry.
@@ -72,19 +72,16 @@ class ArtefactStore {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     return log_;
   }
-  const std::filesystem::path& disk_dir() const { return disk_dir_; }
   // The entries of the artefacts requested since the last call, each once, in first
   // request order: what one cell used, built by it or by an earlier cell.
   std::vector<Entry> take_requests() {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     std::vector<Entry> used;
+    std::set<std::string> seen;
     for (const std::string& key : requests_)
-      for (const Entry& e : log_)
-        if (e.key == key) {
-          bool seen = false;
-          for (const Entry& u : used) seen = seen || u.key == key;
-          if (!seen) used.push_back(e);
-        }
+      if (seen.insert(key).second)
+        for (const Entry& e : log_)
+          if (e.key == key) used.push_back(e);
     requests_.clear();
     return used;
   }

@@ -73,7 +73,8 @@ TEST_CASE("artefacts with a disk form are saved atomically and loaded by a later
   fs::remove_all(dir);
   {
     ArtefactStore store(dir);
-    CHECK(*store.get<int>("n.txt", [] { return 17; }, &kIntFile) == 17);
+    CHECK(*store.get<int>(
+              "n.txt", [] { return 17; }, &kIntFile) == 17);
     CHECK(store.get<int>("memory-only", [] { return 5; }) != nullptr);
   }
   CHECK(fs::exists(dir / "n.txt"));
@@ -81,17 +82,19 @@ TEST_CASE("artefacts with a disk form are saved atomically and loaded by a later
   CHECK_FALSE(fs::exists(dir / "memory-only"));
   ArtefactStore again(dir);
   int builds = 0;
-  CHECK(*again.get<int>("n.txt", [&] { return ++builds, 0; }, &kIntFile) == 17);
+  CHECK(*again.get<int>(
+            "n.txt", [&] { return ++builds, 0; }, &kIntFile) == 17);
   CHECK(builds == 0);
   CHECK(again.entries()[0].from_disk);
   // A failed save leaves nothing behind, and the error reaches the caller.
-  const ArtefactStore::Disk<int> failing{
-      [](const fs::path& p, const int&) {
-        std::ofstream(p) << "half";
-        throw Error("disk full");
-      },
-      kIntFile.load};
-  CHECK_THROWS_WITH_AS(again.get<int>("m.txt", [] { return 1; }, &failing), "disk full", Error);
+  const ArtefactStore::Disk<int> failing{[](const fs::path& p, const int&) {
+                                           std::ofstream(p) << "half";
+                                           throw Error("disk full");
+                                         },
+                                         kIntFile.load};
+  CHECK_THROWS_WITH_AS(again.get<int>(
+                           "m.txt", [] { return 1; }, &failing),
+                       "disk full", Error);
   CHECK_FALSE(fs::exists(dir / "m.txt"));
   CHECK_FALSE(fs::exists(dir / "m.txt.tmp"));
   fs::remove_all(dir);

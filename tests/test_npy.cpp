@@ -46,13 +46,13 @@ TEST_CASE("npy: corrupt files give an Error naming the file") {
   CHECK_THROWS_WITH_AS(load_npy(dir / "negative.npy"), doctest::Contains("negative dimension"),
                        Error);
   // A shape whose product overflows 64 bits, and one merely far larger than the file.
-  for (const std::string& shape : {std::string("(4294967296, 4294967296,"),
-                                   std::string("(400000000,")}) {
+  for (const std::string& shape :
+       {std::string("(4294967296, 4294967296,"), std::string("(400000000,")}) {
     std::string lying = bytes;
     lying.replace(lying.find("(4,"), 3, shape);
     std::ofstream(dir / "lying.npy", std::ios::binary) << lying;
-    CHECK_THROWS_WITH_AS(load_npy(dir / "lying.npy"),
-                         doctest::Contains("lying.npy: npy shape"), Error);
+    CHECK_THROWS_WITH_AS(load_npy(dir / "lying.npy"), doctest::Contains("lying.npy: npy shape"),
+                         Error);
   }
   CHECK_THROWS_WITH_AS(load_packed_codes(dir / "m.npy", 64),
                        doctest::Contains("expected packed 64-bit codes"), Error);

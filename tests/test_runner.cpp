@@ -276,16 +276,16 @@ TEST_CASE("runner: validation queries come from the training items - never the q
   CHECK(md.find("| hasher | bits | seed | reranker | L | queries | mAP@all |") == 0);
   CHECK(md.find("| lsh | 16 | 0 | none | 100 | validation |") != std::string::npos);
   CHECK(md.find("| lsh | 16 | 0 | none | 100 | test |") != std::string::npos);
-  CHECK_THROWS_WITH_AS(parse_config("name: x\nqueries: validation\nhashers: [lsh]\nrerankers: [none]\n",
-                                    "v.yaml"),
-                       doctest::Contains("validation_per_class > 0"), Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: x\nqueries: validation\nhashers: [lsh]\nrerankers: [none]\n", "v.yaml"),
+      doctest::Contains("validation_per_class > 0"), Error);
   fs::remove_all(root);
 }
 
 TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached model and graph") {
   const fs::path root = test::fresh_temp_dir("runner-add");
   ExperimentConfig c = tiny_experiment(root);
-  c.hashers.resize(1);  // lsh
+  c.hashers.resize(1);    // lsh
   c.rerankers.resize(1);  // none
   std::ostringstream first;
   CHECK(run_experiment(c, {}, first) == 1);

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <iterator>
 #include <map>
-#include <fstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -155,7 +155,8 @@ void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t
     throw Error("validation: per_class must be >= 0, got " + std::to_string(per_class));
   if (per_class == 0) return;
   std::map<size_t, std::vector<int64_t>> train_by_class;
-  for (int64_t i : split.train) train_by_class[static_cast<size_t>(data.single_label(i))].push_back(i);
+  for (int64_t i : split.train)
+    train_by_class[static_cast<size_t>(data.single_label(i))].push_back(i);
   // A generator of its own, offset from the split's, so adding a validation split leaves
   // the query and database draw untouched.
   Rng rng(seed ^ 0x76616c6964ull);

@@ -424,8 +424,7 @@ Evaluation HammingEvaluation::score(const std::vector<Shortlist>& heads) const {
             ++c;
           }
           for (int64_t k : opts_.recall_at) {
-            if (cutoff(n_, k, "R") < limit_)
-              col[c] = recall_at(rel, limit_, k, total_relevant_[q]);
+            if (cutoff(n_, k, "R") < limit_) col[c] = recall_at(rel, limit_, k, total_relevant_[q]);
             ++c;
           }
         }

@@ -1,10 +1,10 @@
 #include "framework/experiment/config.h"
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -70,7 +70,8 @@ struct Reader {
 
   // A plugin entry is a name, or {name, params}. A parameter given as a list is swept: the
   // entry expands to one plugin per combination of the listed values (a product over the
-  // keys in the order written, the last varying fastest), e.g. {k: [20, 50], gamma: [1, 3]} gives four re-rankers.
+  // keys in the order written, the last varying fastest), e.g. {k: [20, 50], gamma: [1, 3]} gives
+  // four re-rankers.
   template <class Reg>
   std::vector<PluginSpec> plugins(const YAML::Node& node, const std::string& key,
                                   const Reg& registry) const {
@@ -89,9 +90,9 @@ struct Reader {
         if (const auto& p = node[i]["params"]) {
           if (!p.IsMap()) fail(where + ".params", "expected a mapping");
           for (const auto& kv : p)
-            expanded = with_values(expanded, kv.first.as<std::string>(),
-                                   values_of(kv.second, where + ".params." +
-                                                            kv.first.as<std::string>()));
+            expanded =
+                with_values(expanded, kv.first.as<std::string>(),
+                            values_of(kv.second, where + ".params." + kv.first.as<std::string>()));
         }
       }
       for (const PluginSpec& spec : expanded) {
@@ -202,8 +203,8 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   // records that carry it can be written (checked now, not after hours of training).
   if (c.name.empty() || c.name == "." || c.name == ".." ||
       c.name.find_first_of("/\\") != std::string::npos || c.name.find('\0') != std::string::npos)
-    r.fail("name", "must be a plain folder name (not empty, '.' or '..', no '/'), got '" +
-                       c.name + "'");
+    r.fail("name",
+           "must be a plain folder name (not empty, '.' or '..', no '/'), got '" + c.name + "'");
   if (!valid_utf8(c.name)) r.fail("name", "is not valid UTF-8");
   if (const auto& d = root["dataset"]) {
     if (d.IsScalar()) {

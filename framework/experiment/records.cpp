@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
 
 #include "framework/error.h"
 
@@ -27,6 +28,17 @@ std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
     }
   }
   return records;
+}
+
+std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records) {
+  std::map<std::string, size_t> last;
+  for (size_t i = 0; i < records.size(); ++i)
+    if (records[i].contains("cell_key")) last[records[i]["cell_key"].dump()] = i;
+  std::vector<nlohmann::json> kept;
+  for (size_t i = 0; i < records.size(); ++i)
+    if (!records[i].contains("cell_key") || last[records[i]["cell_key"].dump()] == i)
+      kept.push_back(std::move(records[i]));
+  return kept;
 }
 
 }  // namespace hamster

@@ -12,6 +12,11 @@ namespace hamster {
 // the file and line of a record that does not parse.
 std::vector<nlohmann::json> read_records(const std::filesystem::path& file);
 
+// results.jsonl is appended to, so a cell redone before the file was compacted appears
+// more than once: its last record is the one that counts. The records in file order, each
+// cell once (at its last record); records without a cell_key are kept as they are.
+std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records);
+
 // The table of `records` as md, csv or latex; `source` names them in errors.
 std::string format_records(const std::vector<nlohmann::json>& records, const std::string& format,
                            const std::string& source);

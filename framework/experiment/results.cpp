@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -125,8 +124,7 @@ std::string format_records(const std::vector<json>& records, const std::string& 
     for (const auto& row : t.rows) out += "| " + join(row, " | ") + " |\n";
   } else {
     out = "\\begin{tabular}{" + std::string(text_columns, 'l') +
-          std::string(t.header.size() - text_columns, 'r') +
-          "}\n\\toprule\n";
+          std::string(t.header.size() - text_columns, 'r') + "}\n\\toprule\n";
     std::vector<std::string> header;
     for (const auto& h : t.header) header.push_back(latex_escape(h));
     out += join(header, " & ") + " \\\\\n\\midrule\n";
@@ -143,16 +141,7 @@ std::string format_records(const std::vector<json>& records, const std::string& 
 std::string format_table(const fs::path& dir, const std::string& format) {
   const fs::path file = dir / "results.jsonl";
   if (!fs::exists(file)) throw Error("no results at " + file.string());
-  // A cell redone since the file was last compacted appears more than once: keep the last.
-  std::vector<json> records = read_records(file);
-  std::map<std::string, size_t> last;
-  for (size_t i = 0; i < records.size(); ++i)
-    if (records[i].contains("cell_key")) last[records[i]["cell_key"].dump()] = i;
-  std::vector<json> kept;
-  for (size_t i = 0; i < records.size(); ++i)
-    if (!records[i].contains("cell_key") || last[records[i]["cell_key"].dump()] == i)
-      kept.push_back(std::move(records[i]));
-  return format_records(kept, format, file.string());
+  return format_records(latest_records(read_records(file)), format, file.string());
 }
 
 }  // namespace hamster

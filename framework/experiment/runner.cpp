@@ -101,8 +101,8 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   std::vector<Cell> cells;
   for (const auto& b : builds)
     for (const auto& r : c.rerankers) {
-      std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" +
-                         metrics + effective_params(RerankerRegistry::instance(), r);
+      std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" + metrics +
+                         effective_params(RerankerRegistry::instance(), r);
       if (c.queries != "test") text += "|queries=" + c.queries;
       Cell cell{&b, &r, b.id + "/" + r.label(), content_hash(text)};
       for (const Cell& other : cells)
@@ -115,52 +115,54 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
 }
 
 // --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker; a plugin
-// matches by name or by its full label), all of which must hold, or else (when it does
-// not start with such a term) plain text the cell id must contain. Commas inside a label's parentheses belong to the label.
-std::vector<std::pair<std::string, std::string>> filter_terms(const std::string& filter) {
-  std::vector<std::pair<std::string, std::string>> terms;
-  // Cell ids hold '=' too ("dsh(epochs=20)/32b/..."): terms are recognised by their key.
-  const bool keyed = filter.rfind("hasher=", 0) == 0 || filter.rfind("bits=", 0) == 0 ||
-                     filter.rfind("seed=", 0) == 0 || filter.rfind("reranker=", 0) == 0;
-  if (!keyed) return terms;
-  std::string term;
-  int depth = 0;
-  auto finish = [&] {
-    const auto eq = term.find('=');
-    const std::string key = term.substr(0, eq);
-    if (eq == std::string::npos ||
-        (key != "hasher" && key != "bits" && key != "seed" && key != "reranker"))
-      throw Error("--filter: '" + term +
-                  "' is not a key=value term (keys: hasher, bits, seed, reranker)");
-    terms.emplace_back(key, term.substr(eq + 1));
-    term.clear();
-  };
-  for (char ch : filter) {
-    depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
-    if (ch == ',' && depth == 0) {
-      finish();
-    } else {
-      term += ch;
+// matches by name or by its full label), all of which must hold; or, when the filter does
+// not start with such a term, plain text the cell id must contain (ids hold '=' too:
+// "dsh(epochs=20)/32b/..."). Commas inside a label's parentheses belong to the label.
+// Parsed once per run.
+class CellFilter {
+ public:
+  explicit CellFilter(const std::string& text) : text_(text) {
+    std::vector<std::string> parts(1);
+    int depth = 0;
+    for (char ch : text) {
+      depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+      if (ch == ',' && depth == 0) {
+        parts.emplace_back();
+      } else {
+        parts.back() += ch;
+      }
+    }
+    for (const std::string& part : parts) {
+      const auto eq = part.find('=');
+      const std::string key = part.substr(0, eq);
+      const bool known = eq != std::string::npos && kKeys.count(key);
+      if (!known && terms_.empty()) return;  // plain text
+      if (!known)
+        throw Error("--filter: '" + part +
+                    "' is not a key=value term (keys: hasher, bits, seed, reranker)");
+      terms_.emplace_back(key, part.substr(eq + 1));
     }
   }
-  finish();
-  return terms;
-}
 
-bool cell_matches(const Cell& cell, const std::string& filter) {
-  const auto terms = filter_terms(filter);
-  if (terms.empty()) return cell.id.find(filter) != std::string::npos;
-  const Build& b = *cell.build;
-  for (const auto& [key, value] : terms) {
-    const bool ok = key == "hasher"     ? value == b.hasher->name || value == b.hasher->label()
-                    : key == "reranker" ? value == cell.reranker->name ||
-                                              value == cell.reranker->label()
-                    : key == "bits"     ? value == std::to_string(b.bits)
-                                        : value == std::to_string(b.seed);
-    if (!ok) return false;
+  bool matches(const Cell& cell) const {
+    if (terms_.empty()) return cell.id.find(text_) != std::string::npos;
+    const Build& b = *cell.build;
+    for (const auto& [key, value] : terms_) {
+      const bool ok = key == "hasher" ? value == b.hasher->name || value == b.hasher->label()
+                      : key == "reranker"
+                          ? value == cell.reranker->name || value == cell.reranker->label()
+                      : key == "bits" ? value == std::to_string(b.bits)
+                                      : value == std::to_string(b.seed);
+      if (!ok) return false;
+    }
+    return true;
   }
-  return true;
-}
+
+ private:
+  inline static const std::set<std::string> kKeys = {"hasher", "bits", "seed", "reranker"};
+  std::string text_;
+  std::vector<std::pair<std::string, std::string>> terms_;  // empty: match text_ in the id
+};
 
 std::map<std::string, json> records_by_key(const fs::path& file) {
   std::map<std::string, json> records;
@@ -200,8 +202,8 @@ void append_record(const ExperimentConfig& c, const json& record) {
     const fs::path file = c.output_dir / "results.jsonl";
     const std::string line = record.dump() + "\n";
     const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
-    const bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) ==
-                                   static_cast<ssize_t>(line.size());
+    const bool ok =
+        fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
     if (fd >= 0) ::close(fd);
     if (!ok) throw Error("cannot append to " + file.string());
   });
@@ -311,9 +313,8 @@ struct EncodedBuild {
   Encoded query, database;
   json fit;
   double encode_images_per_second = 0;
-  int64_t distinct_database_codes = 0;  // sorts the codes: computed once per build
+  int64_t distinct_database_codes = 0;       // sorts the codes: computed once per build
   std::unique_ptr<ArtefactStore> artefacts;  // shared by the build's re-rankers
-  std::set<std::string> built_by_cell;       // artefacts whose build a cell's prepare paid
 };
 
 EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
@@ -354,14 +355,18 @@ struct Stage1 {
   double evaluation_seconds = 0;
 };
 
-json evaluate_cell(const ExperimentConfig& c, const Cell& cell, EncodedBuild& e, const Stage1& s1,
-                   const Provenance& prov) {
+json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
+                   const Stage1& s1, const Provenance& prov) {
   auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->params);
   e.artefacts->take_requests();
+  const size_t built_before = e.artefacts->entries().size();
   auto t0 = clock_type::now();
   reranker->prepare(RerankContext{e.database, *e.artefacts, c.threads, cell.build->seed});
   double prepare_seconds = seconds_since(t0);
   // Shared artefacts are timed on their own; the cell that first asked does not pay for them.
+  const auto built = e.artefacts->entries();
+  for (size_t i = built_before; i < built.size(); ++i) prepare_seconds -= built[i].seconds;
+  prepare_seconds = std::max(0.0, prepare_seconds);
   json artefacts = json::array();
   double artefact_seconds = 0;
   for (const ArtefactStore::Entry& a : e.artefacts->take_requests()) {
@@ -373,11 +378,6 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, EncodedBuild& e,
   reranker->rerank(e.query, lists);
   const double rerank_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, lists.size());
   const Evaluation ev = s1.evaluation->score(lists);
-  // Subtract what this cell's prepare spent building shared artefacts for the first time.
-  for (const json& a : artefacts)
-    if (e.built_by_cell.insert(a["key"].get<std::string>()).second)
-      prepare_seconds -= a["seconds"].get<double>();
-  prepare_seconds = std::max(0.0, prepare_seconds);
 
   json metrics = json::object(), order = json::array();
   for (const auto& [name, value] : ev.metrics) {
@@ -444,14 +444,10 @@ Dataset load_dataset(const ExperimentConfig& c) {
 }
 
 Split split_for(const ExperimentConfig& c, const Dataset& data) {
-  if (c.protocol == "stratified")
-  {
-    Split split = make_stratified_split(data, c.query_per_class, c.train_per_class,
-                                        c.database_includes_train, c.split_seed);
-    carve_validation(split, data, c.validation_per_class, c.split_seed);
-    return split;
-  }
-  Split split = make_split(c.protocol, data, c.split_seed);
+  Split split = c.protocol == "stratified"
+                    ? make_stratified_split(data, c.query_per_class, c.train_per_class,
+                                            c.database_includes_train, c.split_seed)
+                    : make_split(c.protocol, data, c.split_seed);
   carve_validation(split, data, c.validation_per_class, c.split_seed);
   return split;
 }
@@ -471,6 +467,7 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   const std::vector<Build> builds = make_builds(c);
   const std::vector<Cell> cells = make_cells(c, builds);
   std::map<std::string, json> records = records_by_key(c.output_dir / "results.jsonl");
+  const CellFilter filter(opt.filter);
 
   // The cells this invocation owns and has still to do, grouped by build.
   std::vector<const Build*> pending_builds;
@@ -478,7 +475,7 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   for (size_t i = 0; i < builds.size(); ++i) {
     if (static_cast<int>(i % opt.shards) != opt.shard) continue;
     for (const Cell& cell : cells)
-      if (cell.build == &builds[i] && cell_matches(cell, opt.filter) &&
+      if (cell.build == &builds[i] && filter.matches(cell) &&
           (opt.force || !records.count(cell.key)))
         pending[&builds[i]].push_back(&cell);
     if (!pending.count(&builds[i])) continue;
@@ -491,7 +488,7 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
     }
   }
   if (!opt.filter.empty() &&
-      std::none_of(cells.begin(), cells.end(), [&](const Cell& x) { return cell_matches(x, opt.filter); }))
+      std::none_of(cells.begin(), cells.end(), [&](const Cell& x) { return filter.matches(x); }))
     throw Error("--filter '" + opt.filter + "' matches no cell of the grid (ids look like " +
                 cells.front().id + "; or use key=value terms: hasher, bits, seed, reranker)");
   size_t total = 0;
@@ -552,8 +549,8 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
                       elapsed / finished * (total - finished)));
     }
     for (const auto& a : e.artefacts->entries())
-      log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key,
-                      a.from_disk ? "loaded" : "built", a.seconds));
+      log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key, a.from_disk ? "loaded" : "built",
+                      a.seconds));
   }
   compact_results(c, cells);
   return static_cast<int>(finished);

@@ -14,8 +14,8 @@
 namespace hamster {
 
 struct KnnGraph {
-  int64_t n = 0;  // items
-  int k = 0;      // neighbours per item
+  int64_t n = 0;             // items
+  int k = 0;                 // neighbours per item
   std::vector<int32_t> ids;  // n * k, row i = neighbours of item i, most similar first
   std::vector<float> sims;   // n * k, their inner products (cosine), non-increasing per row
   const int32_t* neighbours(int64_t i) const { return ids.data() + i * k; }
@@ -25,10 +25,10 @@ struct KnnGraph {
 struct KnnGraphOptions {
   int k = 50;
   std::string method = "hnsw";  // "hnsw" or "exact"
-  int M = 16;                    // hnsw: links per node
-  int ef_construction = 100;     // hnsw: build beam
-  int ef_search = 0;             // hnsw: search beam; 0 = max(k + 1, ef_construction)
-  uint64_t seed = 100;           // hnsw: level generator seed
+  int M = 16;                   // hnsw: links per node
+  int ef_construction = 100;    // hnsw: build beam
+  int ef_search = 0;            // hnsw: search beam; 0 = max(k + 1, ef_construction)
+  uint64_t seed = 100;          // hnsw: level generator seed
 };
 
 // Copy with each row scaled to unit L2 norm; zero rows stay zero. Throws Error naming the

@@ -17,9 +17,20 @@ const Embedding& embedding(const Encoded& e, const std::string& which, const cha
   return m;
 }
 
+}  // namespace
+
+const Embedding& database_embedding(const Encoded& database, const std::string& which) {
+  return embedding(database, which, "database");
+}
+
+const Embedding& query_embedding(const Encoded& queries, const std::string& which) {
+  return embedding(queries, which, "query set");
+}
+
 // The keys name the embedding and every option that changes the artefact; the hnsw
 // options do not change an exact graph, so they are left out of its key.
-std::string knn_key(const RerankContext& ctx, const std::string& which, const KnnGraphOptions& o) {
+std::string knn_graph_key(const RerankContext& ctx, const std::string& which,
+                          const KnnGraphOptions& o) {
   database_embedding(ctx.database, which);  // `which` must be valid before it names a file
   if (o.method == "exact") return fmt::format("knn-{}-k{}-exact", which, o.k);
   if (o.method == "hnsw")
@@ -30,18 +41,8 @@ std::string knn_key(const RerankContext& ctx, const std::string& which, const Kn
 
 std::string affinity_key(const RerankContext& ctx, const std::string& which,
                          const KnnGraphOptions& graph, const AffinityOptions& a) {
-  return fmt::format("affinity-{}-gamma{:g}-mutual{:d}", knn_key(ctx, which, graph), a.gamma,
+  return fmt::format("affinity-{}-gamma{:g}-mutual{:d}", knn_graph_key(ctx, which, graph), a.gamma,
                      a.mutual);
-}
-
-}  // namespace
-
-const Embedding& database_embedding(const Encoded& database, const std::string& which) {
-  return embedding(database, which, "database");
-}
-
-const Embedding& query_embedding(const Encoded& queries, const std::string& which) {
-  return embedding(queries, which, "query set");
 }
 
 std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
@@ -59,7 +60,7 @@ std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const
       save_knn_graph,
       [n, k](const std::filesystem::path& file) { return load_knn_graph(file, n, k); }};
   return ctx.artefacts.get<KnnGraph>(
-      knn_key(ctx, which, options) + ".bin",
+      knn_graph_key(ctx, which, options) + ".bin",
       [&] { return build_knn_graph(*shared_normalised(ctx, which), options); }, &disk);
 }
 

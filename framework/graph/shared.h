@@ -16,6 +16,14 @@ namespace hamster {
 const Embedding& database_embedding(const Encoded& database, const std::string& which);
 const Embedding& query_embedding(const Encoded& queries, const std::string& which);
 
+// The keys of the shared graph artefacts. A re-ranker that keeps an artefact of its own
+// derived from one of them (DBA's augmented database, spectral's embedding) appends its own
+// options to that key, so its artefact is keyed by everything it depends on.
+std::string knn_graph_key(const RerankContext& ctx, const std::string& which,
+                          const KnnGraphOptions& graph);
+std::string affinity_key(const RerankContext& ctx, const std::string& which,
+                         const KnnGraphOptions& graph, const AffinityOptions& affinity);
+
 std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
                                                    const std::string& which);
 std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const std::string& which,

@@ -59,7 +59,8 @@ class Lsh final : public Hasher {
     if (mean_.rows() != 1 || mean_.cols() != projection_.rows())
       throw Error((dir / "mean.npy").string() + ": shape " + std::to_string(mean_.rows()) + "x" +
                   std::to_string(mean_.cols()) + ", expected 1x" +
-                  std::to_string(projection_.rows()) + " (one value per pixel); rerun with --force");
+                  std::to_string(projection_.rows()) +
+                  " (one value per pixel); rerun with --force");
   }
   int bits() const override { return bits_; }
 

@@ -48,8 +48,8 @@ class DbaRerank final : public qe::ExpansionRerank {
                   "), got " + std::to_string(k_));
     auto x = shared_normalised(ctx, embedding());
     // Memory only: rebuilding is one pass over the graph, cheaper than reading 4 n D bytes.
-    const std::string key = "dba-" + embedding() + "-k" + std::to_string(k_) + "-alpha" +
-                            qe::key_number(alpha_) + "-" + qe::graph_key(kGraph);
+    const std::string key = "dba-k" + std::to_string(k_) + "-alpha" + qe::key_number(alpha_) + "-" +
+                            knn_graph_key(ctx, embedding(), kGraph);
     return ctx.artefacts.get<Embedding>(key,
                                         [&] { return augmented_database(*x, *graph, k_, alpha_); });
   }

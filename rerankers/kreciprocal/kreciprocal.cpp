@@ -208,8 +208,8 @@ class KReciprocalRerank final : public Reranker {
                   ", k2 = " + std::to_string(k2_));
     database_ = shared_normalised(ctx, embedding_);
     // Memory only: the offline pass is a few graph sweeps, cheaper than its own file format.
-    const std::string key = "kreciprocal-" + embedding_ + "-k1_" + std::to_string(k1_) + "-k2_" +
-                            std::to_string(k2_) + "-" + qe::graph_key(kGraph);
+    const std::string key = "kreciprocal-k1_" + std::to_string(k1_) + "-k2_" + std::to_string(k2_) +
+                            "-" + knn_graph_key(ctx, embedding_, kGraph);
     index_ = ctx.artefacts.get<ReciprocalIndex>(
         key, [&] { return build_index(*graph_, *database_, k1_, half_, k2_); });
   }

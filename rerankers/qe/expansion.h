@@ -40,15 +40,6 @@ inline std::string key_number(float v) {
   return std::string(text, end);
 }
 
-// Every option of the graph, so an artefact built on it is keyed by all it depends on
-// (the hnsw options do not change an exact graph).
-inline std::string graph_key(const KnnGraphOptions& g) {
-  const std::string base = "knn-k" + std::to_string(g.k) + "-" + g.method;
-  if (g.method != "hnsw") return base;
-  return base + "-M" + std::to_string(g.M) + "-efc" + std::to_string(g.ef_construction) + "-efs" +
-         std::to_string(g.ef_search) + "-seed" + std::to_string(g.seed);
-}
-
 // The queries' rows of the embedding the database side was built from, unit norm.
 inline Embedding normalised_queries(const Embedding& raw, int64_t database_dim,
                                     const std::string& plugin) {

@@ -43,15 +43,11 @@ Embedding spectral_embedding(const Eigenpairs& pairs, double alpha) {
   return psi;
 }
 
-// Names everything Psi depends on: the embedding, every graph and affinity option, r, alpha
-// (in the style of the graph artefacts' keys).
-std::string embedding_key(const SpectralOptions& o) {
-  const KnnGraphOptions& g = o.graph;
-  return "spectral-psi-" + o.embedding + "-k" + std::to_string(g.k) + "-" + g.method + "-M" +
-         std::to_string(g.M) + "-efc" + std::to_string(g.ef_construction) + "-efs" +
-         std::to_string(g.ef_search) + "-seed" + std::to_string(g.seed) + "-gamma" +
-         number_text(o.affinity.gamma) + "-mutual" + (o.affinity.mutual ? "1" : "0") + "-rank" +
-         std::to_string(o.rank) + "-alpha" + number_text(o.alpha);
+// Names everything Psi depends on: r and alpha, then the affinity's key (the embedding and
+// every graph and affinity option).
+std::string embedding_key(const RerankContext& ctx, const SpectralOptions& o) {
+  return "spectral-psi-rank" + std::to_string(o.rank) + "-alpha" + number_text(o.alpha) + "-" +
+         affinity_key(ctx, o.embedding, o.graph, o.affinity);
 }
 
 class Spectral final : public Reranker {
@@ -62,7 +58,7 @@ class Spectral final : public Reranker {
     database_ = shared_normalised(ctx, o_.embedding);
     // Memory only (no disk form): n r floats, e.g. 69,000 x 100 x 4 B = 27.6 MB; the
     // eigenpairs it comes from (the same size again) are a separate, shared artefact.
-    psi_ = ctx.artefacts.get<Embedding>(embedding_key(o_), [&] {
+    psi_ = ctx.artefacts.get<Embedding>(embedding_key(ctx, o_), [&] {
       return spectral_embedding(
           *shared_eigenpairs(ctx, o_.embedding, o_.graph, o_.affinity, o_.rank), o_.alpha);
     });
