@@ -27,6 +27,10 @@ struct Dataset {
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t image_bytes() const { return channels * height * width; }
   const uint8_t* image(int64_t i) const { return pixels.data() + i * image_bytes(); }
+  int num_classes() const { return static_cast<int>(class_names.size()); }
+  // Whether item i carries class c: the one way hashers read labels (multi-hot matrices),
+  // so the mask's representation can change without touching them.
+  bool has_label(int64_t i, int c) const { return (labels[i] >> c) & 1u; }
   // The single class of item i; throws if the item is not single-label.
   int single_label(int64_t i) const;
 };
