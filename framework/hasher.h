@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct FitContext {
   uint64_t seed = 0;
   int threads = 1;             // intra-op threads this fit may use
   std::string device = "cpu";  // "cpu" or "cuda"
+  // Held-out training items (never queries) for model selection; empty: none. A deep
+  // hasher evaluates them against the training items every few epochs and keeps the best.
+  std::vector<int64_t> validation;
   // Progress lines (epoch, loss, seconds, ETA) go here; defaults to stderr.
   std::function<void(const std::string&)> log;
   void print(const std::string& line) const;
@@ -37,6 +41,9 @@ class Hasher {
   virtual int bits() const = 0;
   // Images per second of the last fit (0 for hashers that do not train).
   virtual double train_images_per_second() const { return 0; }
+  // What the last fit decided, for the record: e.g. "chosen_epoch", "validation_map",
+  // "epochs". Empty for hashers with nothing to say.
+  virtual std::map<std::string, double> fit_summary() const { return {}; }
 };
 
 // Factory arguments after Params: the code length.

@@ -11,15 +11,19 @@ namespace hamster {
 
 namespace nn = torch::nn;
 
-SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits) {
+SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits,
+                           int64_t conv1_width, int64_t conv2_width, int64_t feature_width)
+    : feature_width_(feature_width) {
   if (height % 4 || width % 4)
     throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) + "x" +
                 std::to_string(width));
-  const int64_t flat = 64 * (height / 4) * (width / 4);
-  conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, 32, 5).padding(2)));
-  conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)));
-  fc_ = register_module("fc", nn::Linear(flat, 500));
-  hash_ = register_module("hash", nn::Linear(500, bits));
+  const int64_t flat = conv2_width * (height / 4) * (width / 4);
+  conv1_ =
+      register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, conv1_width, 5).padding(2)));
+  conv2_ = register_module("conv2",
+                           nn::Conv2d(nn::Conv2dOptions(conv1_width, conv2_width, 5).padding(2)));
+  fc_ = register_module("fc", nn::Linear(flat, feature_width));
+  hash_ = register_module("hash", nn::Linear(feature_width, bits));
   // Without BN here, pairwise losses trained from scratch collapse to a few codes.
   hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
 }
@@ -64,11 +68,13 @@ void SmallCnnImpl::initialise(uint64_t seed) {
   }
 }
 
-std::vector<std::string> backbone_names() { return {"small-cnn"}; }
+std::vector<std::string> backbone_names() { return {"small-cnn", "small-cnn-wide"}; }
 
-SmallCnn make_backbone(const std::string& name, const Dataset& data, int bits) {
-  if (name != "small-cnn") throw Error("unknown backbone '" + name + "' (known: small-cnn)");
-  return SmallCnn(data.channels, data.height, data.width, bits);
+SmallCnn make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
+                       int bits) {
+  if (name == "small-cnn") return SmallCnn(channels, height, width, bits, 32, 64, 500);
+  if (name == "small-cnn-wide") return SmallCnn(channels, height, width, bits, 64, 128, 1000);
+  throw Error("unknown backbone '" + name + "' (known: small-cnn, small-cnn-wide)");
 }
 
 torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids) {

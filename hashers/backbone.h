@@ -1,7 +1,8 @@
 #pragma once
 // The backbone every deep hasher shares, so comparisons between methods are fair:
-// conv5x5-32, pool, conv5x5-64, pool, fc-500 (the "deep feature"), then the fc-bits hash
-// layer with batch normalisation on its pre-activation. The output activation belongs to
+// conv5x5-c1, pool, conv5x5-c2, pool, fc-F (the "deep feature"), then the fc-bits hash
+// layer with batch normalisation on its pre-activation. "small-cnn" is c1 = 32, c2 = 64,
+// F = 500; "small-cnn-wide" doubles every width (64, 128, 1000). The output activation belongs to
 // the method (DSH: linear; tanh-based methods: tanh), applied by the hasher.
 #include <torch/torch.h>
 
@@ -14,13 +15,15 @@
 namespace hamster {
 
 struct BackboneOutput {
-  torch::Tensor feature;  // N x 500, after ReLU
+  torch::Tensor feature;  // N x feature_width(), after ReLU
   torch::Tensor hash;     // N x bits, batch-normalised pre-activation
 };
 
 class SmallCnnImpl : public torch::nn::Module {
  public:
-  SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits);
+  SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits, int64_t conv1_width = 32,
+               int64_t conv2_width = 64, int64_t feature_width = 500);
+  int64_t feature_width() const { return feature_width_; }
   BackboneOutput forward(const torch::Tensor& images);
   // Forward-only (encoding). On the CPU it runs in MKL-DNN's blocked layout, which skips
   // the layout conversions around every convolution: same numbers, about 2x the images/s.
@@ -34,11 +37,14 @@ class SmallCnnImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr};
   torch::nn::Linear hash_{nullptr};
   torch::nn::BatchNorm1d hash_bn_{nullptr};
+  int64_t feature_width_;
 };
 TORCH_MODULE(SmallCnn);
 
-// Builds the backbone named in a config ("small-cnn"); throws Error for unknown names.
-SmallCnn make_backbone(const std::string& name, const Dataset& data, int bits);
+// Builds the backbone named in a config for images of this shape; throws Error naming
+// the known backbones for an unknown name.
+SmallCnn make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
+                       int bits);
 std::vector<std::string> backbone_names();
 
 // data[ids] as a float tensor N x C x H x W scaled to [-1, 1].

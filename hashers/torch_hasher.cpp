@@ -4,42 +4,82 @@
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 
 #include "framework/data/split.h"
 #include "framework/error.h"
+#include "framework/eval/metrics.h"
 #include "framework/npy.h"
 
 namespace hamster {
 
 std::vector<ParamSpec> deep_hasher_params() {
   return {
-      {"backbone", "small-cnn", "network trunk shared by all deep hashers"},
+      {"backbone", "small-cnn", "network trunk: small-cnn or small-cnn-wide"},
       {"epochs", "40", "passes over the training set"},
       {"batch_size", "64", "mini-batch size"},
-      {"lr", "0.001", "Adam learning rate"},
-      {"weight_decay", "0", "Adam weight decay"},
+      {"optimiser", "adam", "adam or sgd (momentum 0.9)"},
+      {"lr", "0.001", "learning rate"},
+      {"weight_decay", "0", "weight decay"},
+      {"select_every", "5",
+       "with a validation split: evaluate every this many epochs (and at the last) and keep "
+       "the best epoch's weights; 0 = keep the last epoch"},
       {"device", "cpu", "cpu or cuda (cuda needs a CUDA build of LibTorch)"},
   };
+}
+
+torch::Tensor label_matrix(const Dataset& data, const std::vector<int64_t>& ids) {
+  const int classes = data.num_classes();
+  if (classes < 1) throw Error(data.name + ": no class names, cannot build a label matrix");
+  torch::Tensor y = torch::zeros({static_cast<int64_t>(ids.size()), classes});
+  float* p = y.data_ptr<float>();
+  for (size_t i = 0; i < ids.size(); ++i)
+    for (int c = 0; c < classes; ++c)
+      if (data.has_label(ids[i], c)) p[i * classes + c] = 1.0f;
+  return y;
+}
+
+torch::Tensor label_similarity(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.matmul(b.t()) > 0.5).to(a.dtype());
+}
+
+void OutputBank::reset(int64_t items, int bits, const torch::Device& device) {
+  outputs_ = torch::zeros({items, bits}, torch::TensorOptions(device));
+  seen_ = torch::zeros({items}, torch::TensorOptions(device).dtype(torch::kBool));
+}
+
+void OutputBank::update(const torch::Tensor& index, const torch::Tensor& u) {
+  outputs_.index_copy_(0, index, u.detach());
+  seen_.index_fill_(0, index, true);
 }
 
 DeepHasher::DeepHasher(const Params& p, int bits)
     : bits_(bits),
       backbone_name_(p.get_string("backbone")),
       device_name_(p.get_string("device")),
+      optimiser_name_(p.get_string("optimiser")),
       epochs_(p.get_int("epochs")),
       batch_size_(p.get_int("batch_size")),
+      select_every_(p.get_int("select_every")),
       lr_(p.get_double("lr")),
       weight_decay_(p.get_double("weight_decay")) {
   if (bits < 1 || bits > 1024) throw Error("bits must be in 1..1024, got " + std::to_string(bits));
   if (epochs_ < 1) throw Error("epochs must be >= 1, got " + std::to_string(epochs_));
   if (batch_size_ < 2) throw Error("batch_size must be >= 2, got " + std::to_string(batch_size_));
   if (lr_ <= 0) throw Error("lr must be > 0");
-  resolve_device(device_name_);  // fail at configuration time, not after loading data
+  if (weight_decay_ < 0) throw Error("weight_decay must be >= 0");
+  if (select_every_ < 0)
+    throw Error("select_every must be >= 0, got " + std::to_string(select_every_));
+  if (optimiser_name_ != "adam" && optimiser_name_ != "sgd")
+    throw Error("unknown optimiser '" + optimiser_name_ + "' (known: adam, sgd)");
+  // Fail at configuration time, not after loading data.
+  make_backbone(backbone_name_, 1, 4, 4, bits);
+  resolve_device(device_name_);
 }
 
-void DeepHasher::build(const Dataset& data) {
-  net_ = make_backbone(backbone_name_, data, bits_);
-  channels_ = data.channels, height_ = data.height, width_ = data.width;
+void DeepHasher::build(int64_t channels, int64_t height, int64_t width) {
+  net_ = make_backbone(backbone_name_, channels, height, width, bits_);
+  channels_ = channels, height_ = height, width_ = width;
 }
 
 void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const FitContext& ctx) {
@@ -47,27 +87,43 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   keep_blas_single_threaded();
   at::set_num_threads(std::max(1, ctx.threads));
   const torch::Device device = resolve_device(device_name_);
-  build(data);
+  build(data.channels, data.height, data.width);
   net_->initialise(ctx.seed);
   net_->to(device);
   net_->train();
 
   const int64_t n = static_cast<int64_t>(ids.size());
   torch::Tensor images = images_to_tensor(data, ids).to(device);
-  std::vector<int64_t> masks(n);
-  for (int64_t i = 0; i < n; ++i) masks[i] = static_cast<int64_t>(data.labels[ids[i]]);
-  torch::Tensor labels = torch::from_blob(masks.data(), {n}, torch::kInt64).to(device).clone();
-  begin_fit(labels, device);
+  torch::Tensor labels = label_matrix(data, ids).to(device);
+  bank_.reset(n, bits_, device);
+  begin_fit(TrainingSet{labels, device, ctx.seed});
 
-  torch::optim::Adam optimiser(net_->parameters(),
-                               torch::optim::AdamOptions(lr_).weight_decay(weight_decay_));
+  std::vector<torch::Tensor> trained = net_->parameters();
+  for (const auto& t : extra_parameters()) trained.push_back(t);
+  std::unique_ptr<torch::optim::Optimizer> optimiser;
+  if (optimiser_name_ == "sgd")
+    optimiser = std::make_unique<torch::optim::SGD>(
+        trained, torch::optim::SGDOptions(lr_).momentum(0.9).weight_decay(weight_decay_));
+  else
+    optimiser = std::make_unique<torch::optim::Adam>(
+        trained, torch::optim::AdamOptions(lr_).weight_decay(weight_decay_));
+
+  // Model selection looks only at training items: the validation split is carved from
+  // them, and is ranked against the rest of them.
+  const bool selecting = select_every_ > 0 && !ctx.validation.empty();
+  double best_map = -1;
+  int best_epoch = epochs_;
+  std::string best_state;
+
   Rng rng(ctx.seed ^ 0x5eedf17ull);
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
+  double selection_seconds = 0;
   for (int epoch = 1; epoch <= epochs_; ++epoch) {
+    begin_epoch(epoch, epochs_);
     shuffle(order, rng);
     double loss_sum = 0;
     int64_t batches = 0;
@@ -76,24 +132,90 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
       const int64_t e = std::min(n, b + batch_size_);
       auto index = torch::from_blob(order.data() + b, {e - b}, torch::kInt64).to(device);
       BackboneOutput out = net_->forward(images.index_select(0, index));
-      torch::Tensor l = loss(activate(out.hash), index, labels.index_select(0, index));
-      if (!std::isfinite(l.item<double>()))
-        throw Error(method() + ": loss became " + std::to_string(l.item<double>()) + " at epoch " +
+      Batch batch{activate(out.hash), out.feature, index, labels.index_select(0, index)};
+      bank_.update(index, batch.u);
+      torch::Tensor l = loss(batch);
+      const double value = l.item<double>();
+      if (!std::isfinite(value))
+        throw Error(method() + ": loss became " + std::to_string(value) + " at epoch " +
                     std::to_string(epoch) + " (try a smaller lr)");
-      optimiser.zero_grad();
+      optimiser->zero_grad();
       l.backward();
-      optimiser.step();
-      loss_sum += l.item<double>();
+      optimiser->step();
+      loss_sum += value;
       ++batches;
     }
+    end_epoch(epoch, epochs_);
+
+    std::string selection;
+    if (selecting && (epoch % select_every_ == 0 || epoch == epochs_)) {
+      const auto t0 = clock::now();
+      const double map = validation_map(data, ids, ctx.validation, ctx.threads);
+      if (map > best_map) best_map = map, best_epoch = epoch, best_state = snapshot();
+      selection_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+      selection =
+          fmt::format("  validation mAP {:.4f} (best {:.4f} at {})", map, best_map, best_epoch);
+    }
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-    ctx.print(fmt::format("  {} {}b seed {}: epoch {}/{} loss {:.4f}  {:.1f}s  ETA {:.0f}s",
-                          method(), bits_, ctx.seed, epoch, epochs_, loss_sum / batches, seconds,
-                          seconds / epoch * (epochs_ - epoch)));
+    ctx.print(fmt::format("  {} {}b seed {}: epoch {}/{} loss {:.4f}{}  {:.1f}s  ETA {:.0f}s",
+                          method(), bits_, ctx.seed, epoch, epochs_, loss_sum / batches, selection,
+                          seconds, seconds / epoch * (epochs_ - epoch)));
   }
   const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-  train_images_per_second_ = static_cast<double>(n) * epochs_ / seconds;
+  train_images_per_second_ = static_cast<double>(n) * epochs_ / (seconds - selection_seconds);
+  summary_ = {{"epochs", epochs_}, {"chosen_epoch", best_epoch}};
+  if (selecting) {
+    summary_["validation_map"] = best_map;
+    if (best_epoch != epochs_) restore(best_state);
+  }
   net_->eval();
+}
+
+double DeepHasher::validation_map(const Dataset& data, const std::vector<int64_t>& train,
+                                  const std::vector<int64_t>& validation, int threads) const {
+  Encoded db = encode(data, train, threads);
+  Encoded queries = encode(data, validation, threads);
+  net_->train();
+  auto labels_of = [&](const std::vector<int64_t>& ids) {
+    std::vector<LabelMask> out(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) out[i] = data.labels[ids[i]];
+    return out;
+  };
+  EvalOptions opts;
+  opts.map_at = {kAll};
+  opts.precision_at = {};
+  opts.recall_at = {};
+  return evaluate(labels_of(validation), labels_of(train), queries.codes, db.codes, {}, opts)
+      .get("mAP@all");
+}
+
+void DeepHasher::write_archive(torch::serialize::OutputArchive& archive) const {
+  net_->save(archive);
+  torch::serialize::OutputArchive state;
+  save_state(state);
+  archive.write("method_state", state);
+}
+
+void DeepHasher::read_archive(torch::serialize::InputArchive& archive) {
+  net_->load(archive);
+  torch::serialize::InputArchive state;
+  // Models saved before methods had state have no such entry.
+  if (archive.try_read("method_state", state)) load_state(state);
+}
+
+std::string DeepHasher::snapshot() const {
+  torch::serialize::OutputArchive archive;
+  write_archive(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+void DeepHasher::restore(const std::string& bytes) {
+  std::istringstream in(bytes);
+  torch::serialize::InputArchive archive;
+  archive.load_from(in, resolve_device(device_name_));
+  read_archive(archive);
 }
 
 Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
@@ -111,9 +233,10 @@ Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
   net_->eval();
 
   const int64_t n = static_cast<int64_t>(ids.size());
+  const int64_t width = net_->feature_width();
   Encoded out;
   out.real.resize(n, bits_);
-  out.features.resize(n, 500);
+  out.features.resize(n, width);
   constexpr int64_t kBatch = 500;
   for (int64_t b = 0; b < n; b += kBatch) {
     std::vector<int64_t> chunk(ids.begin() + b, ids.begin() + std::min(n, b + kBatch));
@@ -122,7 +245,7 @@ Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
     torch::Tensor f = o.feature.to(torch::kCPU).contiguous();
     const int64_t rows = static_cast<int64_t>(chunk.size());
     std::copy_n(h.data_ptr<float>(), rows * bits_, out.real.data() + b * bits_);
-    std::copy_n(f.data_ptr<float>(), rows * 500, out.features.data() + b * 500);
+    std::copy_n(f.data_ptr<float>(), rows * width, out.features.data() + b * width);
   }
   out.codes = BinaryCodes::from_signs(out.real.data(), n, bits_);
   return out;
@@ -134,7 +257,7 @@ void DeepHasher::save(const std::filesystem::path& dir) const {
   const auto tmp = dir / "model.pt.tmp";
   torch::serialize::OutputArchive archive;
   net_->to(torch::kCPU);
-  net_->save(archive);
+  write_archive(archive);
   archive.save_to(tmp.string());
   net_->to(resolve_device(device_name_));
   std::filesystem::rename(tmp, dir / "model.pt");
@@ -151,16 +274,14 @@ void DeepHasher::load(const std::filesystem::path& dir) {
   if (bits != bits_)
     throw Error((dir / "shape.txt").string() + ": model has " + std::to_string(bits) +
                 " bits, expected " + std::to_string(bits_));
-  Dataset shape_only;
-  shape_only.channels = c, shape_only.height = h, shape_only.width = w;
-  build(shape_only);
+  build(c, h, w);
   // LibTorch reports a damaged file with a long C++ stack trace naming no file: keep its
   // first line and say which file, and what to do.
   const std::filesystem::path file = dir / "model.pt";
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(file.string());
-    net_->load(archive);
+    read_archive(archive);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw Error(file.string() + ": cannot load the model (" + what.substr(0, what.find('\n')) +

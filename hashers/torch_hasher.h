@@ -1,8 +1,12 @@
 #pragma once
 // DeepHasher: the training and encoding machinery shared by the deep hashers. A method
-// (DSH, DPSH, ...) supplies only its loss and its output activation.
+// (DSH, DPSH, DSDH, ...) supplies its loss and, where it needs them, its output activation,
+// epoch hooks, extra trainable parameters and state saved with the model. Everything else
+// (backbone, optimiser, batching, the output bank, model selection on the validation split,
+// saving and loading) is here, so every method trains under the same budget and rules.
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,8 +17,48 @@
 
 namespace hamster {
 
-// Parameters every deep hasher takes (a method appends its own).
+// Parameters every deep hasher takes (a method appends its own). The runner fills the
+// budget keys (epochs, batch_size, optimiser, lr, weight_decay, select_every) from the
+// config's `training:` block unless a method's own params set them.
 std::vector<ParamSpec> deep_hasher_params();
+
+// Multi-hot label matrix of data[ids]: N x C floats, 1 where the item has the class.
+torch::Tensor label_matrix(const Dataset& data, const std::vector<int64_t>& ids);
+
+// s_ij = 1 when the label sets of row i of a and row j of b intersect (PROTOCOL.md's
+// relevance), as floats: a is A x C, b is B x C multi-hot.
+torch::Tensor label_similarity(const torch::Tensor& a, const torch::Tensor& b);
+
+// The latest output of every training item, updated after each mini-batch: what memory
+// bank losses pair against and what epoch hooks see as "the whole training set's outputs".
+class OutputBank {
+ public:
+  void reset(int64_t items, int bits, const torch::Device& device);
+  void update(const torch::Tensor& index, const torch::Tensor& u);  // stores u detached
+  const torch::Tensor& outputs() const { return outputs_; }         // N x bits
+  // Positions of the items written at least once this fit, ascending.
+  torch::Tensor seen() const { return seen_.nonzero().squeeze(1); }
+  bool all_seen() const { return seen_.all().item<bool>(); }
+
+ private:
+  torch::Tensor outputs_, seen_;
+};
+
+// What begin_fit() is given.
+struct TrainingSet {
+  torch::Tensor labels;  // N x C multi-hot floats, on the training device
+  torch::Device device = torch::kCPU;
+  uint64_t seed = 0;  // for anything the method draws (hash centres, codebooks)
+  int64_t size() const { return labels.size(0); }
+};
+
+// One mini-batch as the loss sees it.
+struct Batch {
+  torch::Tensor u;        // B x bits: the method's activated outputs
+  torch::Tensor feature;  // B x feature_width: the backbone's deep feature
+  torch::Tensor index;    // B: positions of the items within the training set
+  torch::Tensor labels;   // B x C multi-hot floats
+};
 
 class DeepHasher : public Hasher {
  public:
@@ -26,33 +70,53 @@ class DeepHasher : public Hasher {
   void load(const std::filesystem::path& dir) override;
   int bits() const override { return bits_; }
   double train_images_per_second() const override { return train_images_per_second_; }
+  std::map<std::string, double> fit_summary() const override { return summary_; }
 
  protected:
-  // Called once before training with the training set's labels (one mask per item).
-  virtual void begin_fit(const torch::Tensor& labels, const torch::Device& device) {
-    (void)labels, (void)device;
-  }
-  // Loss of one mini-batch: u = activated outputs (B x bits), index = positions of the
-  // batch items within the training set, labels = their label masks (int64).
-  virtual torch::Tensor loss(const torch::Tensor& u, const torch::Tensor& index,
-                             const torch::Tensor& labels) = 0;
-  // Output activation of the method, applied to the batch-normalised hash layer.
+  // Called once before training; labels and device are where the batches live.
+  virtual void begin_fit(const TrainingSet& set) { (void)set; }
+  // Trainable tensors beside the network (e.g. a classifier on the codes), created in
+  // begin_fit; the optimiser updates them with the network.
+  virtual std::vector<torch::Tensor> extra_parameters() { return {}; }
+  // Epoch hooks, epochs counted from 1. At end_epoch, bank() holds every training item's
+  // output from this epoch.
+  virtual void begin_epoch(int epoch, int epochs) { (void)epoch, (void)epochs; }
+  virtual void end_epoch(int epoch, int epochs) { (void)epoch, (void)epochs; }
+  virtual torch::Tensor loss(const Batch& batch) = 0;
+  // Output activation of the method, applied to the batch-normalised hash layer; codes
+  // are its signs.
   virtual torch::Tensor activate(const torch::Tensor& h) const { return h; }
+  // Method state kept with the model (e.g. DSDH's W and B, CSQ's centres), under keys of
+  // the method's choosing.
+  virtual void save_state(torch::serialize::OutputArchive& archive) const { (void)archive; }
+  virtual void load_state(torch::serialize::InputArchive& archive) { (void)archive; }
   virtual std::string method() const = 0;
+
+  const OutputBank& bank() const { return bank_; }
 
   const int bits_;
 
  private:
-  void build(const Dataset& data);
+  void build(int64_t channels, int64_t height, int64_t width);
+  // Mean average precision (mAP@all, Hamming ranking) of the validation items against the
+  // training items, with the network in evaluation mode.
+  double validation_map(const Dataset& data, const std::vector<int64_t>& train,
+                        const std::vector<int64_t>& validation, int threads) const;
+  // The network and the method state, in memory (model selection's best epoch).
+  std::string snapshot() const;
+  void restore(const std::string& bytes);
+  void write_archive(torch::serialize::OutputArchive& archive) const;
+  void read_archive(torch::serialize::InputArchive& archive);
 
-  std::string backbone_name_;
-  std::string device_name_;
-  int epochs_, batch_size_;
+  std::string backbone_name_, device_name_, optimiser_name_;
+  int epochs_, batch_size_, select_every_;
   double lr_, weight_decay_;
   // mutable: torch modules have no const forward(); encode() does not change the weights.
   mutable SmallCnn net_{nullptr};
   int64_t channels_ = 0, height_ = 0, width_ = 0;
+  OutputBank bank_;
   double train_images_per_second_ = 0;
+  std::map<std::string, double> summary_;
 };
 
 }  // namespace hamster

@@ -94,9 +94,11 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
 }
 
 TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}})
-                           ->fit(test::synthetic_images(2, 2, 1), {0, 1, 2, 3}, quiet(0)),
-                       "unknown backbone 'resnet' (known: small-cnn)", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}}),
+                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide)", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"optimiser", "lbfgs"}}),
+                       "unknown optimiser 'lbfgs' (known: adam, sgd)", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "abc"}}), doctest::Contains("epochs"), Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"device", "tpu"}}),
                        "unknown device 'tpu' (known: cpu, cuda)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "0"}}), "epochs must be >= 1, got 0", Error);
@@ -135,4 +137,70 @@ TEST_CASE("LSH: seeded random projections - far from trained quality") {
           std::string::npos);
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("deep hashers keep the best validation epoch and never look at the queries") {
+  // 40 items per class: 20 train, 10 validation, 10 stand-in queries the fit never sees.
+  Dataset d = test::synthetic_images(40, 4, 3);
+  std::vector<int64_t> train, validation, queries;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    const int64_t r = i % 4;
+    (r < 2 ? train : r == 2 ? validation : queries).push_back(i);
+  }
+  FitContext ctx = quiet(5);
+  ctx.validation = validation;
+  const std::map<std::string, std::string> params = {
+      {"epochs", "6"}, {"batch_size", "20"}, {"select_every", "2"}, {"lr", "0.01"}};
+  auto a = make("dsh", 16, params);
+  a->fit(d, train, ctx);
+  const auto summary = a->fit_summary();
+  REQUIRE(summary.count("chosen_epoch"));
+  REQUIRE(summary.count("validation_map"));
+  const int chosen = static_cast<int>(summary.at("chosen_epoch"));
+  CHECK((chosen == 2 || chosen == 4 || chosen == 6));
+  CHECK(summary.at("epochs") == 6);
+  // The kept weights are the chosen epoch's: they reproduce its validation mAP.
+  auto labels_of = [&](const std::vector<int64_t>& ids) {
+    std::vector<LabelMask> out;
+    for (int64_t i : ids) out.push_back(d.labels[i]);
+    return out;
+  };
+  const double again =
+      evaluate(labels_of(validation), labels_of(train), a->encode(d, validation, 1).codes,
+               a->encode(d, train, 1).codes, {}, EvalOptions{{kAll}, {}, {}, 2})
+          .get("mAP@all");
+  CHECK(again == doctest::Approx(summary.at("validation_map")).epsilon(1e-9));
+
+  // Shuffling the query items' labels changes nothing the fit decides.
+  Dataset shuffled = d;
+  for (size_t i = 0; i < queries.size(); ++i)
+    shuffled.labels[queries[i]] = d.labels[queries[(i + 7) % queries.size()]];
+  auto b = make("dsh", 16, params);
+  b->fit(shuffled, train, ctx);
+  CHECK(b->fit_summary().at("chosen_epoch") == summary.at("chosen_epoch"));
+  CHECK(b->fit_summary().at("validation_map") == summary.at("validation_map"));
+
+  // Switched off: the last epoch, and no validation figure.
+  auto params_off = params;
+  params_off["select_every"] = "0";
+  auto c = make("dsh", 16, params_off);
+  c->fit(d, train, ctx);
+  CHECK(c->fit_summary().at("chosen_epoch") == 6);
+  CHECK(c->fit_summary().count("validation_map") == 0);
+}
+
+TEST_CASE("the backbone parameter selects the network and its feature width") {
+  const Dataset d = test::synthetic_images(10, 2, 1);
+  const auto ids = test::iota_ids(d.size());
+  auto narrow = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}});
+  auto wide =
+      make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"backbone", "small-cnn-wide"}});
+  narrow->fit(d, ids, quiet(0));
+  wide->fit(d, ids, quiet(0));
+  CHECK(narrow->encode(d, ids, 1).features.cols() == 500);
+  CHECK(wide->encode(d, ids, 1).features.cols() == 1000);
+  // sgd trains too (a different optimiser, different codes from the same seed).
+  auto sgd = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"optimiser", "sgd"}});
+  sgd->fit(d, ids, quiet(0));
+  CHECK(sgd->encode(d, ids, 1).real != narrow->encode(d, ids, 1).real);
 }

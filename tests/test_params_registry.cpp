@@ -156,3 +156,40 @@ TEST_CASE("config: a repeated key is an error naming both lines") {
                                     "d.yaml"),
                        "d.yaml: key 'epochs' appears twice, on lines 5 and 6", Error);
 }
+
+TEST_CASE("config: one training block budgets every deep hasher - a method may override it") {
+  const ExperimentConfig c = parse_config(R"(
+name: budget
+training: {epochs: 12, batch_size: 32, optimiser: sgd, lr: 0.01}
+hashers:
+  - dsh
+  - name: dsh
+    params: {epochs: 30}
+  - lsh
+rerankers: [none]
+)",
+                                          "b.yaml");
+  REQUIRE(c.hashers.size() == 3);
+  CHECK(c.hashers[0].values().at("epochs") == "12");
+  CHECK(c.hashers[0].values().at("optimiser") == "sgd");
+  CHECK(c.hashers[0].label() == "dsh");  // the budget is shown apart, not in every label
+  CHECK(c.hashers[1].values().at("epochs") == "30");
+  CHECK(c.hashers[1].values().at("lr") == "0.01");
+  CHECK(c.hashers[2].budget.empty());  // LSH does not train: nothing applies
+  const std::string ok = "hashers: [dsh]\nrerankers: [none]\n";
+  CHECK_THROWS_WITH_AS(parse_config("name: t\ntraining: {epoch: 3}\n" + ok, "b.yaml"),
+                       doctest::Contains("b.yaml: training.epoch: unknown key"), Error);
+}
+
+TEST_CASE("config: plugin values are checked when the config is read - before any data") {
+  const std::string r = "rerankers: [none]\n";
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\ntraining: {epochs: abc}\nhashers: [dsh]\n" + r, "v.yaml"),
+      "v.yaml: hashers[0] dsh: dsh.epochs: expected an integer, got 'abc'", Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nhashers: [{name: dsh, params: {backbone: vgg}}]\n" + r, "v.yaml"),
+      doctest::Contains("v.yaml: hashers[0] dsh(backbone=vgg): unknown backbone 'vgg'"), Error);
+  CHECK_THROWS_WITH_AS(
+      parse_config("name: t\nhashers: [lsh]\nrerankers: [{name: aqe, params: {n: 0}}]\n", "v.yaml"),
+      doctest::Contains("v.yaml: rerankers[0] aqe(n=0)"), Error);
+}

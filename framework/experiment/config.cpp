@@ -175,6 +175,12 @@ std::string PluginSpec::label() const {
   return out + ")";
 }
 
+std::map<std::string, std::string> PluginSpec::values() const {
+  std::map<std::string, std::string> out = budget;
+  for (const auto& [k, v] : params) out[k] = v;
+  return out;
+}
+
 std::string content_hash(const std::string& text) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
@@ -195,7 +201,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   r.only_keys(root, "",
               {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
                "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
-               "validation_per_class", "queries"});
+               "validation_per_class", "queries", "training"});
   ExperimentConfig c;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
@@ -257,8 +263,34 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     c.parallel_fits = r.scalar<int>(root["parallel_fits"], "parallel_fits");
   if (c.threads < 1 || c.parallel_fits < 1)
     r.fail("threads", "threads and parallel_fits must be >= 1");
+  if (const auto& t = root["training"]) {
+    if (!t.IsMap()) r.fail("training", "expected a mapping");
+    r.only_keys(t, "training",
+                {"epochs", "batch_size", "optimiser", "lr", "weight_decay", "select_every"});
+    for (const auto& kv : t) {
+      const std::string key = kv.first.as<std::string>();
+      c.training[key] = r.scalar<std::string>(kv.second, "training." + key);
+    }
+  }
   c.hashers = r.plugins(root["hashers"], "hashers", HasherRegistry::instance());
+  for (PluginSpec& h : c.hashers)
+    for (const ParamSpec& p : HasherRegistry::instance().entry(h.name).params)
+      if (c.training.count(p.name) && !h.params.count(p.name))
+        h.budget[p.name] = c.training.at(p.name);
   c.rerankers = r.plugins(root["rerankers"], "rerankers", RerankerRegistry::instance());
+  // Build every plugin once now, so that a bad value (epochs: abc, an unknown backbone, an
+  // impossible k) is reported when the config is read, before any data or training.
+  for (size_t i = 0; i < c.hashers.size(); ++i)
+    for (int bits : c.bits) try {
+        HasherRegistry::instance().create(c.hashers[i].name, c.hashers[i].values(), bits);
+      } catch (const Error& e) {
+        r.fail("hashers[" + std::to_string(i) + "] " + c.hashers[i].label(), e.what());
+      }
+  for (size_t i = 0; i < c.rerankers.size(); ++i) try {
+      RerankerRegistry::instance().create(c.rerankers[i].name, c.rerankers[i].values());
+    } catch (const Error& e) {
+      r.fail("rerankers[" + std::to_string(i) + "] " + c.rerankers[i].label(), e.what());
+    }
   if (const auto& m = root["metrics"]) {
     r.only_keys(m, "metrics", {"map_at", "precision_at", "recall_at", "hamming_radius"});
     if (m["map_at"]) c.eval.map_at = r.ks(m["map_at"], "metrics.map_at");

@@ -14,8 +14,14 @@ namespace hamster {
 struct PluginSpec {
   std::string name;
   std::map<std::string, std::string> params;  // as written in the config
-  // "dsh" or "dsh(epochs=5)": how the plugin appears in tables and filters.
+  // Values from the config's `training:` block for parameters this plugin takes and
+  // does not set itself (the shared budget of the deep hashers).
+  std::map<std::string, std::string> budget;
+  // "dsh" or "dsh(epochs=5)": how the plugin appears in tables and filters (the values
+  // written for it; the budget is the same for every hasher and shown apart).
   std::string label() const;
+  // What the plugin is built from: its own values over the budget's.
+  std::map<std::string, std::string> values() const;
 };
 
 struct ExperimentConfig {
@@ -36,6 +42,9 @@ struct ExperimentConfig {
   int64_t shortlist = 1000;  // L: items a re-ranker reorders
   int threads = 2;
   int parallel_fits = 2;  // trainings run side by side, each on threads/parallel_fits
+  // The `training:` block: epochs, batch_size, optimiser, lr, weight_decay, select_every
+  // for every deep hasher, unless a hasher's own params override them.
+  std::map<std::string, std::string> training;
   std::vector<PluginSpec> hashers;
   std::vector<PluginSpec> rerankers;
   EvalOptions eval;

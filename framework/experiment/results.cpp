@@ -46,6 +46,17 @@ Table build_table(const std::vector<json>& records) {
       if (std::find(metrics.begin(), metrics.end(), m.get<std::string>()) == metrics.end())
         metrics.push_back(m.get<std::string>());
   for (const auto& m : metrics) t.header.push_back(m);
+  // Deep hashers: the training budget each ran under (epochs x batch, optimiser, lr), and
+  // the epoch model selection kept with its validation mAP.
+  auto has = [&](const char* field, const char* key) {
+    return std::any_of(records.begin(), records.end(), [&](const json& r) {
+      return r.contains(field) && r.at(field).contains(key);
+    });
+  };
+  const bool budgets = has("hasher_effective_params", "epochs");
+  const bool selected = has("fit_summary", "validation_map");
+  if (budgets) t.header.insert(t.header.end(), {"budget", "chosen epoch"});
+  if (selected) t.header.push_back("val mAP");
   // Time columns: record key, header, and the factor the table shows it with.
   struct TimeColumn {
     const char* key;
@@ -70,6 +81,25 @@ Table build_table(const std::vector<json>& records) {
       row.push_back(r.at("metrics").contains(m)
                         ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
                         : "");
+    if (budgets) {
+      const json p = r.value("hasher_effective_params", json::object());
+      const json f = r.value("fit_summary", json::object());
+      row.push_back(p.contains("epochs")
+                        ? fmt::format("{}x{} {} {}", p.at("epochs").get<std::string>(),
+                                      p.at("batch_size").get<std::string>(),
+                                      p.at("optimiser").get<std::string>(),
+                                      p.at("lr").get<std::string>())
+                        : "");
+      row.push_back(f.contains("chosen_epoch")
+                        ? std::to_string(static_cast<int>(f.at("chosen_epoch").get<double>()))
+                        : "");
+    }
+    if (selected) {
+      const json f = r.value("fit_summary", json::object());
+      row.push_back(f.contains("validation_map")
+                        ? fmt::format("{:.4f}", f.at("validation_map").get<double>())
+                        : "");
+    }
     for (const TimeColumn& col : times) {
       const double v = r.at("times").value(col.key, 0.0) * col.scale;
       row.push_back(v >= 100 ? fmt::format("{:.0f}", v)

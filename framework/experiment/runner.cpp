@@ -59,7 +59,7 @@ struct Cell {
 // change when a default changes in the code, so a stale model or record is never reused.
 template <class Reg>
 std::string effective_params(const Reg& registry, const PluginSpec& spec) {
-  const Params effective(spec.params, registry.entry(spec.name).params, spec.name);
+  const Params effective(spec.values(), registry.entry(spec.name).params, spec.name);
   std::string text;
   for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
   return text;
@@ -233,7 +233,7 @@ void compact_results(const ExperimentConfig& c, const std::vector<Cell>& cells) 
 }
 
 std::unique_ptr<Hasher> make_hasher(const Build& b) {
-  return HasherRegistry::instance().create(b.hasher->name, b.hasher->params, b.bits);
+  return HasherRegistry::instance().create(b.hasher->name, b.hasher->values(), b.bits);
 }
 
 class Logger {
@@ -274,6 +274,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         FitContext ctx;
         ctx.seed = b.seed;
         ctx.threads = threads_each;
+        ctx.validation = split.validation;
         ctx.log = [&log](const std::string& line) { log(line); };
         const auto t0 = clock_type::now();
         hasher->fit(data, split.train, ctx);
@@ -288,6 +289,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         json fit = {{"train_seconds", seconds},
                     {"train_images_per_second", hasher->train_images_per_second()},
                     {"fit_threads", threads_each}};
+        for (const auto& [k, v] : hasher->fit_summary()) fit["summary"][k] = v;
         write_file_atomic(tmp / "fit.json", fit.dump(2));
         fs::remove_all(final_dir);
         fs::rename(tmp, final_dir);
@@ -357,7 +359,7 @@ struct Stage1 {
 
 json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
                    const Stage1& s1, const Provenance& prov) {
-  auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->params);
+  auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->values());
   e.artefacts->take_requests();
   const size_t built_before = e.artefacts->entries().size();
   auto t0 = clock_type::now();
@@ -397,11 +399,21 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
       {"database", e.database.codes.size()},
       {"hasher", b.hasher->name},
       {"hasher_params", b.hasher->params},
+      {"hasher_budget", b.hasher->budget},
+      {"hasher_effective_params",
+       Params(b.hasher->values(), HasherRegistry::instance().entry(b.hasher->name).params,
+              b.hasher->name)
+           .values()},
+      {"fit_summary", e.fit.value("summary", json::object())},
       {"bits", b.bits},
       {"seed", b.seed},
       {"reranker", cell.reranker->name},
       {"reranker_label", cell.reranker->label()},
       {"reranker_params", cell.reranker->params},
+      {"reranker_effective_params",
+       Params(cell.reranker->values(),
+              RerankerRegistry::instance().entry(cell.reranker->name).params, cell.reranker->name)
+           .values()},
       {"shortlist", c.shortlist},
       {"metric_order", order},
       {"metrics", metrics},

@@ -22,21 +22,16 @@ class Dsh final : public DeepHasher {
  private:
   std::string method() const override { return "dsh"; }
 
-  void begin_fit(const torch::Tensor& labels, const torch::Device& device) override {
-    train_labels_ = labels;
-    if (memory_bank_) bank_ = torch::zeros({labels.size(0), bits_}, torch::TensorOptions(device));
-    seen_ = torch::zeros({labels.size(0)}, torch::TensorOptions(device).dtype(torch::kBool));
-  }
+  void begin_fit(const TrainingSet& set) override { train_labels_ = set.labels; }
 
-  torch::Tensor loss(const torch::Tensor& u, const torch::Tensor& index,
-                     const torch::Tensor& labels) override {
-    torch::Tensor others = u, other_labels = labels;
+  torch::Tensor loss(const Batch& batch) override {
+    const torch::Tensor& u = batch.u;
+    torch::Tensor others = u, other_labels = batch.labels;
     if (memory_bank_) {
-      // Only items already seen this run have a meaningful bank entry.
-      bank_.index_copy_(0, index, u.detach());
-      seen_.index_fill_(0, index, true);
-      torch::Tensor rows = seen_.nonzero().squeeze(1);
-      others = bank_.index_select(0, rows);
+      // Only items already seen this run have a meaningful bank entry (the batch's own
+      // outputs are already in it).
+      torch::Tensor rows = bank().seen();
+      others = bank().outputs().index_select(0, rows);
       other_labels = train_labels_.index_select(0, rows);
     }
     // Squared distances expanded by hand: cdist's sqrt has no gradient at distance 0,
@@ -44,8 +39,7 @@ class Dsh final : public DeepHasher {
     torch::Tensor dist =
         (u.pow(2).sum(1, true) + others.pow(2).sum(1).unsqueeze(0) - 2 * u.matmul(others.t()))
             .clamp_min(0);
-    torch::Tensor similar =
-        (labels.unsqueeze(1).bitwise_and(other_labels.unsqueeze(0)) != 0).to(u.dtype());
+    torch::Tensor similar = label_similarity(batch.labels, other_labels);
     torch::Tensor pair = 0.5 * similar * dist + 0.5 * (1 - similar) * (margin_ - dist).clamp_min(0);
     // The paper's regulariser is a sum over bits per item (an L1 norm), not a mean: its
     // weight against the pair term then does not change with the code length.
@@ -54,7 +48,7 @@ class Dsh final : public DeepHasher {
 
   double alpha_, margin_;
   bool memory_bank_;
-  torch::Tensor train_labels_, bank_, seen_;
+  torch::Tensor train_labels_;
 };
 
 std::vector<ParamSpec> dsh_params() {
