@@ -11,6 +11,7 @@ packages=(
   libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libstb-dev zlib1g-dev dataset-fashion-mnist
   libopenblas0-pthread python3 python3-numpy
+  python3-matplotlib python3-pandas jupyter-nbconvert python3-ipykernel
 )
 if [[ "${HAMSTER_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(libfaiss-dev libbenchmark-dev)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes a small real results folder (LSH on fmnist-1, 2 bit lengths x 2 seeds x 2
+# re-rankers) and executes notebooks/analysis.ipynb on it with jupyter nbconvert; fails
+# unless the notebook runs through, prints its table and writes every figure.
+# Usage: tests/check_notebook.sh HAMSTER_BINARY SOURCE_DIR WORK_DIR
+set -euo pipefail
+hamster=$1 src=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+cd "$work"
+"$hamster" run "$src/tests/configs/notebook.yaml" > run.log 2>&1 || { cat run.log; exit 1; }
+export HAMSTER_RESULTS="$work/results/notebook" HAMSTER_FIGURES="$work/figures"
+jupyter nbconvert --to notebook --execute "$src/notebooks/analysis.ipynb" \
+  --output "$work/analysis.out.ipynb" > nbconvert.log 2>&1 || { cat nbconvert.log; exit 1; }
+grep -q "table check passed" "$work/analysis.out.ipynb" || { echo "no self-check output"; exit 1; }
+grep -q "0.*±" "$work/analysis.out.ipynb" || { echo "no mean ± std table in the output"; exit 1; }
+for f in map_vs_bits pr_curves p_at_k map_vs_time; do
+  for ext in png svg; do
+    [[ -s "$work/figures/$f.$ext" ]] || { echo "missing figure $f.$ext"; exit 1; }
+  done
+done
+echo "notebook: ran, table and 8 figures written"
