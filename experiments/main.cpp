@@ -6,6 +6,7 @@
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
+#include "framework/experiment/pivot.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
@@ -38,6 +39,18 @@ bool parse_shard(const std::string& text, hamster::RunOptions& opt) {
   }
 }
 
+// "a,b,c" -> {a, b, c}
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0, comma;
+  while ((comma = text.find(',', start)) != std::string::npos) {
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  out.push_back(text.substr(start));
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,6 +72,14 @@ int main(int argc, char** argv) {
   auto* table = app.add_subcommand("table", "print the result table of a results folder");
   table->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
   table->add_option("--format", format, "md, csv or latex");
+  std::string rows, cols, metric;
+  table->add_option("--rows", rows,
+                    "pivot: fields as rows, e.g. hasher,bits (fields: hasher, bits, seed, "
+                    "reranker, dataset, protocol, queries, L)");
+  table->add_option("--cols", cols, "pivot: fields as columns, e.g. reranker");
+  table->add_option("--metric", metric, "pivot: the metric shown, mean ± std over seeds");
+  std::string where;
+  table->add_option("--where", where, "pivot: only records with field=value[,field=value]");
 
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
@@ -79,7 +100,23 @@ int main(int argc, char** argv) {
       hamster::run_experiment(config, opt, std::cerr);
       if (!opt.dry_run) std::cout << hamster::format_table(config.output_dir, "md");
     } else if (*table) {
-      std::cout << hamster::format_table(results_dir, format);
+      if (rows.empty() && cols.empty() && metric.empty() && where.empty()) {
+        std::cout << hamster::format_table(results_dir, format);
+      } else {
+        hamster::PivotSpec spec;
+        if (!rows.empty()) spec.rows = split_list(rows);
+        if (!cols.empty()) spec.cols = split_list(cols);
+        if (!metric.empty()) spec.metric = metric;
+        spec.format = format;
+        if (!where.empty())
+          for (const auto& term : split_list(where)) {
+            const size_t eq = term.find('=');
+            if (eq == std::string::npos)
+              throw hamster::Error("--where expects field=value terms, got '" + term + "'");
+            spec.where.emplace_back(term.substr(0, eq), term.substr(eq + 1));
+          }
+        std::cout << hamster::format_pivot(results_dir, spec);
+      }
     } else if (*list) {
       print_plugins("hashers", hamster::HasherRegistry::instance());
       print_plugins("rerankers", hamster::RerankerRegistry::instance());

@@ -1,0 +1,217 @@
+#include "framework/experiment/pivot.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "framework/error.h"
+#include "framework/experiment/records.h"
+
+namespace hamster {
+namespace {
+
+using json = nlohmann::json;
+
+const std::vector<std::string> kFields = {"hasher",  "bits",     "seed",    "reranker",
+                                          "dataset", "protocol", "queries", "L"};
+
+std::string field_of(const json& r, const std::string& field) {
+  if (field == "hasher") {
+    std::string label = r.at("hasher").get<std::string>(), args;
+    for (const auto& [k, v] : r.at("hasher_params").items())
+      args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+    return args.empty() ? label : label + "(" + args + ")";
+  }
+  if (field == "bits") return std::to_string(r.at("bits").get<int>());
+  if (field == "seed") return std::to_string(r.at("seed").get<uint64_t>());
+  if (field == "reranker") return r.at("reranker_label").get<std::string>();
+  if (field == "dataset") return r.value("dataset", "");
+  if (field == "protocol") return r.value("protocol", "");
+  if (field == "queries") return r.value("queries_from", "test");
+  if (field == "L") return std::to_string(r.at("shortlist").get<int64_t>());
+  throw Error("unknown table field '" + field + "'");
+}
+
+std::string key_of(const json& r, const std::vector<std::string>& fields) {
+  std::string key;
+  for (const auto& f : fields) key += (key.empty() ? "" : " ") + field_of(r, f);
+  return key;
+}
+
+// Orders numbers numerically ("16" < "32" < "128"), text alphabetically.
+bool natural_less(const std::string& a, const std::string& b) {
+  const bool na = !a.empty() && std::all_of(a.begin(), a.end(), ::isdigit);
+  const bool nb = !b.empty() && std::all_of(b.begin(), b.end(), ::isdigit);
+  if (na && nb) return a.size() != b.size() ? a.size() < b.size() : a < b;
+  return a < b;
+}
+
+struct Stats {
+  double mean = 0, std = 0;
+  size_t n = 0;
+};
+
+Stats stats_of(const std::vector<double>& v) {
+  Stats s;
+  s.n = v.size();
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(s.n);
+  if (s.n > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(ss / static_cast<double>(s.n - 1));
+  }
+  return s;
+}
+
+std::string latex_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '_' || c == '%' || c == '&' || c == '#') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec) {
+  if (spec.format != "md" && spec.format != "csv" && spec.format != "latex")
+    throw Error("unknown table format '" + spec.format + "' (known: md, csv, latex)");
+  if (spec.rows.empty() || spec.cols.empty()) throw Error("--rows and --cols must name fields");
+  std::set<std::string> used;
+  for (const auto* list : {&spec.rows, &spec.cols})
+    for (const auto& f : *list) {
+      if (std::find(kFields.begin(), kFields.end(), f) == kFields.end())
+        throw Error("unknown table field '" + f +
+                    "' (known: hasher, bits, seed, reranker, "
+                    "dataset, protocol, queries, L)");
+      if (!used.insert(f).second) throw Error("table field '" + f + "' named twice");
+    }
+  for (const auto& [f, v] : spec.where)
+    if (std::find(kFields.begin(), kFields.end(), f) == kFields.end())
+      throw Error("unknown table field '" + f + "' in --where");
+  const auto file = dir / "results.jsonl";
+  if (!std::filesystem::exists(file)) throw Error("no results at " + file.string());
+  const std::vector<json> records = latest_records(read_records(file));
+
+  std::vector<std::string> others;  // must not vary inside a cell
+  for (const auto& f : kFields)
+    if (!used.count(f) && f != "seed") others.push_back(f);
+
+  std::map<std::pair<std::string, std::string>, std::vector<double>> values;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> seen;
+  std::vector<std::string> row_keys, col_keys;
+  bool metric_found = false;
+  try {
+    for (const json& r : records) {
+      if (std::any_of(spec.where.begin(), spec.where.end(),
+                      [&](const auto& w) { return field_of(r, w.first) != w.second; }))
+        continue;
+      const std::string row = key_of(r, spec.rows), col = key_of(r, spec.cols);
+      for (const auto& f : others) {
+        auto [it, fresh] = seen[{row, col}].emplace(f, field_of(r, f));
+        if (!fresh && it->second != field_of(r, f))
+          throw Error(file.string() + ": " + f + " varies inside the cell (" + row + ", " + col +
+                      "): '" + it->second + "' and '" + field_of(r, f) +
+                      "'; add it to --rows or --cols");
+      }
+      if (!r.at("metrics").contains(spec.metric)) continue;
+      metric_found = true;
+      values[{row, col}].push_back(r.at("metrics").at(spec.metric).get<double>());
+      if (std::find(row_keys.begin(), row_keys.end(), row) == row_keys.end())
+        row_keys.push_back(row);
+      if (std::find(col_keys.begin(), col_keys.end(), col) == col_keys.end())
+        col_keys.push_back(col);
+    }
+  } catch (const json::exception& e) {
+    throw Error(file.string() + ": record lacks a field (" + e.what() + ")");
+  }
+  if (!metric_found) {
+    std::string known;
+    if (!records.empty())
+      for (const auto& m : records.front().at("metric_order"))
+        known += (known.empty() ? "" : ", ") + m.get<std::string>();
+    throw Error(file.string() + ": no record has metric '" + spec.metric + "' (known: " + known +
+                ")");
+  }
+  auto split_less = [](const std::string& a, const std::string& b) {
+    // Compare field by field so that "dsh 16" < "dsh 64" < "lsh 16".
+    std::vector<std::string> x, y;
+    size_t i = 0, j;
+    while ((j = a.find(' ', i)) != std::string::npos) x.push_back(a.substr(i, j - i)), i = j + 1;
+    x.push_back(a.substr(i));
+    i = 0;
+    while ((j = b.find(' ', i)) != std::string::npos) y.push_back(b.substr(i, j - i)), i = j + 1;
+    y.push_back(b.substr(i));
+    return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(), natural_less);
+  };
+  std::stable_sort(row_keys.begin(), row_keys.end(), split_less);
+  std::stable_sort(col_keys.begin(), col_keys.end(), split_less);
+
+  std::map<std::pair<std::string, std::string>, Stats> stats;
+  std::map<std::string, double> best;  // per column
+  for (const auto& [k, v] : values) {
+    stats[k] = stats_of(v);
+    auto it = best.find(k.second);
+    if (it == best.end() || stats[k].mean > it->second) best[k.second] = stats[k].mean;
+  }
+  auto text = [&](const std::string& row, const std::string& col, bool mark,
+                  const std::string& bold_open, const std::string& bold_close,
+                  const std::string& pm) {
+    auto it = stats.find({row, col});
+    if (it == stats.end()) return std::string();
+    const Stats& s = it->second;
+    std::string t = s.n > 1 ? fmt::format("{:.4f} {} {:.4f}", s.mean, pm, s.std)
+                            : fmt::format("{:.4f}", s.mean);
+    if (mark && s.mean == best.at(col)) t = bold_open + t + bold_close;
+    return t;
+  };
+  std::string row_title;
+  for (const auto& f : spec.rows) row_title += (row_title.empty() ? "" : " ") + f;
+  std::string out;
+  if (spec.format == "csv") {
+    out = row_title;
+    for (const auto& c : col_keys) out += "," + c + " mean," + c + " std";
+    out += "\n";
+    for (const auto& r : row_keys) {
+      out += r.find(',') != std::string::npos ? "\"" + r + "\"" : r;
+      for (const auto& c : col_keys) {
+        auto it = stats.find({r, c});
+        out += it == stats.end() ? ",,"
+                                 : fmt::format(",{:.6f},{:.6f}", it->second.mean, it->second.std);
+      }
+      out += "\n";
+    }
+  } else if (spec.format == "md") {
+    out = fmt::format("{} over seeds (mean ± std); best of each column in bold\n\n| {} |",
+                      spec.metric, row_title);
+    for (const auto& c : col_keys) out += " " + c + " |";
+    out += "\n|---|";
+    for (size_t i = 0; i < col_keys.size(); ++i) out += "---:|";
+    out += "\n";
+    for (const auto& r : row_keys) {
+      out += "| " + r + " |";
+      for (const auto& c : col_keys) out += " " + text(r, c, true, "**", "**", "±") + " |";
+      out += "\n";
+    }
+  } else {
+    out = "\\begin{tabular}{l" + std::string(col_keys.size(), 'r') + "}\n\\toprule\n" +
+          latex_escape(row_title);
+    for (const auto& c : col_keys) out += " & " + latex_escape(c);
+    out += " \\\\\n\\midrule\n";
+    for (const auto& r : row_keys) {
+      out += latex_escape(r);
+      for (const auto& c : col_keys) out += " & " + text(r, c, true, "\\textbf{", "}", "$\\pm$");
+      out += " \\\\\n";
+    }
+    out += "\\bottomrule\n\\end{tabular}\n";
+  }
+  return out;
+}
+
+}  // namespace hamster

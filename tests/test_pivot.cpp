@@ -1,0 +1,78 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "framework/error.h"
+#include "framework/experiment/pivot.h"
+#include "tests/helpers.h"
+#include "tests/synthetic.h"
+
+using namespace hamster;
+using json = nlohmann::json;
+
+namespace {
+
+json record(const std::string& hasher, int bits, uint64_t seed, const std::string& reranker,
+            double map) {
+  return {
+      {"cell", hasher + "/" + std::to_string(bits) + "/" + std::to_string(seed) + "/" + reranker},
+      {"hasher", hasher},
+      {"hasher_params", json::object()},
+      {"bits", bits},
+      {"seed", seed},
+      {"reranker_label", reranker},
+      {"shortlist", 100},
+      {"dataset", "fashion-mnist"},
+      {"metric_order", {"mAP@all"}},
+      {"metrics", {{"mAP@all", map}}}};
+}
+
+std::filesystem::path write(const std::vector<json>& records) {
+  auto dir = test::fresh_temp_dir("pivot");
+  std::ofstream out(dir / "results.jsonl");
+  for (const auto& r : records) out << r.dump() << "\n";
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("table pivot: mean and std over seeds - best of each column marked") {
+  // dsh 16 none: seeds 0.4 and 0.6 -> mean 0.5, sample std sqrt(0.02) = 0.1414.
+  const auto dir =
+      write({record("dsh", 16, 0, "none", 0.4), record("dsh", 16, 1, "none", 0.6),
+             record("lsh", 16, 0, "none", 0.3), record("lsh", 16, 1, "none", 0.3),
+             record("dsh", 16, 0, "feature", 0.7), record("dsh", 16, 1, "feature", 0.8),
+             record("lsh", 16, 0, "feature", 0.9)});
+  PivotSpec spec;
+  const std::string md = format_pivot(dir, spec);
+  // Columns in natural order: "feature" before "none".
+  CHECK(md.find("| hasher bits | feature | none |") != std::string::npos);
+  CHECK(md.find("| dsh 16 | 0.7500 ± 0.0707 | **0.5000 ± 0.1414** |") != std::string::npos);
+  CHECK(md.find("| lsh 16 | **0.9000** | 0.3000 ± 0.0000 |") != std::string::npos);
+  spec.format = "latex";
+  const std::string tex = format_pivot(dir, spec);
+  CHECK(tex.find("\\textbf{0.9000}") != std::string::npos);
+  CHECK(tex.find("\\toprule") != std::string::npos);
+  spec.format = "csv";
+  CHECK(format_pivot(dir, spec).find("dsh 16,0.750000,0.070711,0.500000,0.141421") !=
+        std::string::npos);
+  spec.where = {{"reranker", "none"}};
+  CHECK(format_pivot(dir, spec).find("feature") == std::string::npos);
+}
+
+TEST_CASE("table pivot: a field varying inside a cell - an unknown field or metric is an error") {
+  const auto dir = write({record("dsh", 16, 0, "none", 0.4), record("dsh", 32, 0, "none", 0.6)});
+  PivotSpec spec;
+  spec.rows = {"hasher"};
+  CHECK_THROWS_WITH_AS(format_pivot(dir, spec),
+                       doctest::Contains("bits varies inside the cell (dsh, none): '16' and '32'"),
+                       Error);
+  spec.rows = {"hasher", "colour"};
+  CHECK_THROWS_WITH_AS(format_pivot(dir, spec), doctest::Contains("unknown table field 'colour'"),
+                       Error);
+  spec.rows = {"hasher", "bits"};
+  spec.metric = "mAP@7";
+  CHECK_THROWS_WITH_AS(format_pivot(dir, spec),
+                       doctest::Contains("no record has metric 'mAP@7' (known: mAP@all)"), Error);
+}
