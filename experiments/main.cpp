@@ -6,6 +6,7 @@
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
+#include "framework/experiment/merge.h"
 #include "framework/experiment/pivot.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
@@ -81,6 +82,13 @@ int main(int argc, char** argv) {
   std::string where;
   table->add_option("--where", where, "pivot: only records with field=value[,field=value]");
 
+  std::vector<std::string> merge_inputs;
+  std::string merge_out;
+  auto* merge =
+      app.add_subcommand("merge", "merge result folders (e.g. shards from other machines)");
+  merge->add_option("inputs", merge_inputs, "result folders")->required();
+  merge->add_option("--out", merge_out, "the merged folder")->required();
+
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
@@ -117,6 +125,12 @@ int main(int argc, char** argv) {
           }
         std::cout << hamster::format_pivot(results_dir, spec);
       }
+    } else if (*merge) {
+      std::vector<std::filesystem::path> inputs(merge_inputs.begin(), merge_inputs.end());
+      const size_t cells = hamster::merge_results(inputs, merge_out);
+      std::cerr << "merged " << cells << " cells from " << inputs.size() << " folders into "
+                << merge_out << "\n";
+      std::cout << hamster::format_table(merge_out, "md");
     } else if (*list) {
       print_plugins("hashers", hamster::HasherRegistry::instance());
       print_plugins("rerankers", hamster::RerankerRegistry::instance());

@@ -1,13 +1,19 @@
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "framework/error.h"
 #include "framework/experiment/config.h"
+#include "framework/experiment/merge.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "tests/synthetic.h"
@@ -327,5 +333,103 @@ TEST_CASE("command line: --shard takes whole numbers only") {
     CHECK(pclose(pipe) != 0);
     CHECK(out.find("--shard expects I/N, got '" + bad + "'") != std::string::npos);
   }
+  fs::remove_all(root);
+}
+
+namespace {
+
+// metrics per cell id, for comparing two runs of the same grid.
+std::map<std::string, nlohmann::json> metrics_by_cell(const fs::path& dir) {
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& r : records(dir)) out[r.at("cell").get<std::string>()] = r.at("metrics");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("merge: two shards run apart and merged equal one unsharded run") {
+  const fs::path root = test::fresh_temp_dir("runner-merge");
+  ExperimentConfig whole = tiny_experiment(root);
+  whole.bits = {16, 32};  // 2 hashers x 2 lengths = 4 builds, 8 cells
+  std::ostringstream log;
+  CHECK(run_experiment(whole, {}, log) == 8);
+
+  std::vector<fs::path> shard_dirs;
+  for (int s = 0; s < 2; ++s) {
+    ExperimentConfig part = whole;
+    part.output_dir = root / ("shard" + std::to_string(s)) / "tiny";
+    RunOptions opt;
+    opt.shard = s, opt.shards = 2;
+    CHECK(run_experiment(part, opt, log) == 4);
+    shard_dirs.push_back(part.output_dir);
+  }
+  const std::string out =
+      run_command(std::string(HAMSTER_BINARY) + " merge " + shard_dirs[0].string() + " " +
+                  shard_dirs[1].string() + " --out " + (root / "merged").string() + " 2>&1");
+  CHECK(out.find("merged 8 cells from 2 folders") != std::string::npos);
+  const auto merged = metrics_by_cell(root / "merged");
+  CHECK(merged.size() == 8);
+  CHECK(merged == metrics_by_cell(whole.output_dir));
+  CHECK(fs::exists(root / "merged" / "results.csv"));
+  CHECK(fs::exists(root / "merged" / "split.txt"));
+
+  // A shard of another split is refused, naming both files.
+  std::ofstream(shard_dirs[1] / "split.txt") << "protocol stratified\nseed 99\n";
+  CHECK_THROWS_WITH_AS(merge_results(shard_dirs, root / "bad"),
+                       doctest::Contains("hold different splits"), Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: a run killed mid-grid with SIGKILL resumes to the results of a clean run") {
+  const fs::path root = test::fresh_temp_dir("runner-kill");
+  const ExperimentConfig reference = tiny_experiment(root);  // writes the dataset too
+  // The same grid as a file, over more code lengths so that there is a middle to kill in.
+  const fs::path config = root / "kill.yaml";
+  {
+    std::ofstream out(config);
+    out << "name: killed\n"
+        << "dataset: {name: fashion-mnist, path: " << (root / "data").string() << "}\n"
+        << "protocol: stratified\nsplit: {query_per_class: 5, train_per_class: 20}\n"
+        << "bits: [8, 16, 24, 32]\nshortlist: 100\nparallel_fits: 1\n"
+        << "hashers:\n  - name: dsh\n    params: {epochs: 3, batch_size: 50}\n  - lsh\n"
+        << "rerankers: [none, feature]\n"
+        << "metrics: {map_at: [all, 100], precision_at: [10], recall_at: [100]}\n"
+        << "output: " << (root / "results").string() << "\n";
+  }
+  const fs::path killed = root / "results" / "killed";
+  const std::string command = std::string(HAMSTER_BINARY) + " run " + config.string();
+  // Start the run as a real child process and SIGKILL it once some, not all, of its work
+  // is on disk (the first trained model).
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    freopen((root / "killed.log").c_str(), "w", stderr);
+    freopen("/dev/null", "w", stdout);
+    execl(HAMSTER_BINARY, HAMSTER_BINARY, "run", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool killed_mid_grid = false;
+  for (int i = 0; i < 6000 && !killed_mid_grid; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!fs::exists(killed / "cache")) continue;
+    for (const auto& e : fs::directory_iterator(killed / "cache"))
+      if (fs::exists(e.path() / "fit.json")) killed_mid_grid = true;
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(killed_mid_grid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(records(killed).size() < 16);
+
+  // Resume, then run the same grid cleanly into another folder and compare.
+  run_command(command + " > /dev/null 2>&1");
+  CHECK(records(killed).size() == 16);
+  ExperimentConfig clean = load_config(config);
+  clean.output_dir = root / "clean" / "killed";
+  std::ostringstream log;
+  CHECK(run_experiment(clean, {}, log) == 16);
+  CHECK(metrics_by_cell(killed) == metrics_by_cell(clean.output_dir));
+  (void)reference;
   fs::remove_all(root);
 }
