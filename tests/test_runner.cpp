@@ -85,6 +85,9 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
   for (const auto& r : rs) {
     CHECK(r["provenance"]["config_hash"] == c.hash);
     CHECK(r["provenance"]["git_sha"].get<std::string>().size() > 0);
+    // The CPU model and its instruction-set flags: trained codes depend on them.
+    CHECK(r["provenance"]["cpu_model"].get<std::string>() != "");
+    CHECK(r["provenance"]["cpu_flags"].get<std::string>().find("sse4_2") != std::string::npos);
     CHECK(r["metrics"]["mAP@all"].get<double>() > 0);
     CHECK(r["times"]["encode_images_per_second"].get<double>() > 0);
     CHECK(r["pr_curve"]["radius_recall"].size() == 17);

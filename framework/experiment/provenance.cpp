@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 
 namespace hamster {
 namespace {
@@ -21,6 +22,28 @@ std::string command_output(const std::string& command) {
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
+}
+
+}  // namespace
+
+namespace {
+
+void read_cpu(Provenance& p) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(in, line) && (p.cpu_model.empty() || flags.empty())) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (key == "model name" && p.cpu_model.empty()) p.cpu_model = value;
+    if (key == "flags" && flags.empty()) flags = " " + value + " ";
+  }
+  if (p.cpu_model.empty()) p.cpu_model = "unknown";
+  for (const char* f : {"sse4_2", "popcnt", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
+                        "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_vpopcntdq", "amx_tile"})
+    if (flags.find(std::string(" ") + f + " ") != std::string::npos)
+      p.cpu_flags += (p.cpu_flags.empty() ? "" : " ") + std::string(f);
 }
 
 }  // namespace
@@ -39,6 +62,7 @@ Provenance collect_provenance() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   p.host = host;
+  read_cpu(p);
   std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));

@@ -9,6 +9,10 @@ struct Provenance {
   bool git_dirty = false;
   std::string versions;  // "hamster 0.1, torch 1.13.1, eigen 3.4.0, tbb ..., fmt ..., g++ ..."
   std::string host;
+  // Trained codes depend on the CPU's float kernels: the model name and the instruction
+  // set extensions LibTorch and the Hamming kernels dispatch on (from /proc/cpuinfo).
+  std::string cpu_model;
+  std::string cpu_flags;  // e.g. "avx avx2 avx512f avx512_vpopcntdq fma popcnt"
   std::string timestamp;  // UTC, ISO 8601
 };
 

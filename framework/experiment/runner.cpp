@@ -438,6 +438,8 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
         {"versions", prov.versions},
         {"threads", c.threads},
         {"host", prov.host},
+        {"cpu_model", prov.cpu_model},
+        {"cpu_flags", prov.cpu_flags},
         {"timestamp", prov.timestamp}}},
   };
 }
