@@ -193,3 +193,27 @@ TEST_CASE("config: plugin values are checked when the config is read - before an
       parse_config("name: t\nhashers: [lsh]\nrerankers: [{name: aqe, params: {n: 0}}]\n", "v.yaml"),
       doctest::Contains("v.yaml: rerankers[0] aqe(n=0)"), Error);
 }
+
+TEST_CASE("config: a zip block pairs lists element-wise - crossed with the params sweep") {
+  const ExperimentConfig c = parse_config(R"(
+name: zip
+hashers: [lsh]
+rerankers:
+  - name: diffusion
+    params: {alpha: [0.9, 0.99]}
+    zip: {kq: [10, 30, 50], gamma: [1, 3, 5]}
+)",
+                                          "z.yaml");
+  REQUIRE(c.rerankers.size() == 6);
+  CHECK(c.rerankers[0].label() == "diffusion(alpha=0.9,gamma=1,kq=10)");
+  CHECK(c.rerankers[2].label() == "diffusion(alpha=0.9,gamma=5,kq=50)");
+  CHECK(c.rerankers[5].label() == "diffusion(alpha=0.99,gamma=5,kq=50)");
+  CHECK_THROWS_WITH_AS(
+      parse_config(R"(
+name: zip
+hashers: [lsh]
+rerankers: [{name: diffusion, zip: {kq: [10, 30], gamma: [1]}}]
+)",
+                   "z.yaml"),
+      "z.yaml: rerankers[0].zip: lists of different lengths: kq has 2, gamma has 1", Error);
+}

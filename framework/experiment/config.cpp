@@ -84,7 +84,7 @@ struct Reader {
       if (node[i].IsScalar()) {
         expanded[0].name = node[i].as<std::string>();
       } else {
-        only_keys(node[i], where, {"name", "params"});
+        only_keys(node[i], where, {"name", "params", "zip"});
         if (!node[i]["name"]) fail(where, "missing 'name'");
         expanded[0].name = node[i]["name"].as<std::string>();
         if (const auto& p = node[i]["params"]) {
@@ -94,6 +94,7 @@ struct Reader {
                 with_values(expanded, kv.first.as<std::string>(),
                             values_of(kv.second, where + ".params." + kv.first.as<std::string>()));
         }
+        if (const auto& z = node[i]["zip"]) expanded = zipped(expanded, z, where + ".zip");
       }
       for (const PluginSpec& spec : expanded) {
         try {  // checks the name and the parameter names now, not hours into a run
@@ -118,6 +119,32 @@ struct Reader {
       if (!item.IsScalar()) fail(where, "expected a list of scalars");
       out.push_back(item.as<std::string>());
     }
+    return out;
+  }
+
+  // A `zip:` block pairs its lists element-wise (all of one length): {k: [10, 50],
+  // gamma: [1, 3]} gives (k=10, gamma=1) and (k=50, gamma=3); crossed with the params sweep.
+  std::vector<PluginSpec> zipped(const std::vector<PluginSpec>& specs, const YAML::Node& z,
+                                 const std::string& where) const {
+    if (!z.IsMap() || z.size() == 0) fail(where, "expected a mapping of lists");
+    std::vector<std::pair<std::string, std::vector<std::string>>> lists;
+    for (const auto& kv : z) {
+      const std::string key = kv.first.as<std::string>();
+      for (const PluginSpec& s : specs)
+        if (s.params.count(key)) fail(where + "." + key, "also set in params");
+      lists.emplace_back(key, values_of(kv.second, where + "." + key));
+      if (lists.back().second.size() != lists.front().second.size())
+        fail(where, "lists of different lengths: " + lists.front().first + " has " +
+                        std::to_string(lists.front().second.size()) + ", " + key + " has " +
+                        std::to_string(lists.back().second.size()));
+    }
+    std::vector<PluginSpec> out;
+    for (const PluginSpec& spec : specs)
+      for (size_t j = 0; j < lists.front().second.size(); ++j) {
+        PluginSpec s = spec;
+        for (const auto& [key, values] : lists) s.params[key] = values[j];
+        out.push_back(s);
+      }
     return out;
   }
 
