@@ -228,7 +228,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   r.only_keys(root, "",
               {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
                "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
-               "validation_per_class", "queries", "training"});
+               "validation_per_class", "queries", "training", "datasets"});
   ExperimentConfig c;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
@@ -239,29 +239,64 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     r.fail("name",
            "must be a plain folder name (not empty, '.' or '..', no '/'), got '" + c.name + "'");
   if (!valid_utf8(c.name)) r.fail("name", "is not valid UTF-8");
+  // One dataset (dataset:, protocol:) or several (datasets: [{name, path, protocol}]):
+  // every build and cell is then run on each, and records carry the dataset.
+  auto check_dataset = [&r](const DatasetChoice& d, const std::string& where) {
+    if (d.dataset != "fashion-mnist" && d.dataset != "cifar10")
+      r.fail(where, "unknown dataset '" + d.dataset + "' (known: fashion-mnist, cifar10)");
+    // A named protocol belongs to one dataset (PROTOCOL.md).
+    const std::string family = d.protocol.rfind("fmnist", 0) == 0    ? "fashion-mnist"
+                               : d.protocol.rfind("cifar10", 0) == 0 ? "cifar10"
+                                                                     : "";
+    if (!family.empty() && family != d.dataset)
+      r.fail(where.substr(0, where.rfind("dataset")) + "protocol",
+             "protocol '" + d.protocol + "' is defined on " + family + ", not " + d.dataset);
+  };
+  DatasetChoice first;
   if (const auto& d = root["dataset"]) {
     if (d.IsScalar()) {
-      c.dataset = d.as<std::string>();
+      first.dataset = d.as<std::string>();
     } else {
       r.only_keys(d, "dataset", {"name", "path"});
-      if (d["name"]) c.dataset = r.scalar<std::string>(d["name"], "dataset.name");
-      if (d["path"]) c.dataset_path = r.scalar<std::string>(d["path"], "dataset.path");
+      if (d["name"]) first.dataset = r.scalar<std::string>(d["name"], "dataset.name");
+      if (d["path"]) first.dataset_path = r.scalar<std::string>(d["path"], "dataset.path");
     }
   }
-  if (c.dataset != "fashion-mnist" && c.dataset != "cifar10")
-    r.fail("dataset", "unknown dataset '" + c.dataset + "' (known: fashion-mnist, cifar10)");
-  if (root["protocol"]) c.protocol = r.scalar<std::string>(root["protocol"], "protocol");
-  // A named protocol belongs to one dataset (PROTOCOL.md).
-  const std::string family = c.protocol.rfind("fmnist", 0) == 0    ? "fashion-mnist"
-                             : c.protocol.rfind("cifar10", 0) == 0 ? "cifar10"
-                                                                   : "";
-  if (!family.empty() && family != c.dataset)
-    r.fail("protocol",
-           "protocol '" + c.protocol + "' is defined on " + family + ", not " + c.dataset);
+  if (root["protocol"]) first.protocol = r.scalar<std::string>(root["protocol"], "protocol");
+  if (const auto& list = root["datasets"]) {
+    if (root["dataset"] || root["protocol"])
+      r.fail("datasets", "give either datasets: or dataset:/protocol:, not both");
+    if (!list.IsSequence() || list.size() == 0)
+      r.fail("datasets", "expected a non-empty list of {name, path, protocol}");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string where = "datasets[" + std::to_string(i) + "]";
+      r.only_keys(list[i], where, {"name", "path", "protocol"});
+      DatasetChoice d;
+      if (!list[i]["name"]) r.fail(where, "missing 'name'");
+      d.dataset = r.scalar<std::string>(list[i]["name"], where + ".name");
+      if (list[i]["path"]) d.dataset_path = r.scalar<std::string>(list[i]["path"], where + ".path");
+      if (list[i]["protocol"])
+        d.protocol = r.scalar<std::string>(list[i]["protocol"], where + ".protocol");
+      check_dataset(d, where + ".dataset");
+      for (const DatasetChoice& other : c.datasets)
+        if (other.dataset == d.dataset && other.dataset_path == d.dataset_path &&
+            other.protocol == d.protocol)
+          r.fail(where, "lists " + d.dataset + " with protocol " + d.protocol + " twice");
+      c.datasets.push_back(d);
+    }
+  } else {
+    check_dataset(first, "dataset");
+    c.datasets = {first};
+  }
+  c.dataset = c.datasets[0].dataset;
+  c.dataset_path = c.datasets[0].dataset_path;
+  c.protocol = c.datasets[0].protocol;
   if (root["split_seed"]) c.split_seed = r.scalar<uint64_t>(root["split_seed"], "split_seed");
   if (const auto& s = root["split"]) {
     r.only_keys(s, "split", {"query_per_class", "train_per_class", "database_includes_train"});
-    if (c.protocol != "stratified") r.fail("split", "only used with protocol: stratified");
+    if (std::none_of(c.datasets.begin(), c.datasets.end(),
+                     [](const DatasetChoice& d) { return d.protocol == "stratified"; }))
+      r.fail("split", "only used with protocol: stratified");
     if (s["query_per_class"])
       c.query_per_class = r.scalar<int>(s["query_per_class"], "split.query_per_class");
     if (s["train_per_class"])
@@ -331,6 +366,15 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   if (root["output"]) output = r.scalar<std::string>(root["output"], "output");
   c.output_dir = std::filesystem::absolute(output / c.name);
   c.hash = content_hash(YAML::Dump(root));
+  return c;
+}
+
+ExperimentConfig for_dataset(const ExperimentConfig& config, size_t i) {
+  ExperimentConfig c = config;
+  c.dataset = config.datasets.at(i).dataset;
+  c.dataset_path = config.datasets.at(i).dataset_path;
+  c.protocol = config.datasets.at(i).protocol;
+  c.id_prefix = config.datasets.size() > 1 ? c.protocol + "/" : "";
   return c;
 }
 

@@ -24,11 +24,24 @@ struct PluginSpec {
   std::map<std::string, std::string> values() const;
 };
 
+// One dataset of the grid and the protocol it is split by.
+struct DatasetChoice {
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
+  std::string dataset_path;               // empty: the dataset's default location
+  std::string protocol = "fmnist-1";      // PROTOCOL.md name, or "stratified"
+};
+
 struct ExperimentConfig {
   std::string name;
+  // Every dataset of the grid (`datasets:`, or the one `dataset:`/`protocol:`). The three
+  // fields below are the one being run (for_dataset() sets them).
+  std::vector<DatasetChoice> datasets = {DatasetChoice{}};
   std::string dataset = "fashion-mnist";             // fashion-mnist | cifar10
   std::string dataset_path;                          // empty: the dataset's default location
   std::string protocol = "fmnist-1";                 // PROTOCOL.md name, or "stratified"
+  // With several datasets, build and cell ids start with "<protocol>/" and the split is
+  // saved as split-<protocol>.txt; empty with one dataset.
+  std::string id_prefix;
   int query_per_class = 100, train_per_class = 500;  // protocol "stratified" only
   bool database_includes_train = true;               // protocol "stratified" only
   uint64_t split_seed = 0;
@@ -57,6 +70,9 @@ struct ExperimentConfig {
 // against the current directory.
 ExperimentConfig load_config(const std::filesystem::path& file);
 ExperimentConfig parse_config(const std::string& yaml_text, const std::string& source);
+
+// The config narrowed to datasets[i] (dataset, path, protocol and id prefix set).
+ExperimentConfig for_dataset(const ExperimentConfig& config, size_t i);
 
 // 64-bit FNV-1a as 16 hex digits: content hashes for configs and cache keys.
 std::string content_hash(const std::string& text);

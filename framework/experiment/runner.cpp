@@ -45,6 +45,7 @@ struct Build {
   uint64_t seed;
   std::string id;   // "dsh/32b/seed0", shown to users and matched by --filter
   std::string key;  // content hash of everything the trained model depends on
+  std::string protocol;  // the dataset's split protocol, e.g. fmnist-1
   fs::path cache_dir() const { return "cache/" + key; }
 };
 
@@ -74,7 +75,8 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
   for (const auto& h : c.hashers)
     for (int bits : c.bits)
       for (uint64_t seed : c.seeds) {
-        Build b{&h, bits, seed, fmt::format("{}/{}b/seed{}", h.label(), bits, seed), ""};
+        Build b{&h, bits, seed, fmt::format("{}{}/{}b/seed{}", c.id_prefix, h.label(), bits, seed),
+                ""};
         std::string text = fmt::format(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
@@ -85,6 +87,7 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         // The fit's thread count can change float summation order, hence the codes.
         text += "|threads=" + std::to_string(fit_threads(c));
         b.key = content_hash(text);
+        b.protocol = c.protocol;
         for (const Build& other : builds)
           if (other.key == b.key)
             throw Error("builds " + other.id + " and " + b.id +
@@ -114,7 +117,7 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   return cells;
 }
 
-// --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker; a plugin
+// --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker, protocol; a plugin
 // matches by name or by its full label), all of which must hold; or, when the filter does
 // not start with such a term, plain text the cell id must contain (ids hold '=' too:
 // "dsh(epochs=20)/32b/..."). Commas inside a label's parentheses belong to the label.
@@ -139,7 +142,7 @@ class CellFilter {
       if (!known && terms_.empty()) return;  // plain text
       if (!known)
         throw Error("--filter: '" + part +
-                    "' is not a key=value term (keys: hasher, bits, seed, reranker)");
+                    "' is not a key=value term (keys: hasher, bits, seed, reranker, protocol)");
       terms_.emplace_back(key, part.substr(eq + 1));
     }
   }
@@ -151,15 +154,17 @@ class CellFilter {
       const bool ok = key == "hasher" ? value == b.hasher->name || value == b.hasher->label()
                       : key == "reranker"
                           ? value == cell.reranker->name || value == cell.reranker->label()
-                      : key == "bits" ? value == std::to_string(b.bits)
-                                      : value == std::to_string(b.seed);
+                      : key == "bits"     ? value == std::to_string(b.bits)
+                      : key == "protocol" ? value == b.protocol
+                                          : value == std::to_string(b.seed);
       if (!ok) return false;
     }
     return true;
   }
 
  private:
-  inline static const std::set<std::string> kKeys = {"hasher", "bits", "seed", "reranker"};
+  inline static const std::set<std::string> kKeys = {"hasher", "bits", "seed", "reranker",
+                                                     "protocol"};
   std::string text_;
   std::vector<std::pair<std::string, std::string>> terms_;  // empty: match text_ in the id
 };
@@ -474,9 +479,9 @@ EvaluationSets evaluation_sets(const ExperimentConfig& c, const Split& split) {
   return sets;
 }
 
-int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
-  if (opt.shards < 1 || opt.shard < 0 || opt.shard >= opt.shards)
-    throw Error(fmt::format("--shard {}/{}: expected I/N with 0 <= I < N", opt.shard, opt.shards));
+namespace {
+
+int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
   Logger log(out);
   const std::vector<Build> builds = make_builds(c);
   const std::vector<Cell> cells = make_cells(c, builds);
@@ -501,10 +506,6 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
         if (cell.build == &builds[i]) pending[&builds[i]].push_back(&cell);
     }
   }
-  if (!opt.filter.empty() &&
-      std::none_of(cells.begin(), cells.end(), [&](const Cell& x) { return filter.matches(x); }))
-    throw Error("--filter '" + opt.filter + "' matches no cell of the grid (ids look like " +
-                cells.front().id + "; or use key=value terms: hasher, bits, seed, reranker)");
   size_t total = 0;
   for (const auto& [b, list] : pending) total += list.size();
   log(fmt::format("experiment {}: {} cells in the grid, {} to run, results in {}", c.name,
@@ -529,7 +530,8 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
         throw Error(fmt::format("metric cut-off k = {} is larger than the database ({} items)", k,
                                 sets.database.size()));
   fs::create_directories(c.output_dir);
-  save_split(split, c.output_dir / "split.txt");
+  save_split(split, c.output_dir / (c.id_prefix.empty() ? std::string("split.txt")
+                                                         : "split-" + c.protocol + ".txt"));
   log(fmt::format("{} ({} items): {} {} queries, {} training, {} validation, {} database",
                   data.name, data.size(), sets.query.size(), c.queries, split.train.size(),
                   split.validation.size(), sets.database.size()));
@@ -568,6 +570,32 @@ int run_experiment(const ExperimentConfig& c, const RunOptions& opt, std::ostrea
   }
   compact_results(c, cells);
   return static_cast<int>(finished);
+}
+
+}  // namespace
+
+int run_experiment(const ExperimentConfig& config, const RunOptions& opt, std::ostream& out) {
+  if (opt.shards < 1 || opt.shard < 0 || opt.shard >= opt.shards)
+    throw Error(fmt::format("--shard {}/{}: expected I/N with 0 <= I < N", opt.shard, opt.shards));
+  std::vector<ExperimentConfig> parts;
+  for (size_t i = 0; i < config.datasets.size(); ++i) parts.push_back(for_dataset(config, i));
+  if (!opt.filter.empty()) {  // over the whole grid: a term may match one dataset only
+    const CellFilter filter(opt.filter);
+    bool any = false;
+    std::string example;
+    for (const ExperimentConfig& c : parts) {
+      const std::vector<Build> builds = make_builds(c);
+      const std::vector<Cell> cells = make_cells(c, builds);
+      example = cells.front().id;
+      for (const Cell& x : cells) any = any || filter.matches(x);
+    }
+    if (!any)
+      throw Error("--filter '" + opt.filter + "' matches no cell of the grid (ids look like " +
+                  example + "; or use key=value terms: hasher, bits, seed, reranker)");
+  }
+  int done = 0;
+  for (const ExperimentConfig& c : parts) done += run_one_dataset(c, opt, out);
+  return done;
 }
 
 int export_encodings(const ExperimentConfig& c, const std::string& filter, const fs::path& out,
