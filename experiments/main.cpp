@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   auto* table = app.add_subcommand("table", "print the result table of a results folder");
   table->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
   table->add_option("--format", format, "md, csv or latex");
+  bool diagnostics = false;
+  table->add_flag("--diagnostics", diagnostics,
+                  "add the code diagnostics of each build: quantization error, bit balance, "
+                  "bit correlation, distinct database codes");
 
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
       hamster::run_experiment(config, opt, std::cerr);
       if (!opt.dry_run) std::cout << hamster::format_table(config.output_dir, "md");
     } else if (*table) {
-      std::cout << hamster::format_table(results_dir, format);
+      std::cout << hamster::format_table(results_dir, format, diagnostics);
     } else if (*list) {
       print_plugins("hashers", hamster::HasherRegistry::instance());
       print_plugins("rerankers", hamster::RerankerRegistry::instance());
