@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
       app.add_subcommand("merge", "merge result folders (e.g. shards from other machines)");
   merge->add_option("inputs", merge_inputs, "result folders")->required();
   merge->add_option("--out", merge_out, "the merged folder")->required();
+  bool diagnostics = false;
+  table->add_flag("--diagnostics", diagnostics,
+                  "add the code diagnostics of each build: quantization error, bit balance, "
+                  "bit correlation, distinct database codes");
 
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
@@ -109,7 +113,7 @@ int main(int argc, char** argv) {
       if (!opt.dry_run) std::cout << hamster::format_table(config.output_dir, "md");
     } else if (*table) {
       if (rows.empty() && cols.empty() && metric.empty() && where.empty()) {
-        std::cout << hamster::format_table(results_dir, format);
+        std::cout << hamster::format_table(results_dir, format, diagnostics);
       } else {
         hamster::PivotSpec spec;
         if (!rows.empty()) spec.rows = split_list(rows);

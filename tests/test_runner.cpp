@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
@@ -91,7 +92,19 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
     CHECK(r["metrics"]["mAP@all"].get<double>() > 0);
     CHECK(r["times"]["encode_images_per_second"].get<double>() > 0);
     CHECK(r["pr_curve"]["radius_recall"].size() == 17);
+    // Code diagnostics of the build's database codes (values worked by hand in
+    // test_diagnostics.cpp); here: present, in range, consistent.
+    const auto& codes = r["code_diagnostics"];
+    CHECK(codes["quantization_error"].get<double>() > 0);
+    CHECK(codes["bit_balance"].get<double>() >= 0);
+    CHECK(codes["bit_balance"].get<double>() <= 0.5);
+    CHECK(codes["bit_correlation"].get<double>() >= 0);
+    CHECK(codes["bit_correlation"].get<double>() <= 1);
+    CHECK(codes["distinct_codes"] == r["distinct_database_codes"]);
   }
+  // One build's cells share its diagnostics.
+  CHECK(rs[0]["code_diagnostics"] == rs[1]["code_diagnostics"]);
+  CHECK(rs[0]["code_diagnostics"] != rs[2]["code_diagnostics"]);
   // Stage-1-only metrics do not depend on the re-ranker.
   CHECK(rs[0]["metrics"]["tie-mAP"] == rs[1]["metrics"]["tie-mAP"]);
   CHECK(fs::exists(c.output_dir / "split.txt"));
@@ -114,6 +127,17 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
   CHECK(md.find("| hasher | bits | seed | reranker | L | mAP@all | mAP@100 |") == 0);
   CHECK(md.find("| lsh | 16 | 0 | feature | 100 |") != std::string::npos);
   CHECK(format_table(c.output_dir, "latex").find("\\begin{tabular}") == 0);
+  // Code diagnostics only on request, between the metrics and the times.
+  CHECK(md.find("quant. error") == std::string::npos);
+  const std::string with_codes = run_command(std::string(HAMSTER_BINARY) + " table " +
+                                             c.output_dir.string() + " --diagnostics");
+  CHECK(with_codes.find("| quant. error | bit balance | bit corr. | distinct codes | train s |") !=
+        std::string::npos);
+  const auto& lsh_codes = rs2[0]["code_diagnostics"];
+  CHECK(with_codes.find(fmt::format(
+            "| {:.4f} | {:.4f} | {:.4f} | {} |", lsh_codes["quantization_error"].get<double>(),
+            lsh_codes["bit_balance"].get<double>(), lsh_codes["bit_correlation"].get<double>(),
+            lsh_codes["distinct_codes"].get<int64_t>())) != std::string::npos);
   CHECK_THROWS_WITH_AS(format_table(c.output_dir, "html"),
                        "unknown table format 'html' (known: md, csv, latex)", Error);
   fs::remove_all(root);

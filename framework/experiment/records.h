@@ -17,8 +17,10 @@ std::vector<nlohmann::json> read_records(const std::filesystem::path& file);
 // cell once (at its last record); records without a cell_key are kept as they are.
 std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records);
 
-// The table of `records` as md, csv or latex; `source` names them in errors.
+// The table of `records` as md, csv or latex; `source` names them in errors. With
+// `diagnostics`, the code diagnostics of each build (framework/codes/diagnostics.h) follow
+// the metrics.
 std::string format_records(const std::vector<nlohmann::json>& records, const std::string& format,
-                           const std::string& source);
+                           const std::string& source, bool diagnostics = false);
 
 }  // namespace hamster

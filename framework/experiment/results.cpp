@@ -30,7 +30,7 @@ struct Table {
   std::vector<std::vector<std::string>> rows;
 };
 
-Table build_table(const std::vector<json>& records) {
+Table build_table(const std::vector<json>& records, bool diagnostics) {
   Table t;
   t.header = {"hasher", "bits", "seed", "reranker", "L"};
   // A folder holding both tuning (validation) and test records says which is which.
@@ -57,6 +57,14 @@ Table build_table(const std::vector<json>& records) {
   const bool selected = has("fit_summary", "validation_map");
   if (budgets) t.header.insert(t.header.end(), {"budget", "chosen epoch"});
   if (selected) t.header.push_back("val mAP");
+  // Code diagnostics (on request): record key under code_diagnostics, and header.
+  const std::vector<std::pair<const char*, const char*>> code_columns = {
+      {"quantization_error", "quant. error"},
+      {"bit_balance", "bit balance"},
+      {"bit_correlation", "bit corr."},
+      {"distinct_codes", "distinct codes"}};
+  if (diagnostics)
+    for (const auto& [key, name] : code_columns) t.header.push_back(name);
   // Time columns: record key, header, and the factor the table shows it with.
   struct TimeColumn {
     const char* key;
@@ -100,6 +108,16 @@ Table build_table(const std::vector<json>& records) {
                         ? fmt::format("{:.4f}", f.at("validation_map").get<double>())
                         : "");
     }
+    // Records from before the diagnostics existed show blanks.
+    if (diagnostics)
+      for (const auto& [key, name] : code_columns) {
+        const json* v = nullptr;
+        if (r.contains("code_diagnostics") && r.at("code_diagnostics").contains(key))
+          v = &r.at("code_diagnostics").at(key);
+        row.push_back(!v                       ? ""
+                      : v->is_number_integer() ? std::to_string(v->get<int64_t>())
+                                               : fmt::format("{:.4f}", v->get<double>()));
+      }
     for (const TimeColumn& col : times) {
       const double v = r.at("times").value(col.key, 0.0) * col.scale;
       row.push_back(v >= 100 ? fmt::format("{:.0f}", v)
@@ -129,12 +147,12 @@ std::string latex_escape(std::string s) {
 }  // namespace
 
 std::string format_records(const std::vector<json>& records, const std::string& format,
-                           const std::string& source) {
+                           const std::string& source, bool diagnostics) {
   if (format != "md" && format != "csv" && format != "latex")
     throw Error("unknown table format '" + format + "' (known: md, csv, latex)");
   Table t;
   try {
-    t = build_table(records);
+    t = build_table(records, diagnostics);
   } catch (const json::exception& e) {
     throw Error(source + ": record lacks a field (" + e.what() + ")");
   }
@@ -168,10 +186,10 @@ std::string format_records(const std::vector<json>& records, const std::string& 
   return out;
 }
 
-std::string format_table(const fs::path& dir, const std::string& format) {
+std::string format_table(const fs::path& dir, const std::string& format, bool diagnostics) {
   const fs::path file = dir / "results.jsonl";
   if (!fs::exists(file)) throw Error("no results at " + file.string());
-  return format_records(latest_records(read_records(file)), format, file.string());
+  return format_records(latest_records(read_records(file)), format, file.string(), diagnostics);
 }
 
 }  // namespace hamster

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "framework/codes/diagnostics.h"
 #include "framework/codes/hamming_search.h"
 #include "framework/data/loaders.h"
 #include "framework/error.h"
@@ -320,7 +321,7 @@ struct EncodedBuild {
   Encoded query, database;
   json fit;
   double encode_images_per_second = 0;
-  int64_t distinct_database_codes = 0;       // sorts the codes: computed once per build
+  CodeDiagnostics diagnostics;               // of the database codes, once per build
   std::unique_ptr<ArtefactStore> artefacts;  // shared by the build's re-rankers
 };
 
@@ -341,7 +342,7 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
   e.database = e.hasher->encode(data, sets.database, c.threads);
   e.encode_images_per_second =
       static_cast<double>(sets.query.size() + sets.database.size()) / seconds_since(t0);
-  e.distinct_database_codes = e.database.codes.distinct();
+  e.diagnostics = code_diagnostics(e.database.codes, e.database.real);
   // Per query set: the validation database lacks the validation items, so its graph differs.
   e.artefacts = std::make_unique<ArtefactStore>(dir / "artefacts" / c.queries);
   return e;
@@ -423,7 +424,12 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
       {"metric_order", order},
       {"metrics", metrics},
       {"pr_curve", {{"radius_precision", ev.pr_precision}, {"radius_recall", ev.pr_recall}}},
-      {"distinct_database_codes", e.distinct_database_codes},
+      {"distinct_database_codes", e.diagnostics.distinct_codes},
+      {"code_diagnostics",
+       {{"quantization_error", e.diagnostics.quantization_error},
+        {"bit_balance", e.diagnostics.bit_balance},
+        {"bit_correlation", e.diagnostics.bit_correlation},
+        {"distinct_codes", e.diagnostics.distinct_codes}}},
       {"times",
        {{"train_seconds", e.fit.value("train_seconds", 0.0)},
         {"train_images_per_second", e.fit.value("train_images_per_second", 0.0)},
@@ -545,8 +551,12 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   const auto start = clock_type::now();
   for (const Build* b : pending_builds) {
     EncodedBuild e = encode_build(c, data, sets, *b);
-    log(fmt::format("encode {}: {:.0f} images/s, {} distinct database codes", b->id,
-                    e.encode_images_per_second, e.distinct_database_codes));
+    log(fmt::format(
+        "encode {}: {:.0f} images/s, {} distinct database codes, quantization error {:.4f}, "
+        "bit balance {:.4f}, bit correlation {:.4f}",
+        b->id, e.encode_images_per_second, e.diagnostics.distinct_codes,
+        e.diagnostics.quantization_error, e.diagnostics.bit_balance,
+        e.diagnostics.bit_correlation));
     Stage1 s1;
     auto t0 = clock_type::now();
     s1.lists = hamming_knn(e.query.codes, e.database.codes, c.shortlist);
