@@ -1,14 +1,15 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -458,5 +459,49 @@ TEST_CASE("runner: a run killed mid-grid with SIGKILL resumes to the results of 
   CHECK(run_experiment(clean, {}, log) == 16);
   CHECK(metrics_by_cell(killed) == metrics_by_cell(clean.output_dir));
   (void)reference;
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: a datasets list runs the grid on each - records and table name the dataset") {
+  const fs::path root = test::fresh_temp_dir("runner-datasets");
+  test::write_fashion_mnist_dir(test::synthetic_images(60, 10, 9), 500, root / "a");
+  test::write_fashion_mnist_dir(test::synthetic_images(60, 10, 4), 500, root / "b");
+  std::ostringstream yaml;
+  yaml << "name: two\n"
+       << "datasets:\n"
+       << "  - {name: fashion-mnist, path: " << (root / "a").string() << ", protocol: stratified}\n"
+       << "  - {name: fashion-mnist, path: " << (root / "b").string() << ", protocol: fmnist-2}\n"
+       << "split: {query_per_class: 5, train_per_class: 20}\n"
+       << "bits: [16]\nshortlist: 50\nhashers: [lsh]\nrerankers: [none, feature]\n"
+       << "metrics: {map_at: [all], precision_at: [10], recall_at: [50]}\n"
+       << "output: " << (root / "results").string() << "\n";
+  const ExperimentConfig c = parse_config(yaml.str(), "two.yaml");
+  REQUIRE(c.datasets.size() == 2);
+  std::ostringstream log;
+  CHECK(run_experiment(c, {}, log) == 4);
+  const auto rs = records(c.output_dir);
+  REQUIRE(rs.size() == 4);
+  std::set<std::string> protocols, ids;
+  for (const auto& r : rs) {
+    protocols.insert(r.at("protocol").get<std::string>());
+    ids.insert(r.at("cell").get<std::string>());
+  }
+  CHECK(protocols == std::set<std::string>{"stratified", "fmnist-2"});
+  CHECK(ids.count("fmnist-2/lsh/16b/seed0/feature") == 1);
+  CHECK(fs::exists(c.output_dir / "split-stratified.txt"));
+  CHECK(fs::exists(c.output_dir / "split-fmnist-2.txt"));
+  const std::string table = format_table(c.output_dir, "md");
+  CHECK(table.rfind("| dataset | hasher |", 0) == 0);
+  CHECK(table.find("| fmnist-2 | lsh | 16 |") != std::string::npos);
+  // A filter on one dataset runs that dataset's cells only.
+  RunOptions only;
+  only.filter = "protocol=fmnist-2,reranker=none";
+  only.force = true;
+  CHECK(run_experiment(c, only, log) == 2);  // --force redoes the build's cells
+  CHECK_THROWS_WITH_AS(parse_config("name: t\ndataset: cifar10\ndatasets: [{name: cifar10}]\n"
+                                    "hashers: [lsh]\nrerankers: [none]\n",
+                                    "d.yaml"),
+                       "d.yaml: datasets: give either datasets: or dataset:/protocol:, not both",
+                       Error);
   fs::remove_all(root);
 }

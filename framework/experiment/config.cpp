@@ -268,6 +268,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
       r.fail("datasets", "give either datasets: or dataset:/protocol:, not both");
     if (!list.IsSequence() || list.size() == 0)
       r.fail("datasets", "expected a non-empty list of {name, path, protocol}");
+    c.datasets.clear();
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string where = "datasets[" + std::to_string(i) + "]";
       r.only_keys(list[i], where, {"name", "path", "protocol"});

@@ -36,9 +36,9 @@ struct ExperimentConfig {
   // Every dataset of the grid (`datasets:`, or the one `dataset:`/`protocol:`). The three
   // fields below are the one being run (for_dataset() sets them).
   std::vector<DatasetChoice> datasets = {DatasetChoice{}};
-  std::string dataset = "fashion-mnist";             // fashion-mnist | cifar10
-  std::string dataset_path;                          // empty: the dataset's default location
-  std::string protocol = "fmnist-1";                 // PROTOCOL.md name, or "stratified"
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
+  std::string dataset_path;               // empty: the dataset's default location
+  std::string protocol = "fmnist-1";      // PROTOCOL.md name, or "stratified"
   // With several datasets, build and cell ids start with "<protocol>/" and the split is
   // saved as split-<protocol>.txt; empty with one dataset.
   std::string id_prefix;

@@ -38,6 +38,11 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     return r.value("queries_from", "test") != "test";
   });
   if (mixed) t.header.push_back("queries");
+  // A grid over several datasets names each record's protocol (fmnist-1, cifar10, ...).
+  const bool datasets = std::any_of(records.begin(), records.end(), [&](const json& r) {
+    return r.value("protocol", "") != records.front().value("protocol", "");
+  });
+  if (datasets) t.header.insert(t.header.begin(), "dataset");
   // Every metric any record has, in first-seen order: records written under other metric
   // settings show blanks where they computed nothing, never a made-up 0.
   std::vector<std::string> metrics;
@@ -85,6 +90,7 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
                                     r.at("reranker_label").get<std::string>(),
                                     std::to_string(r.at("shortlist").get<int64_t>())};
     if (mixed) row.push_back(r.value("queries_from", "test"));
+    if (datasets) row.insert(row.begin(), r.value("protocol", ""));
     for (const auto& m : metrics)
       row.push_back(r.at("metrics").contains(m)
                         ? fmt::format("{:.4f}", r.at("metrics").at(m).get<double>())
@@ -157,7 +163,9 @@ std::string format_records(const std::vector<json>& records, const std::string& 
     throw Error(source + ": record lacks a field (" + e.what() + ")");
   }
   std::string out;
-  const size_t text_columns = t.header.size() > 5 && t.header[5] == "queries" ? 6 : 5;
+  const size_t text_columns =
+      5 + std::count_if(t.header.begin(), t.header.end(),
+                        [](const std::string& h) { return h == "queries" || h == "dataset"; });
   if (format == "csv") {
     out = join(t.header, ",") + "\n";
     for (auto row : t.rows) {

@@ -44,8 +44,8 @@ struct Build {
   const PluginSpec* hasher;
   int bits;
   uint64_t seed;
-  std::string id;   // "dsh/32b/seed0", shown to users and matched by --filter
-  std::string key;  // content hash of everything the trained model depends on
+  std::string id;        // "dsh/32b/seed0", shown to users and matched by --filter
+  std::string key;       // content hash of everything the trained model depends on
   std::string protocol;  // the dataset's split protocol, e.g. fmnist-1
   fs::path cache_dir() const { return "cache/" + key; }
 };
@@ -537,7 +537,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                                 sets.database.size()));
   fs::create_directories(c.output_dir);
   save_split(split, c.output_dir / (c.id_prefix.empty() ? std::string("split.txt")
-                                                         : "split-" + c.protocol + ".txt"));
+                                                        : "split-" + c.protocol + ".txt"));
   log(fmt::format("{} ({} items): {} {} queries, {} training, {} validation, {} database",
                   data.name, data.size(), sets.query.size(), c.queries, split.train.size(),
                   split.validation.size(), sets.database.size()));
