@@ -54,8 +54,14 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
 
   const int64_t n = static_cast<int64_t>(ids.size());
   torch::Tensor images = images_to_tensor(data, ids).to(device);
-  std::vector<int64_t> masks(n);
-  for (int64_t i = 0; i < n; ++i) masks[i] = static_cast<int64_t>(data.labels[ids[i]]);
+  // The losses compare labels as one int64 mask per item: classes 0..62 (bit 63 is the sign).
+  if (data.num_classes() > 63)
+    throw Error(method() + ": trains on at most 63 classes, dataset '" + data.name + "' has " +
+                std::to_string(data.num_classes()));
+  std::vector<int64_t> masks(n, 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < data.num_classes(); ++c)
+      if (data.has_label(ids[i], c)) masks[i] |= int64_t{1} << c;
   torch::Tensor labels = torch::from_blob(masks.data(), {n}, torch::kInt64).to(device).clone();
   begin_fit(labels, device);
 

@@ -108,6 +108,12 @@ TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   const Dataset other = test::synthetic_images(1, 2, 1, 32);
   CHECK_THROWS_WITH_AS(dsh->encode(other, {0}, 1), doctest::Contains("trained on 1x28x28 images"),
                        Error);
+  // The int64 label masks of today's losses hold classes 0..62.
+  Dataset wide = test::synthetic_images(2, 2, 1, 8);
+  for (int c = 2; c < 80; ++c) wide.class_names.push_back("c" + std::to_string(c));
+  wide.labels[1].set(70);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "1"}})->fit(wide, {0, 1, 2, 3}, quiet(0)),
+                       "dsh: trains on at most 63 classes, dataset 'synthetic' has 80", Error);
 }
 
 TEST_CASE("LSH: seeded random projections - far from trained quality") {

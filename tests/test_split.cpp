@@ -31,7 +31,7 @@ Dataset with_class_sizes(const std::vector<int>& per_class) {
     for (size_t c = 0; c < left.size(); ++c)
       if (left[c] > 0) {
         --left[c], any = true;
-        d.labels.push_back(LabelMask{1} << c);
+        d.labels.push_back(LabelSet::of(static_cast<int>(c)));
         d.pixels.push_back(static_cast<uint8_t>(c));
       }
   }
@@ -174,7 +174,7 @@ TEST_CASE("split: unknown protocols and datasets too small are refused") {
                        doctest::Contains("query_per_class >= 1"), Error);
 
   Dataset multi = with_class_sizes({4, 4});
-  multi.labels[5] = 0b11;
+  multi.labels[5].set(1 - multi.single_label(5));
   CHECK_THROWS_WITH_AS(make_stratified_split(multi, 1, 1, true, 0),
                        doctest::Contains("item 5 has 2 labels"), Error);
 }

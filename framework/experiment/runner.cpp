@@ -340,8 +340,8 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
   return e;
 }
 
-std::vector<LabelMask> labels_of(const Dataset& data, const std::vector<int64_t>& ids) {
-  std::vector<LabelMask> out(ids.size());
+std::vector<LabelSet> labels_of(const Dataset& data, const std::vector<int64_t>& ids) {
+  std::vector<LabelSet> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) out[i] = data.labels[ids[i]];
   return out;
 }
@@ -581,8 +581,8 @@ int export_encodings(const ExperimentConfig& c, const std::string& filter, const
     save_embedding(dir / "db_real.npy", e.database.real);
     save_embedding(dir / "query_features.npy", e.query.features);
     save_embedding(dir / "db_features.npy", e.database.features);
-    save_labels(dir / "query_labels.npy", labels_of(data, sets.query));
-    save_labels(dir / "db_labels.npy", labels_of(data, sets.database));
+    save_labels(dir / "query_labels.npy", labels_of(data, sets.query), data.num_classes());
+    save_labels(dir / "db_labels.npy", labels_of(data, sets.database), data.num_classes());
     log("exported " + b->id + " to " + dir.string());
   }
   return static_cast<int>(chosen.size());
