@@ -133,8 +133,8 @@ TEST_CASE("split: the named protocols use 100 query and 500 train items per clas
   CHECK(c.database.size() == 100);
 
   const std::vector<std::string> names = split_protocols();
-  CHECK(names ==
-        std::vector<std::string>{"fmnist-1", "fmnist-2", "cifar10", "cifar10-1", "cifar10-2"});
+  CHECK(names == std::vector<std::string>{"fmnist-1", "fmnist-2", "cifar10", "cifar10-1",
+                                          "cifar10-2", "nuswide-21", "fmnist-mosaic"});
 }
 
 TEST_CASE("split: fmnist-2 and cifar10-2 follow the official train/test division") {
@@ -158,7 +158,8 @@ TEST_CASE("split: fmnist-2 and cifar10-2 follow the official train/test division
 TEST_CASE("split: unknown protocols and datasets too small are refused") {
   CHECK_THROWS_WITH_AS(make_split("fmnist-3", with_class_sizes({5, 5}), 0),
                        doctest::Contains("unknown split protocol 'fmnist-3' (known: fmnist-1, "
-                                         "fmnist-2, cifar10, cifar10-1, cifar10-2)"),
+                                         "fmnist-2, cifar10, cifar10-1, cifar10-2, nuswide-21, "
+                                         "fmnist-mosaic)"),
                        Error);
 
   std::vector<int> sizes(10, 600);

@@ -2,13 +2,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "framework/data/split.h"
 #include "framework/error.h"
+#include "framework/experiment/datasets.h"
 #include "framework/hasher.h"
 #include "framework/reranker.h"
 
@@ -206,33 +209,67 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     r.fail("name",
            "must be a plain folder name (not empty, '.' or '..', no '/'), got '" + c.name + "'");
   if (!valid_utf8(c.name)) r.fail("name", "is not valid UTF-8");
+  YAML::Node dataset_options;
   if (const auto& d = root["dataset"]) {
     if (d.IsScalar()) {
       c.dataset = d.as<std::string>();
     } else {
-      r.only_keys(d, "dataset", {"name", "path"});
+      r.only_keys(d, "dataset",
+                  {"name", "path", "image_root", "image_size", "mosaics", "mosaic_seed"});
       if (d["name"]) c.dataset = r.scalar<std::string>(d["name"], "dataset.name");
       if (d["path"]) c.dataset_path = r.scalar<std::string>(d["path"], "dataset.path");
+      dataset_options = d;
     }
   }
-  if (c.dataset != "fashion-mnist" && c.dataset != "cifar10")
-    r.fail("dataset", "unknown dataset '" + c.dataset + "' (known: fashion-mnist, cifar10)");
-  if (root["protocol"]) c.protocol = r.scalar<std::string>(root["protocol"], "protocol");
-  // A named protocol belongs to one dataset (PROTOCOL.md).
-  const std::string family = c.protocol.rfind("fmnist", 0) == 0    ? "fashion-mnist"
-                             : c.protocol.rfind("cifar10", 0) == 0 ? "cifar10"
-                                                                   : "";
-  if (!family.empty() && family != c.dataset)
+  const DatasetSpec* spec = nullptr;
+  try {
+    spec = &dataset_spec(c.dataset);
+  } catch (const Error& e) {
+    r.fail("dataset", e.what());
+  }
+  if (dataset_options.IsMap()) {
+    for (const auto& kv : dataset_options) {
+      const std::string key = kv.first.as<std::string>();
+      if (key == "name" || key == "path") continue;
+      if (std::find(spec->options.begin(), spec->options.end(), key) == spec->options.end())
+        r.fail("dataset." + key, "not an option of dataset " + c.dataset);
+    }
+    const YAML::Node& d = dataset_options;
+    if (d["image_root"])
+      c.image_root = r.scalar<std::string>(d["image_root"], "dataset.image_root");
+    if (d["image_size"]) c.image_size = r.scalar<int>(d["image_size"], "dataset.image_size");
+    if (c.image_size < 1 || c.image_size > 4096)
+      r.fail("dataset.image_size", "must be in 1..4096, got " + std::to_string(c.image_size));
+    if (d["mosaics"]) c.mosaics = r.scalar<int64_t>(d["mosaics"], "dataset.mosaics");
+    if (c.mosaics < 1) r.fail("dataset.mosaics", "must be >= 1");
+    if (d["mosaic_seed"])
+      c.mosaic_seed = r.scalar<uint64_t>(d["mosaic_seed"], "dataset.mosaic_seed");
+  }
+  c.protocol = root["protocol"] ? r.scalar<std::string>(root["protocol"], "protocol")
+                                : spec->protocols.front();
+  const std::vector<std::string> named = split_protocols();
+  const bool custom = c.protocol == "stratified" || c.protocol == "per-concept";
+  if (!custom && std::find(named.begin(), named.end(), c.protocol) == named.end()) {
+    std::string list;
+    for (const auto& p : named) list += p + ", ";
     r.fail("protocol",
-           "protocol '" + c.protocol + "' is defined on " + family + ", not " + c.dataset);
+           "unknown protocol '" + c.protocol + "' (known: " + list + "stratified, per-concept)");
+  }
+  // A named protocol belongs to one dataset (PROTOCOL.md).
+  if (const DatasetSpec* owner = dataset_defining(c.protocol); owner && owner != spec)
+    r.fail("protocol",
+           "protocol '" + c.protocol + "' is defined on " + owner->name + ", not " + c.dataset);
   if (root["split_seed"]) c.split_seed = r.scalar<uint64_t>(root["split_seed"], "split_seed");
   if (const auto& s = root["split"]) {
     r.only_keys(s, "split", {"query_per_class", "train_per_class", "database_includes_train"});
-    if (c.protocol != "stratified") r.fail("split", "only used with protocol: stratified");
+    if (!custom) r.fail("split", "only used with protocol: stratified or per-concept");
     if (s["query_per_class"])
       c.query_per_class = r.scalar<int>(s["query_per_class"], "split.query_per_class");
     if (s["train_per_class"])
       c.train_per_class = r.scalar<int>(s["train_per_class"], "split.train_per_class");
+    if (s["database_includes_train"] && c.protocol != "stratified")
+      r.fail("split.database_includes_train",
+             "only used with protocol: stratified (per-concept databases always include train)");
     if (s["database_includes_train"])
       c.database_includes_train =
           r.scalar<bool>(s["database_includes_train"], "split.database_includes_train");

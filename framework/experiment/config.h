@@ -20,10 +20,17 @@ struct PluginSpec {
 
 struct ExperimentConfig {
   std::string name;
-  std::string dataset = "fashion-mnist";             // fashion-mnist | cifar10
-  std::string dataset_path;                          // empty: the dataset's default location
-  std::string protocol = "fmnist-1";                 // PROTOCOL.md name, or "stratified"
-  int query_per_class = 100, train_per_class = 500;  // protocol "stratified" only
+  std::string dataset = "fashion-mnist";  // a name of dataset_specs() (experiment/datasets.h)
+  std::string dataset_path;               // empty: the dataset's default location
+  // Options only some datasets take (dataset.<key> in the config; datasets.cpp says which).
+  std::string image_root;    // nuswide: where relative image paths start (empty: list's folder)
+  int image_size = 32;       // nuswide: images are resized to image_size x image_size
+  int64_t mosaics = 20000;   // fmnist-mosaic: how many mosaics
+  uint64_t mosaic_seed = 0;  // fmnist-mosaic: the draw of their tiles
+  // A PROTOCOL.md name, "stratified" (single-label) or "per-concept" (multi-label) with the
+  // counts below; when the config names none, the dataset's first protocol.
+  std::string protocol = "fmnist-1";
+  int query_per_class = 100, train_per_class = 500;  // protocols stratified and per-concept
   bool database_includes_train = true;               // protocol "stratified" only
   uint64_t split_seed = 0;
   // Training items per class set aside as a validation split (0: none). Hashers train on

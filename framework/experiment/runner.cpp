@@ -18,9 +18,9 @@
 #include <thread>
 
 #include "framework/codes/hamming_search.h"
-#include "framework/data/loaders.h"
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
+#include "framework/experiment/datasets.h"
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/records.h"
 #include "framework/hasher.h"
@@ -78,6 +78,7 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         std::string text = fmt::format(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
+        text += dataset_options_key(c);
         text += effective_params(HasherRegistry::instance(), h);
         // Training without the validation items is another model (0 keeps older keys).
         if (c.validation_per_class > 0)
@@ -432,21 +433,14 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
 
 }  // namespace
 
-Dataset load_dataset(const ExperimentConfig& c) {
-  if (c.dataset == "fashion-mnist")
-    return load_fashion_mnist(c.dataset_path.empty() ? fs::path(kFashionMnistDir)
-                                                     : fs::path(c.dataset_path));
-  if (c.dataset == "cifar10") {
-    if (c.dataset_path.empty()) throw Error("dataset cifar10 needs dataset.path");
-    return load_cifar10(c.dataset_path);
-  }
-  throw Error("unknown dataset '" + c.dataset + "'");
-}
+Dataset load_dataset(const ExperimentConfig& c) { return dataset_spec(c.dataset).load(c); }
 
 Split split_for(const ExperimentConfig& c, const Dataset& data) {
   Split split = c.protocol == "stratified"
                     ? make_stratified_split(data, c.query_per_class, c.train_per_class,
                                             c.database_includes_train, c.split_seed)
+                : c.protocol == "per-concept"
+                    ? make_concept_split(data, c.query_per_class, c.train_per_class, c.split_seed)
                     : make_split(c.protocol, data, c.split_seed);
   carve_validation(split, data, c.validation_per_class, c.split_seed);
   return split;
