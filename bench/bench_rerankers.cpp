@@ -74,18 +74,9 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-std::vector<LabelMask> load_labels(const fs::path& file) {
-  const NpyArray a = load_npy(file);
-  if (a.descr != "<u8" || a.shape.size() != 1)
-    throw Error(file.string() + ": expected a 1-D <u8 array of label masks");
-  std::vector<LabelMask> labels(a.shape[0]);
-  std::memcpy(labels.data(), a.bytes.data(), labels.size() * sizeof(LabelMask));
-  return labels;
-}
-
 struct Side {
   Encoded encoded;
-  std::vector<LabelMask> labels;
+  std::vector<LabelSet> labels;
 };
 
 Side load_side(const fs::path& dir, const std::string& prefix) {
@@ -114,7 +105,7 @@ Side synthetic_side(int64_t n, int64_t dim, uint64_t seed) {
   s.labels.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     const int c = static_cast<int>(rng.below(classes));
-    s.labels[i] = LabelMask{1} << c;
+    s.labels[i] = LabelSet::of(c);
     for (int j = 0; j < sub; ++j) latent(i, j) = centres(c, j) + 0.9f * rng.normal();
   }
   s.encoded.features = (latent * lift).cwiseMax(0.0f);

@@ -2,12 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "framework/data/loaders.h"
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
 #include "framework/experiment/merge.h"
 #include "framework/experiment/pivot.h"
+#include "framework/experiment/datasets.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
@@ -139,12 +139,19 @@ int main(int argc, char** argv) {
       print_plugins("hashers", hamster::HasherRegistry::instance());
       print_plugins("rerankers", hamster::RerankerRegistry::instance());
     } else if (*datasets) {
-      std::cout << "datasets:\n  fashion-mnist (default path " << hamster::kFashionMnistDir
-                << ")\n  cifar10 (binary version; dataset.path = folder of data_batch_*.bin)\n"
-                << "protocols:\n";
+      std::cout << "datasets (protocols, the first the default; dataset.* options):\n";
+      for (const auto& d : hamster::dataset_specs()) {
+        std::cout << "  " << d.name << ": " << d.help << "\n    protocols:";
+        for (const auto& p : d.protocols) std::cout << " " << p;
+        if (!d.options.empty()) std::cout << "\n    options:";
+        for (const auto& o : d.options) std::cout << " " << o;
+        std::cout << "\n";
+      }
+      std::cout << "protocols:\n";
       for (const auto& p : hamster::split_protocols()) std::cout << "  " << p << "\n";
-      std::cout << "  stratified (split: query_per_class, train_per_class, "
-                   "database_includes_train)\n";
+      std::cout << "  stratified (single-label; split: query_per_class, train_per_class, "
+                   "database_includes_train)\n"
+                << "  per-concept (multi-label; split: query_per_class, train_per_class)\n";
     } else if (*exp) {
       const auto config = hamster::load_config(config_file);
       hamster::export_encodings(config, filter, out_dir, std::cerr);

@@ -175,11 +175,50 @@ BinaryCodes load_packed_codes(const fs::path& file, int bits) {
   return codes;
 }
 
-void save_labels(const fs::path& file, const std::vector<uint64_t>& labels) {
-  NpyArray a{"<u8", {static_cast<int64_t>(labels.size())}, {}};
-  a.bytes.resize(labels.size() * sizeof(uint64_t));
-  std::memcpy(a.bytes.data(), labels.data(), a.bytes.size());
+void save_labels(const fs::path& file, const std::vector<LabelSet>& labels, int num_classes) {
+  if (num_classes < 0 || num_classes > kMaxClasses)
+    throw Error(file.string() + ": cannot write labels of " + std::to_string(num_classes) +
+                " classes (at most " + std::to_string(kMaxClasses) + ")");
+  const auto n = static_cast<int64_t>(labels.size());
+  NpyArray a{"|u1", {n, num_classes}, {}};
+  a.bytes.assign(static_cast<size_t>(n * num_classes), 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < num_classes; ++c) a.bytes[i * num_classes + c] = labels[i].test(c);
   save_npy(file, a);
+}
+
+std::vector<LabelSet> load_labels(const fs::path& file) {
+  const NpyArray a = load_npy(file);
+  std::vector<LabelSet> labels;
+  if (a.descr == "<u8" && a.shape.size() == 1) {
+    for (int64_t i = 0; i < a.shape[0]; ++i) {
+      uint64_t mask;
+      std::memcpy(&mask, a.bytes.data() + i * sizeof mask, sizeof mask);
+      LabelSet s;
+      for (int c = 0; c < 64; ++c)
+        if ((mask >> c) & 1u) s.set(c);
+      labels.push_back(s);
+    }
+    return labels;
+  }
+  if ((a.descr != "|u1" && a.descr != "<u1") || a.shape.size() != 2)
+    throw Error(file.string() + ": expected an n x classes uint8 matrix of 0/1 labels (or 1-D " +
+                "uint64 label masks), got dtype '" + a.descr + "' with " +
+                std::to_string(a.shape.size()) + " dimensions");
+  const int64_t n = a.shape[0], classes = a.shape[1];
+  if (classes > kMaxClasses)
+    throw Error(file.string() + ": " + std::to_string(classes) + " label columns, at most " +
+                std::to_string(kMaxClasses) + " classes are supported");
+  labels.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < classes; ++c) {
+      const auto v = static_cast<uint8_t>(a.bytes[i * classes + c]);
+      if (v > 1)
+        throw Error(file.string() + ": label [" + std::to_string(i) + ", " + std::to_string(c) +
+                    "] is " + std::to_string(v) + ", expected 0 or 1");
+      if (v) labels[i].set(static_cast<int>(c));
+    }
+  return labels;
 }
 
 }  // namespace hamster

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/data/dataset.h"
 #include "framework/types.h"
 
 namespace hamster {
@@ -30,7 +31,14 @@ void save_code_bits(const std::filesystem::path& file, const BinaryCodes& codes)
 // Codes in their packed form (n x words uint64), for the cache.
 void save_packed_codes(const std::filesystem::path& file, const BinaryCodes& codes);
 BinaryCodes load_packed_codes(const std::filesystem::path& file, int bits);
-void save_labels(const std::filesystem::path& file, const std::vector<uint64_t>& labels);
+// Labels as an n x num_classes uint8 matrix of 0/1 (multi-hot): independent of how
+// LabelSet stores them, and what numpy users expect.
+void save_labels(const std::filesystem::path& file, const std::vector<LabelSet>& labels,
+                 int num_classes);
+// Reads that matrix back; also the 1-D uint64 masks (bit c = class c) that older exports
+// wrote. Throws Error naming the file for any other shape or type, a value other than 0/1,
+// or more than kMaxClasses columns.
+std::vector<LabelSet> load_labels(const std::filesystem::path& file);
 
 // Writes `text` to `file` atomically (temp file + rename).
 void write_file_atomic(const std::filesystem::path& file, const std::string& text);

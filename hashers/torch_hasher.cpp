@@ -177,7 +177,7 @@ double DeepHasher::validation_map(const Dataset& data, const std::vector<int64_t
   Encoded queries = encode(data, validation, threads);
   net_->train();
   auto labels_of = [&](const std::vector<int64_t>& ids) {
-    std::vector<LabelMask> out(ids.size());
+    std::vector<LabelSet> out(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) out[i] = data.labels[ids[i]];
     return out;
   };

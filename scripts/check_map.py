@@ -4,7 +4,7 @@
     python3 scripts/check_map.py DIR [--topk K ...] [--chunk Q]
 
 DIR holds query_codes.npy and db_codes.npy (uint8, n x bits of 0/1) and query_labels.npy
-and db_labels.npy (uint64 label masks, shape (n,)). Follows PROTOCOL.md: an item is
+and db_labels.npy (n x classes uint8 of 0/1; older exports: uint64 label masks, shape (n,)). Follows PROTOCOL.md: an item is
 relevant when it shares a label with the query; the database is ranked by Hamming
 distance with ties in database-index order (a stable sort); AP@k is normalised by the
 relevant items within the top k (0 when there are none); means are over all queries.
@@ -29,6 +29,16 @@ def check_codes(codes, name):
         sys.exit(f"check_map: {name} must be n x bits, got shape {codes.shape}")
     if codes.size and not np.isin(codes, (0, 1)).all():
         sys.exit(f"check_map: {name} must hold only 0 and 1")
+
+
+def multi_hot(labels, name):
+    """Labels as an n x classes 0/1 float32 matrix; uint64 masks (bit c = class c) unpacked."""
+    if labels.ndim == 1:
+        bits = (labels.astype(np.uint64)[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+        return bits.astype(np.float32)
+    if labels.ndim != 2 or (labels.size and not np.isin(labels, (0, 1)).all()):
+        sys.exit(f"check_map: {name} must be n x classes of 0/1 (or 1-D uint64 masks)")
+    return labels.astype(np.float32)
 
 
 def hamming(query_bits, db_bits, db_ones):
@@ -62,14 +72,16 @@ def main():
 
     query_codes = load(args.dir, "query_codes.npy")
     db_codes = load(args.dir, "db_codes.npy")
-    query_labels = load(args.dir, "query_labels.npy").astype(np.uint64).ravel()
-    db_labels = load(args.dir, "db_labels.npy").astype(np.uint64).ravel()
+    query_labels = multi_hot(load(args.dir, "query_labels.npy"), "query_labels")
+    db_labels = multi_hot(load(args.dir, "db_labels.npy"), "db_labels")
     check_codes(query_codes, "query_codes")
     check_codes(db_codes, "db_codes")
     if query_codes.shape[1] != db_codes.shape[1]:
         sys.exit(f"check_map: {query_codes.shape[1]} query bits vs {db_codes.shape[1]} database bits")
     if len(query_labels) != len(query_codes) or len(db_labels) != len(db_codes):
         sys.exit("check_map: label and code counts differ")
+    if query_labels.shape[1] != db_labels.shape[1]:
+        sys.exit("check_map: query and database labels have different class counts")
     if len(query_codes) == 0:
         sys.exit("check_map: no queries")
     if any(k < 1 for k in args.topk) or args.chunk < 1:
@@ -87,7 +99,9 @@ def main():
         stop = min(start + args.chunk, len(query_codes))
         dist = hamming(query_codes[start:stop].astype(np.float32), db_bits, db_ones)
         order = np.argsort(dist, axis=1, kind="stable")
-        rel = (query_labels[start:stop, None] & db_labels[order]) != 0
+        # Shared labels per (query, item): relevant when any (exact: small integer sums).
+        shared = query_labels[start:stop] @ db_labels.T
+        rel = np.take_along_axis(shared, order, axis=1) > 0
         for k, ap in average_precisions(rel, set(cutoffs)).items():
             sums[k] += float(ap.sum())  # chunks in query order: a fixed summation order
 

@@ -28,7 +28,7 @@ inline Dataset synthetic_images(int per_class, int classes, uint64_t seed, int s
           const double v = (band ? 170 : 40) + 60 * rng.uniform();
           d.pixels.push_back(static_cast<uint8_t>(v));
         }
-    d.labels.push_back(LabelMask{1} << c);
+    d.labels.push_back(LabelSet::of(c));
   }
   for (int c = 0; c < classes; ++c) d.class_names.push_back("class" + std::to_string(c));
   d.official_train_size = d.size();
@@ -54,7 +54,7 @@ inline void write_idx_pair(const Dataset& d, int64_t begin, int64_t end,
   put_u32(lab, 0x801), put_u32(lab, end - begin);
   for (int64_t i = begin; i < end; ++i) {
     img.append(reinterpret_cast<const char*>(d.image(i)), d.image_bytes());
-    lab.push_back(static_cast<char>(__builtin_ctzll(d.labels[i])));
+    lab.push_back(static_cast<char>(d.single_label(i)));
   }
   write_gz(images, img);
   write_gz(labels, lab);

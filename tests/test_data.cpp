@@ -87,7 +87,7 @@ void check_idx_round_trip(const Dataset& d) {
   CHECK(d.class_names.size() == 10);
   CHECK(d.official_train_size == 7);
   for (int64_t i = 0; i < d.size(); ++i) {
-    CHECK(d.labels[i] == (LabelMask{1} << kLabels[i]));
+    CHECK(d.labels[i] == LabelSet::of(kLabels[i]));
     CHECK(d.single_label(i) == kLabels[i]);
     for (int64_t p = 0; p < 12; ++p) CHECK(d.image(i)[p] == pixel_value(i, p));
   }
@@ -335,8 +335,9 @@ TEST_CASE("dataset: single_label needs exactly one bit - concatenate checks shap
   CHECK(both.single_label(7) == 1);
   CHECK(std::equal(b.image(2), b.image(2) + 64, both.image(8)));
 
-  a.labels[1] = 0;
-  a.labels[2] = 0b101;
+  a.labels[1] = LabelSet{};
+  a.labels[2] = LabelSet::of(0);
+  a.labels[2].set(2);
   CHECK_THROWS_WITH_AS(a.single_label(1), doctest::Contains("item 1 has 0 labels"), Error);
   CHECK_THROWS_WITH_AS(a.single_label(2), doctest::Contains("item 2 has 2 labels"), Error);
 

@@ -112,6 +112,19 @@ TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
                        Error);
 }
 
+TEST_CASE("deep hashers train on label sets wider than 64 classes") {
+  // 80 classes (MS-COCO's count); items 0 and 1 share only class 70.
+  Dataset wide = test::synthetic_images(3, 2, 1, 8);
+  for (int c = 2; c < 80; ++c) wide.class_names.push_back("c" + std::to_string(c));
+  wide.labels[0].set(70);
+  wide.labels[1].set(70);
+  auto dsh = make("dsh", 16, {{"epochs", "2"}, {"batch_size", "6"}});
+  dsh->fit(wide, test::iota_ids(wide.size()), quiet(0));
+  const Encoded e = dsh->encode(wide, test::iota_ids(wide.size()), 1);
+  CHECK(e.codes.size() == 6);
+  CHECK(e.real.allFinite());
+}
+
 TEST_CASE("LSH: seeded random projections - far from trained quality") {
   const Dataset d = test::synthetic_images(30, 10, 5);
   const auto ids = test::iota_ids(d.size());
@@ -161,7 +174,7 @@ TEST_CASE("deep hashers keep the best validation epoch and never look at the que
   CHECK(summary.at("epochs") == 6);
   // The kept weights are the chosen epoch's: they reproduce its validation mAP.
   auto labels_of = [&](const std::vector<int64_t>& ids) {
-    std::vector<LabelMask> out;
+    std::vector<LabelSet> out;
     for (int64_t i : ids) out.push_back(d.labels[i]);
     return out;
   };

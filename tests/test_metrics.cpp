@@ -58,7 +58,7 @@ double brute_force_tie_ap(const std::vector<uint16_t>& dist, const std::vector<u
 }
 
 // A plain reference for mAP@all: std::stable_sort by distance, the protocol's AP formula.
-double reference_map_all(const std::vector<LabelMask>& ql, const std::vector<LabelMask>& dl,
+double reference_map_all(const std::vector<LabelSet>& ql, const std::vector<LabelSet>& dl,
                          const BinaryCodes& qc, const BinaryCodes& dc) {
   double total = 0.0;
   for (int64_t q = 0; q < qc.size(); ++q) {
@@ -85,7 +85,7 @@ double reference_map_all(const std::vector<LabelMask>& ql, const std::vector<Lab
 //   3:    001000  {2}
 //   4:    000111  {0}
 const std::vector<uint64_t> kDbCodes = {0b000000, 0b000001, 0b000011, 0b001000, 0b000111};
-const std::vector<LabelMask> kDbLabels = {0b001, 0b010, 0b011, 0b100, 0b001};
+const std::vector<LabelSet> kDbLabels = test::label_sets({0b001, 0b010, 0b011, 0b100, 0b001});
 constexpr int kBits = 6;
 
 EvalOptions small_options() {
@@ -203,7 +203,7 @@ TEST_CASE("evaluate: four queries worked by hand - multi-label relevance") {
   //   tie-mAP: d=3 gives 1; d=4 (n=3, r=1, N<=1, R<=1) gives (1/3)(2/2 + 2/3 + 2/4) = 13/18;
   //   d=5 gives 3/5; (1/3)(1 + 13/18 + 3/5) = 209/270. P@H<=2 = 0.
   // Query 3: code 000001, labels {3}: no relevant item, every metric 0, still in the mean.
-  const std::vector<LabelMask> query_labels = {0b001, 0b010, 0b001, 0b1000};
+  const std::vector<LabelSet> query_labels = test::label_sets({0b001, 0b010, 0b001, 0b1000});
   const BinaryCodes queries = codes_of({0b000000, 0b001111, 0b110100, 0b000001}, kBits);
   const BinaryCodes db = codes_of(kDbCodes, kBits);
   const Evaluation ev = evaluate(query_labels, kDbLabels, queries, db, {}, small_options());
@@ -236,7 +236,7 @@ TEST_CASE("evaluate: four queries worked by hand - multi-label relevance") {
 }
 
 TEST_CASE("evaluate: the PR curve ends at recall 1 and rises monotonically") {
-  const std::vector<LabelMask> query_labels = {0b001, 0b010, 0b001};
+  const std::vector<LabelSet> query_labels = test::label_sets({0b001, 0b010, 0b001});
   const BinaryCodes queries = codes_of({0b000000, 0b001111, 0b110100}, kBits);
   const Evaluation ev =
       evaluate(query_labels, kDbLabels, queries, codes_of(kDbCodes, kBits), {}, small_options());
@@ -253,11 +253,11 @@ TEST_CASE("evaluate: ties keep database-index order - tie-mAP averages over tie 
   // tie-mAP = mean of the two orders = 5/8 for both databases:
   //   d=1 (n=2, r=1): (1/2)[(0+1)/1 + (0+1)/2] = 3/4; d=3 (N<=3, R<=1): 2/4; (1/2)(3/4 + 1/2).
   const BinaryCodes query = codes_of({0b0000}, 4);
-  const std::vector<LabelMask> query_label = {0b01};
+  const std::vector<LabelSet> query_label = test::label_sets({0b01});
   const std::vector<uint64_t> codes = {0b0011, 0b0001, 0b0010, 0b0111};
-  const std::vector<LabelMask> labels = {0b10, 0b10, 0b11, 0b01};
+  const std::vector<LabelSet> labels = test::label_sets({0b10, 0b10, 0b11, 0b01});
   const std::vector<uint64_t> reversed_codes(codes.rbegin(), codes.rend());
-  const std::vector<LabelMask> reversed_labels(labels.rbegin(), labels.rend());
+  const std::vector<LabelSet> reversed_labels(labels.rbegin(), labels.rend());
 
   EvalOptions opts;
   opts.map_at = {kAll};
@@ -277,7 +277,7 @@ TEST_CASE("evaluate: heads reorder the Hamming prefix") {
   //   Head {2,0,1,3} reorders the first 4: rel 1,1,0,0,1, AP = (1/3)(1 + 2/2 + 3/5) = 13/15.
   // Query 1 (code 001111, labels {1}) ranks 4,2,1,3,0; an empty head keeps that order:
   //   AP = 7/12. mAP@all = (13/15 + 7/12)/2 = 29/40.
-  const std::vector<LabelMask> query_labels = {0b001, 0b010};
+  const std::vector<LabelSet> query_labels = test::label_sets({0b001, 0b010});
   const BinaryCodes queries = codes_of({0b000000, 0b001111}, kBits);
   const BinaryCodes db = codes_of(kDbCodes, kBits);
   const EvalOptions opts = small_options();
@@ -306,7 +306,7 @@ TEST_CASE("evaluate: heads reorder the Hamming prefix") {
 }
 
 TEST_CASE("evaluate: an invalid head names its query") {
-  const std::vector<LabelMask> query_labels = {0b001, 0b010};
+  const std::vector<LabelSet> query_labels = test::label_sets({0b001, 0b010});
   const BinaryCodes queries = codes_of({0b000000, 0b001111}, kBits);
   const BinaryCodes db = codes_of(kDbCodes, kBits);
   auto with_heads = [&](std::vector<Shortlist> heads) {
@@ -329,15 +329,19 @@ TEST_CASE("evaluate: an invalid head names its query") {
 TEST_CASE("evaluate: mismatched inputs and unknown metric names are errors") {
   const BinaryCodes queries = codes_of({0b0, 0b1}, kBits);
   const BinaryCodes db = codes_of(kDbCodes, kBits);
-  CHECK_THROWS_AS(evaluate({0b1}, kDbLabels, queries, db, {}), Error);   // labels vs codes
-  CHECK_THROWS_AS(evaluate({0b1, 0b1}, {0b1}, queries, db, {}), Error);  // database
-  CHECK_THROWS_AS(evaluate({0b1, 0b1}, kDbLabels, codes_of({0, 1}, 8), db, {}), Error);  // bits
+  CHECK_THROWS_AS(evaluate(test::label_sets({0b1}), kDbLabels, queries, db, {}),
+                  Error);  // labels vs codes
+  CHECK_THROWS_AS(evaluate(test::label_sets({0b1, 0b1}), test::label_sets({0b1}), queries, db, {}),
+                  Error);  // database
+  CHECK_THROWS_AS(evaluate(test::label_sets({0b1, 0b1}), kDbLabels, codes_of({0, 1}, 8), db, {}),
+                  Error);                                                          // bits
   CHECK_THROWS_AS(evaluate({}, kDbLabels, BinaryCodes(0, kBits), db, {}), Error);  // no queries
   EvalOptions negative;
   negative.precision_at = {-5};
-  CHECK_THROWS_AS(evaluate({0b1, 0b1}, kDbLabels, queries, db, {}, negative), Error);
+  CHECK_THROWS_AS(evaluate(test::label_sets({0b1, 0b1}), kDbLabels, queries, db, {}, negative),
+                  Error);
 
-  const Evaluation ev = evaluate({0b1, 0b1}, kDbLabels, queries, db, {});
+  const Evaluation ev = evaluate(test::label_sets({0b1, 0b1}), kDbLabels, queries, db, {});
   const std::string message = test::error_message([&] { ev.get("mAP@5000"); });
   CHECK(message.find("mAP@5000") != std::string::npos);
   CHECK(message.find("mAP@all") != std::string::npos);  // lists the known names
@@ -348,15 +352,15 @@ TEST_CASE("evaluate agrees with a stable-sort reference on random data and is de
   std::mt19937_64 rng(7);
   const int bits = 12, nq = 40, n = 500;
   std::vector<uint64_t> qv(nq), dv(n);
-  std::vector<LabelMask> ql(nq), dl(n);
+  std::vector<LabelSet> ql(nq), dl(n);
   // Few bits and labels so that ties and multi-label overlaps are common.
   for (auto& v : qv) v = rng() & 0xfff;
   for (auto& v : dv) v = rng() & 0xfff;
   for (auto& l : ql)
-    l = (LabelMask{1} << (rng() % 5)) | (rng() % 3 == 0 ? LabelMask{1} << (rng() % 5) : 0);
+    l = test::label_set((1ull << (rng() % 5)) | (rng() % 3 == 0 ? 1ull << (rng() % 5) : 0));
   for (auto& l : dl)
-    l = (LabelMask{1} << (rng() % 5)) | (rng() % 3 == 0 ? LabelMask{1} << (rng() % 5) : 0);
-  ql[0] = LabelMask{1} << 40;  // one query with no relevant item
+    l = test::label_set((1ull << (rng() % 5)) | (rng() % 3 == 0 ? 1ull << (rng() % 5) : 0));
+  ql[0] = LabelSet::of(40);  // one query with no relevant item
   const BinaryCodes qc = codes_of(qv, bits), dc = codes_of(dv, bits);
 
   EvalOptions opts;
@@ -373,12 +377,12 @@ TEST_CASE("HammingEvaluation scores heads exactly as evaluate does") {
   std::mt19937_64 rng(11);
   const int bits = 10, nq = 30, n = 400, limit = 60;
   std::vector<uint64_t> qv(nq), dv(n);
-  std::vector<LabelMask> ql(nq), dl(n);
+  std::vector<LabelSet> ql(nq), dl(n);
   for (auto& v : qv) v = rng() & 0x3ff;
   for (auto& v : dv) v = rng() & 0x3ff;
-  for (auto& l : ql) l = LabelMask{1} << (rng() % 4);
-  for (auto& l : dl) l = (LabelMask{1} << (rng() % 4)) | (rng() % 4 == 0 ? 1 : 0);
-  ql[3] = LabelMask{1} << 30;  // no relevant item anywhere
+  for (auto& l : ql) l = LabelSet::of(static_cast<int>(rng() % 4));
+  for (auto& l : dl) l = test::label_set((1ull << (rng() % 4)) | (rng() % 4 == 0 ? 1 : 0));
+  ql[3] = LabelSet::of(30);  // no relevant item anywhere
   const BinaryCodes qc = codes_of(qv, bits), dc = codes_of(dv, bits);
   EvalOptions opts;
   // Cut-offs below, at and beyond the head limit, and all.

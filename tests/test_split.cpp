@@ -31,7 +31,7 @@ Dataset with_class_sizes(const std::vector<int>& per_class) {
     for (size_t c = 0; c < left.size(); ++c)
       if (left[c] > 0) {
         --left[c], any = true;
-        d.labels.push_back(LabelMask{1} << c);
+        d.labels.push_back(LabelSet::of(static_cast<int>(c)));
         d.pixels.push_back(static_cast<uint8_t>(c));
       }
   }
@@ -133,8 +133,8 @@ TEST_CASE("split: the named protocols use 100 query and 500 train items per clas
   CHECK(c.database.size() == 100);
 
   const std::vector<std::string> names = split_protocols();
-  CHECK(names ==
-        std::vector<std::string>{"fmnist-1", "fmnist-2", "cifar10", "cifar10-1", "cifar10-2"});
+  CHECK(names == std::vector<std::string>{"fmnist-1", "fmnist-2", "cifar10", "cifar10-1",
+                                          "cifar10-2", "nuswide-21", "fmnist-mosaic"});
 }
 
 TEST_CASE("split: fmnist-2 and cifar10-2 follow the official train/test division") {
@@ -158,7 +158,8 @@ TEST_CASE("split: fmnist-2 and cifar10-2 follow the official train/test division
 TEST_CASE("split: unknown protocols and datasets too small are refused") {
   CHECK_THROWS_WITH_AS(make_split("fmnist-3", with_class_sizes({5, 5}), 0),
                        doctest::Contains("unknown split protocol 'fmnist-3' (known: fmnist-1, "
-                                         "fmnist-2, cifar10, cifar10-1, cifar10-2)"),
+                                         "fmnist-2, cifar10, cifar10-1, cifar10-2, nuswide-21, "
+                                         "fmnist-mosaic)"),
                        Error);
 
   std::vector<int> sizes(10, 600);
@@ -174,7 +175,7 @@ TEST_CASE("split: unknown protocols and datasets too small are refused") {
                        doctest::Contains("query_per_class >= 1"), Error);
 
   Dataset multi = with_class_sizes({4, 4});
-  multi.labels[5] = 0b11;
+  multi.labels[5].set(1 - multi.single_label(5));
   CHECK_THROWS_WITH_AS(make_stratified_split(multi, 1, 1, true, 0),
                        doctest::Contains("item 5 has 2 labels"), Error);
 }

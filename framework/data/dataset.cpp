@@ -17,14 +17,12 @@ std::string describe(const Dataset& d) {
 }  // namespace
 
 int Dataset::single_label(int64_t i) const {
-  const LabelMask mask = labels.at(static_cast<size_t>(i));
-  // A mask with exactly one bit set is non-zero and loses that bit when its lowest set
-  // bit is cleared.
-  if (mask == 0 || (mask & (mask - 1)) != 0)
+  const LabelSet& set = labels.at(static_cast<size_t>(i));
+  const int count = set.count();
+  if (count != 1)
     throw Error("dataset '" + name + "': item " + std::to_string(i) + " has " +
-                std::to_string(__builtin_popcountll(mask)) +
-                " labels, expected exactly one (single-label protocol)");
-  return __builtin_ctzll(mask);
+                std::to_string(count) + " labels, expected exactly one (single-label protocol)");
+  return set.lowest();
 }
 
 Dataset concatenate(Dataset a, const Dataset& b) {

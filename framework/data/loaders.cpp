@@ -141,7 +141,7 @@ void append_labels(Dataset& d, const std::vector<uint8_t>& classes, int num_clas
       throw Error(quoted(file) + ": " + item_word + " " + std::to_string(i) + " has label " +
                   std::to_string(classes[i]) + ", out of range for " + std::to_string(num_classes) +
                   " classes");
-    d.labels.push_back(LabelMask{1} << classes[i]);
+    d.labels.push_back(LabelSet::of(classes[i]));
   }
 }
 

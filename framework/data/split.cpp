@@ -6,7 +6,6 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
-#include <map>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -30,17 +29,28 @@ double Rng::normal() {
 namespace {
 
 // How each protocol of PROTOCOL.md draws its split.
+enum class Draw {
+  kOfficial,    // query = official test items, train = database = official training items
+  kStratified,  // single-label, per class (make_stratified_split)
+  kPerConcept,  // multi-label, per concept, an item drawn once (make_concept_split)
+};
+
 struct ProtocolSpec {
   const char* name;
-  bool official;  // query = official test items, train = database = official training items
-  int query_per_class, train_per_class;  // stratified protocols only
-  bool database_includes_train;          // stratified protocols only
+  Draw draw;
+  int query_per_class, train_per_class;  // stratified and per-concept protocols
+  bool database_includes_train;          // stratified protocols (per-concept: always)
+  int classes;                           // the class count the protocol is defined for; 0: any
 };
 
 constexpr ProtocolSpec kProtocols[] = {
-    {"fmnist-1", false, 100, 500, true}, {"fmnist-2", true, 0, 0, false},
-    {"cifar10", false, 100, 500, false}, {"cifar10-1", false, 100, 500, true},
-    {"cifar10-2", true, 0, 0, false},
+    {"fmnist-1", Draw::kStratified, 100, 500, true, 0},
+    {"fmnist-2", Draw::kOfficial, 0, 0, false, 0},
+    {"cifar10", Draw::kStratified, 100, 500, false, 0},
+    {"cifar10-1", Draw::kStratified, 100, 500, true, 0},
+    {"cifar10-2", Draw::kOfficial, 0, 0, false, 0},
+    {"nuswide-21", Draw::kPerConcept, 100, 500, true, 21},
+    {"fmnist-mosaic", Draw::kPerConcept, 100, 500, true, 0},
 };
 
 std::string known_protocols() {
@@ -59,6 +69,43 @@ std::vector<std::vector<int64_t>> items_by_class(const Dataset& data) {
     by_class[c].push_back(i);
   }
   return by_class;
+}
+
+// For each class, the items of `items` (in their order) that carry it. Classes run over
+// class_names and any higher class a label uses, so a class with no items is still seen.
+std::vector<std::vector<int64_t>> items_by_concept(const Dataset& data,
+                                                   const std::vector<int64_t>& items) {
+  std::vector<std::vector<int64_t>> by_concept(kMaxClasses);
+  size_t classes = data.class_names.size();
+  for (int64_t i : items)
+    for (int c = 0; c < kMaxClasses; ++c)
+      if (data.labels[i].test(c)) {
+        by_concept[c].push_back(i);
+        classes = std::max(classes, static_cast<size_t>(c) + 1);
+      }
+  by_concept.resize(classes);
+  return by_concept;
+}
+
+// For each concept in order: shuffles its items that are still `free` and marks the first
+// `per_concept` of them `role`. The candidates are listed before the shuffle in a fixed
+// order, so the draw follows from the generator alone. Throws naming the concept when
+// fewer than needed are free.
+void draw_per_concept(const std::vector<std::vector<int64_t>>& by_concept, int per_concept,
+                      uint8_t free, uint8_t role, std::vector<uint8_t>& roles, Rng& rng,
+                      const std::string& what) {
+  for (size_t c = 0; c < by_concept.size(); ++c) {
+    std::vector<int64_t> candidates;
+    for (int64_t i : by_concept[c])
+      if (roles[i] == free) candidates.push_back(i);
+    if (candidates.size() < static_cast<size_t>(per_concept))
+      throw Error(what + ": concept " + std::to_string(c) + " has " +
+                  std::to_string(candidates.size()) + " items left (of " +
+                  std::to_string(by_concept[c].size()) + " carrying it), needs " +
+                  std::to_string(per_concept));
+    shuffle(candidates, rng);
+    for (int k = 0; k < per_concept; ++k) roles[candidates[k]] = role;
+  }
 }
 
 std::vector<int64_t> index_range(int64_t begin, int64_t end) {
@@ -105,6 +152,36 @@ Split stratified_split(const std::string& protocol, const Dataset& data, int que
   return s;
 }
 
+Split concept_split(const std::string& protocol, const Dataset& data, int query_per_concept,
+                    int train_per_concept, uint64_t seed) {
+  if (query_per_concept < 1 || train_per_concept < 0)
+    throw Error("protocol " + protocol +
+                ": needs query_per_class >= 1 and train_per_class >= 0, got " +
+                std::to_string(query_per_concept) + " and " + std::to_string(train_per_concept));
+  enum Role : uint8_t { kRest, kQuery, kTrain };
+  std::vector<uint8_t> role(static_cast<size_t>(data.size()), kRest);
+  const auto by_concept = items_by_concept(data, index_range(0, data.size()));
+  const std::string what = "dataset '" + data.name + "', protocol " + protocol;
+  // One generator, queries for every concept first: the query set does not depend on
+  // train_per_concept.
+  Rng rng(seed);
+  draw_per_concept(by_concept, query_per_concept, kRest, kQuery, role, rng, what + " (query)");
+  draw_per_concept(by_concept, train_per_concept, kRest, kTrain, role, rng, what + " (train)");
+
+  Split s;
+  s.protocol = protocol;
+  s.seed = seed;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    if (role[i] == kQuery) {
+      s.query.push_back(i);
+      continue;
+    }
+    if (role[i] == kTrain) s.train.push_back(i);
+    s.database.push_back(i);
+  }
+  return s;
+}
+
 Split official_split(const std::string& protocol, const Dataset& data, uint64_t seed) {
   const int64_t n_train = data.official_train_size;
   if (n_train <= 0 || n_train >= data.size())
@@ -140,12 +217,27 @@ Split make_stratified_split(const Dataset& data, int query_per_class, int train_
                           database_includes_train, seed);
 }
 
+Split make_concept_split(const Dataset& data, int query_per_concept, int train_per_concept,
+                         uint64_t seed) {
+  return concept_split("per-concept", data, query_per_concept, train_per_concept, seed);
+}
+
 Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed) {
   for (const ProtocolSpec& p : kProtocols) {
     if (protocol != p.name) continue;
-    if (p.official) return official_split(protocol, data, seed);
-    return stratified_split(protocol, data, p.query_per_class, p.train_per_class,
-                            p.database_includes_train, seed);
+    if (p.classes > 0 && data.num_classes() != p.classes)
+      throw Error("protocol " + protocol + " is defined on " + std::to_string(p.classes) +
+                  " concepts, dataset '" + data.name + "' has " +
+                  std::to_string(data.num_classes()));
+    switch (p.draw) {
+      case Draw::kOfficial:
+        return official_split(protocol, data, seed);
+      case Draw::kStratified:
+        return stratified_split(protocol, data, p.query_per_class, p.train_per_class,
+                                p.database_includes_train, seed);
+      case Draw::kPerConcept:
+        return concept_split(protocol, data, p.query_per_class, p.train_per_class, seed);
+    }
   }
   throw Error("unknown split protocol '" + protocol + "' (known: " + known_protocols() + ")");
 }
@@ -154,20 +246,26 @@ void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t
   if (per_class < 0)
     throw Error("validation: per_class must be >= 0, got " + std::to_string(per_class));
   if (per_class == 0) return;
-  std::map<size_t, std::vector<int64_t>> train_by_class;
-  for (int64_t i : split.train)
-    train_by_class[static_cast<size_t>(data.single_label(i))].push_back(i);
+  const auto train_by_class = items_by_concept(data, split.train);
   // A generator of its own, offset from the split's, so adding a validation split leaves
   // the query and database draw untouched.
   Rng rng(seed ^ 0x76616c6964ull);
+  std::vector<uint8_t> taken(static_cast<size_t>(data.size()), 0);
   std::vector<int64_t> chosen;
-  for (auto& [label, items] : train_by_class) {
+  for (size_t c = 0; c < train_by_class.size(); ++c) {
+    if (train_by_class[c].empty()) continue;  // a class nobody trains on has nothing to hold out
+    std::vector<int64_t> items;
+    for (int64_t i : train_by_class[c])
+      if (!taken[i]) items.push_back(i);
     if (static_cast<int>(items.size()) <= per_class)
-      throw Error("validation: class " + std::to_string(label) + " has " +
+      throw Error("validation: class " + std::to_string(c) + " has " +
                   std::to_string(items.size()) + " training items; cannot set " +
                   std::to_string(per_class) + " aside and still train on it");
     shuffle(items, rng);
-    chosen.insert(chosen.end(), items.begin(), items.begin() + per_class);
+    for (int k = 0; k < per_class; ++k) {
+      taken[items[k]] = 1;
+      chosen.push_back(items[k]);
+    }
   }
   std::sort(chosen.begin(), chosen.end());
   std::vector<int64_t> rest;

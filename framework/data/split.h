@@ -19,8 +19,9 @@ struct Split {
   std::vector<int64_t> validation;
 };
 
-// protocol: fmnist-1, fmnist-2, cifar10, cifar10-1, cifar10-2 (see PROTOCOL.md).
-// Throws Error naming the protocol if it is unknown or the dataset is too small for it.
+// protocol: fmnist-1, fmnist-2, cifar10, cifar10-1, cifar10-2, nuswide-21, fmnist-mosaic
+// (see PROTOCOL.md). Throws Error naming the protocol if it is unknown or the dataset is
+// too small for it (or, for nuswide-21, does not have 21 concepts).
 Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed);
 
 // The protocols make_split knows.
@@ -34,10 +35,22 @@ std::vector<std::string> split_protocols();
 Split make_stratified_split(const Dataset& data, int query_per_class, int train_per_class,
                             bool database_includes_train, uint64_t seed);
 
+// The multi-label draw behind nuswide-21 and fmnist-mosaic (protocol "per-concept"): for
+// each concept in class order, query_per_concept items carrying it that are not drawn yet
+// become queries; then, the same way, train_per_concept non-query items per concept become
+// training items. An item is drawn at most once, so there are exactly classes x
+// query_per_concept queries and classes x train_per_concept training items. The database
+// is every non-query item (training items included). Throws Error naming the concept when
+// too few undrawn items carry it.
+Split make_concept_split(const Dataset& data, int query_per_concept, int train_per_concept,
+                         uint64_t seed);
+
 // Moves `per_class` items of each class from split.train to split.validation, drawn with
-// `seed` (a generator of its own, so the query/train/database draw is unchanged). Throws
-// Error naming the class when a class has no more than per_class training items, or if
-// per_class < 0. per_class = 0 does nothing.
+// `seed` (a generator of its own, so the query/train/database draw is unchanged). Classes
+// are visited in order and an item is drawn at most once, so on multi-label data an item
+// counts for the first of its classes that draws it. Throws Error naming the class when a
+// class with training items has no more than per_class of them left, or if per_class < 0.
+// per_class = 0 does nothing.
 void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t seed);
 
 // Writes the protocol, the seed and the chosen indices atomically, one line each:

@@ -88,9 +88,9 @@ void check_options(const EvalOptions& opts) {
                 std::to_string(opts.hamming_radius));
 }
 
-void check_inputs(const std::vector<LabelMask>& query_labels,
-                  const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
-                  const BinaryCodes& db_codes, const std::vector<Shortlist>& heads) {
+void check_inputs(const std::vector<LabelSet>& query_labels, const std::vector<LabelSet>& db_labels,
+                  const BinaryCodes& query_codes, const BinaryCodes& db_codes,
+                  const std::vector<Shortlist>& heads) {
   const auto nq = static_cast<int64_t>(query_labels.size());
   const auto n = static_cast<int64_t>(db_labels.size());
   if (nq != query_codes.size())
@@ -150,8 +150,8 @@ std::string check_head(const std::vector<int64_t>& head, const int64_t* order, i
 
 // Everything evaluate() needs to score one query.
 struct Inputs {
-  const std::vector<LabelMask>& query_labels;
-  const std::vector<LabelMask>& db_labels;
+  const std::vector<LabelSet>& query_labels;
+  const std::vector<LabelSet>& db_labels;
   const BinaryCodes& query_codes;
   const BinaryCodes& db_codes;
   const std::vector<Shortlist>& heads;
@@ -276,8 +276,8 @@ std::vector<std::string> metric_names(const EvalOptions& opts) {
   return names;
 }
 
-Evaluation evaluate(const std::vector<LabelMask>& query_labels,
-                    const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+Evaluation evaluate(const std::vector<LabelSet>& query_labels,
+                    const std::vector<LabelSet>& db_labels, const BinaryCodes& query_codes,
                     const BinaryCodes& db_codes, const std::vector<Shortlist>& heads,
                     const EvalOptions& opts) {
   check_options(opts);
@@ -316,8 +316,8 @@ Evaluation evaluate(const std::vector<LabelMask>& query_labels,
   return result;
 }
 
-HammingEvaluation::HammingEvaluation(const std::vector<LabelMask>& query_labels,
-                                     const std::vector<LabelMask>& db_labels,
+HammingEvaluation::HammingEvaluation(const std::vector<LabelSet>& query_labels,
+                                     const std::vector<LabelSet>& db_labels,
                                      const BinaryCodes& query_codes, const BinaryCodes& db_codes,
                                      int64_t head_limit, const EvalOptions& opts)
     : query_labels_(query_labels), db_labels_(db_labels), opts_(opts) {
@@ -398,7 +398,7 @@ Evaluation HammingEvaluation::score(const std::vector<Shortlist>& heads) const {
           problems[q] = check_head(head, prefix, n_, s.marker);
           if (!problems[q].empty()) continue;
           // Ranks 0..limit-1: the head, then the rest of the Hamming prefix.
-          const LabelMask query = query_labels_[q];
+          const LabelSet query = query_labels_[q];
           const auto h = static_cast<int64_t>(head.size());
           for (int64_t r = 0; r < limit_; ++r)
             s.rel[r] = relevant(query, db_labels_[r < h ? head[r] : prefix[r]]) ? 1 : 0;

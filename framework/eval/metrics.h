@@ -55,8 +55,8 @@ std::vector<std::string> metric_names(const EvalOptions& opts);
 // results do not depend on scheduling. Throws Error if a head is not a permutation of its
 // Hamming prefix (naming the first such query), if sizes or bit lengths disagree, if
 // there are no queries, or if a cut-off or the radius is negative.
-Evaluation evaluate(const std::vector<LabelMask>& query_labels,
-                    const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+Evaluation evaluate(const std::vector<LabelSet>& query_labels,
+                    const std::vector<LabelSet>& db_labels, const BinaryCodes& query_codes,
                     const BinaryCodes& db_codes, const std::vector<Shortlist>& heads,
                     const EvalOptions& opts = {});
 
@@ -69,8 +69,8 @@ Evaluation evaluate(const std::vector<LabelMask>& query_labels,
 class HammingEvaluation {
  public:
   // Throws like evaluate(); also if head_limit < 0 or larger than the database.
-  HammingEvaluation(const std::vector<LabelMask>& query_labels,
-                    const std::vector<LabelMask>& db_labels, const BinaryCodes& query_codes,
+  HammingEvaluation(const std::vector<LabelSet>& query_labels,
+                    const std::vector<LabelSet>& db_labels, const BinaryCodes& query_codes,
                     const BinaryCodes& db_codes, int64_t head_limit, const EvalOptions& opts = {});
 
   // The plain Hamming ranking's evaluation (what evaluate() gives with no heads).
@@ -80,7 +80,7 @@ class HammingEvaluation {
   Evaluation score(const std::vector<Shortlist>& heads) const;
 
  private:
-  std::vector<LabelMask> query_labels_, db_labels_;
+  std::vector<LabelSet> query_labels_, db_labels_;
   EvalOptions opts_;
   int64_t n_ = 0, limit_ = 0;
   size_t cols_ = 0;

@@ -2,13 +2,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "framework/data/split.h"
 #include "framework/error.h"
+#include "framework/experiment/datasets.h"
 #include "framework/hasher.h"
 #include "framework/reranker.h"
 
@@ -107,6 +110,63 @@ struct Reader {
       }
     }
     return out;
+  }
+
+  // One dataset entry: `node` is the dataset's name (a scalar) or a mapping {name, path,
+  // options...} (with `protocol` inside it when in_list), `protocol` the protocol node.
+  // prefix is "" or "datasets[i]." for the error messages.
+  DatasetChoice dataset_choice(const YAML::Node& node, const YAML::Node& protocol,
+                               const std::string& prefix, bool in_list) const {
+    DatasetChoice c;
+    const std::string key = in_list ? prefix.substr(0, prefix.size() - 1) : "dataset";
+    if (node && node.IsScalar()) {
+      c.dataset = node.as<std::string>();
+    } else if (node) {
+      std::set<std::string> known = {"name",       "path",    "image_root",
+                                     "image_size", "mosaics", "mosaic_seed"};
+      if (in_list) known.insert("protocol");
+      only_keys(node, key, known);
+      if (node["name"]) c.dataset = scalar<std::string>(node["name"], key + ".name");
+      if (node["path"]) c.dataset_path = scalar<std::string>(node["path"], key + ".path");
+    }
+    const DatasetSpec* spec = nullptr;
+    try {
+      spec = &dataset_spec(c.dataset);
+    } catch (const Error& e) {
+      fail(key, e.what());
+    }
+    if (node && node.IsMap()) {
+      for (const auto& kv : node) {
+        const std::string option = kv.first.as<std::string>();
+        if (option == "name" || option == "path" || option == "protocol") continue;
+        if (std::find(spec->options.begin(), spec->options.end(), option) == spec->options.end())
+          fail(key + "." + option, "not an option of dataset " + c.dataset);
+      }
+      if (node["image_root"])
+        c.image_root = scalar<std::string>(node["image_root"], key + ".image_root");
+      if (node["image_size"]) c.image_size = scalar<int>(node["image_size"], key + ".image_size");
+      if (c.image_size < 1 || c.image_size > 4096)
+        fail(key + ".image_size", "must be in 1..4096, got " + std::to_string(c.image_size));
+      if (node["mosaics"]) c.mosaics = scalar<int64_t>(node["mosaics"], key + ".mosaics");
+      if (c.mosaics < 1) fail(key + ".mosaics", "must be >= 1");
+      if (node["mosaic_seed"])
+        c.mosaic_seed = scalar<uint64_t>(node["mosaic_seed"], key + ".mosaic_seed");
+    }
+    const std::string pkey = in_list ? key + ".protocol" : "protocol";
+    c.protocol = protocol ? scalar<std::string>(protocol, pkey) : spec->protocols.front();
+    const std::vector<std::string> named = split_protocols();
+    const bool custom = c.protocol == "stratified" || c.protocol == "per-concept";
+    if (!custom && std::find(named.begin(), named.end(), c.protocol) == named.end()) {
+      std::string list;
+      for (const auto& p : named) list += p + ", ";
+      fail(pkey,
+           "unknown protocol '" + c.protocol + "' (known: " + list + "stratified, per-concept)");
+    }
+    // A named protocol belongs to one dataset (PROTOCOL.md).
+    if (const DatasetSpec* owner = dataset_defining(c.protocol); owner && owner != spec)
+      fail(pkey,
+           "protocol '" + c.protocol + "' is defined on " + owner->name + ", not " + c.dataset);
+    return c;
   }
 
   // A parameter's values: one scalar, or a non-empty list of scalars (a sweep).
@@ -239,69 +299,48 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     r.fail("name",
            "must be a plain folder name (not empty, '.' or '..', no '/'), got '" + c.name + "'");
   if (!valid_utf8(c.name)) r.fail("name", "is not valid UTF-8");
-  // One dataset (dataset:, protocol:) or several (datasets: [{name, path, protocol}]):
+  // One dataset (dataset:, protocol:) or several (datasets: [{name, path, protocol, ...}]):
   // every build and cell is then run on each, and records carry the dataset.
-  auto check_dataset = [&r](const DatasetChoice& d, const std::string& where) {
-    if (d.dataset != "fashion-mnist" && d.dataset != "cifar10")
-      r.fail(where, "unknown dataset '" + d.dataset + "' (known: fashion-mnist, cifar10)");
-    // A named protocol belongs to one dataset (PROTOCOL.md).
-    const std::string family = d.protocol.rfind("fmnist", 0) == 0    ? "fashion-mnist"
-                               : d.protocol.rfind("cifar10", 0) == 0 ? "cifar10"
-                                                                     : "";
-    if (!family.empty() && family != d.dataset)
-      r.fail(where.substr(0, where.rfind("dataset")) + "protocol",
-             "protocol '" + d.protocol + "' is defined on " + family + ", not " + d.dataset);
-  };
-  DatasetChoice first;
-  if (const auto& d = root["dataset"]) {
-    if (d.IsScalar()) {
-      first.dataset = d.as<std::string>();
-    } else {
-      r.only_keys(d, "dataset", {"name", "path"});
-      if (d["name"]) first.dataset = r.scalar<std::string>(d["name"], "dataset.name");
-      if (d["path"]) first.dataset_path = r.scalar<std::string>(d["path"], "dataset.path");
-    }
-  }
-  if (root["protocol"]) first.protocol = r.scalar<std::string>(root["protocol"], "protocol");
+  std::vector<DatasetChoice> choices;
   if (const auto& list = root["datasets"]) {
     if (root["dataset"] || root["protocol"])
       r.fail("datasets", "give either datasets: or dataset:/protocol:, not both");
     if (!list.IsSequence() || list.size() == 0)
       r.fail("datasets", "expected a non-empty list of {name, path, protocol}");
-    c.datasets.clear();
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string where = "datasets[" + std::to_string(i) + "]";
-      r.only_keys(list[i], where, {"name", "path", "protocol"});
-      DatasetChoice d;
-      if (!list[i]["name"]) r.fail(where, "missing 'name'");
-      d.dataset = r.scalar<std::string>(list[i]["name"], where + ".name");
-      if (list[i]["path"]) d.dataset_path = r.scalar<std::string>(list[i]["path"], where + ".path");
-      if (list[i]["protocol"])
-        d.protocol = r.scalar<std::string>(list[i]["protocol"], where + ".protocol");
-      check_dataset(d, where + ".dataset");
-      for (const DatasetChoice& other : c.datasets)
+      if (!list[i].IsMap() || !list[i]["name"]) r.fail(where, "expected {name, path, protocol}");
+      DatasetChoice d = r.dataset_choice(list[i], list[i]["protocol"], where + ".", true);
+      for (const DatasetChoice& other : choices)
         if (other.dataset == d.dataset && other.dataset_path == d.dataset_path &&
             other.protocol == d.protocol)
           r.fail(where, "lists " + d.dataset + " with protocol " + d.protocol + " twice");
-      c.datasets.push_back(d);
+      choices.push_back(d);
     }
   } else {
-    check_dataset(first, "dataset");
-    c.datasets = {first};
+    choices.push_back(r.dataset_choice(root["dataset"], root["protocol"], "", false));
   }
-  c.dataset = c.datasets[0].dataset;
-  c.dataset_path = c.datasets[0].dataset_path;
-  c.protocol = c.datasets[0].protocol;
+  c.datasets = choices;
+  const bool custom = std::any_of(choices.begin(), choices.end(), [](const DatasetChoice& d) {
+    return d.protocol == "stratified" || d.protocol == "per-concept";
+  });
+  {
+    const DatasetChoice& d = choices.front();
+    c.dataset = d.dataset, c.dataset_path = d.dataset_path, c.image_root = d.image_root;
+    c.image_size = d.image_size, c.mosaics = d.mosaics, c.mosaic_seed = d.mosaic_seed;
+    c.protocol = d.protocol;
+  }
   if (root["split_seed"]) c.split_seed = r.scalar<uint64_t>(root["split_seed"], "split_seed");
   if (const auto& s = root["split"]) {
     r.only_keys(s, "split", {"query_per_class", "train_per_class", "database_includes_train"});
-    if (std::none_of(c.datasets.begin(), c.datasets.end(),
-                     [](const DatasetChoice& d) { return d.protocol == "stratified"; }))
-      r.fail("split", "only used with protocol: stratified");
+    if (!custom) r.fail("split", "only used with protocol: stratified or per-concept");
     if (s["query_per_class"])
       c.query_per_class = r.scalar<int>(s["query_per_class"], "split.query_per_class");
     if (s["train_per_class"])
       c.train_per_class = r.scalar<int>(s["train_per_class"], "split.train_per_class");
+    if (s["database_includes_train"] && c.protocol != "stratified")
+      r.fail("split.database_includes_train",
+             "only used with protocol: stratified (per-concept databases always include train)");
     if (s["database_includes_train"])
       c.database_includes_train =
           r.scalar<bool>(s["database_includes_train"], "split.database_includes_train");
@@ -372,9 +411,10 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
 
 ExperimentConfig for_dataset(const ExperimentConfig& config, size_t i) {
   ExperimentConfig c = config;
-  c.dataset = config.datasets.at(i).dataset;
-  c.dataset_path = config.datasets.at(i).dataset_path;
-  c.protocol = config.datasets.at(i).protocol;
+  const DatasetChoice& d = config.datasets.at(i);
+  c.dataset = d.dataset, c.dataset_path = d.dataset_path, c.image_root = d.image_root;
+  c.image_size = d.image_size, c.mosaics = d.mosaics, c.mosaic_seed = d.mosaic_seed;
+  c.protocol = d.protocol;
   c.id_prefix = config.datasets.size() > 1 ? c.protocol + "/" : "";
   return c;
 }

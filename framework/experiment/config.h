@@ -26,23 +26,34 @@ struct PluginSpec {
 
 // One dataset of the grid and the protocol it is split by.
 struct DatasetChoice {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
-  std::string dataset_path;               // empty: the dataset's default location
-  std::string protocol = "fmnist-1";      // PROTOCOL.md name, or "stratified"
+  std::string dataset = "fashion-mnist";
+  std::string dataset_path;
+  std::string image_root;
+  int image_size = 32;
+  int64_t mosaics = 20000;
+  uint64_t mosaic_seed = 0;
+  std::string protocol = "fmnist-1";
 };
 
 struct ExperimentConfig {
   std::string name;
-  // Every dataset of the grid (`datasets:`, or the one `dataset:`/`protocol:`). The three
-  // fields below are the one being run (for_dataset() sets them).
+  // Every dataset of the grid (`datasets:`, or the one `dataset:`/`protocol:`). The fields
+  // below up to `protocol` are the one being run (for_dataset() sets them).
   std::vector<DatasetChoice> datasets = {DatasetChoice{}};
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
+  std::string dataset = "fashion-mnist";  // a name of dataset_specs() (experiment/datasets.h)
   std::string dataset_path;               // empty: the dataset's default location
-  std::string protocol = "fmnist-1";      // PROTOCOL.md name, or "stratified"
+  // Options only some datasets take (dataset.<key> in the config; datasets.cpp says which).
+  std::string image_root;    // nuswide: where relative image paths start (empty: list's folder)
+  int image_size = 32;       // nuswide: images are resized to image_size x image_size
+  int64_t mosaics = 20000;   // fmnist-mosaic: how many mosaics
+  uint64_t mosaic_seed = 0;  // fmnist-mosaic: the draw of their tiles
+  // A PROTOCOL.md name, "stratified" (single-label) or "per-concept" (multi-label) with the
+  // counts below; when the config names none, the dataset's first protocol.
+  std::string protocol = "fmnist-1";
   // With several datasets, build and cell ids start with "<protocol>/" and the split is
   // saved as split-<protocol>.txt; empty with one dataset.
   std::string id_prefix;
-  int query_per_class = 100, train_per_class = 500;  // protocol "stratified" only
+  int query_per_class = 100, train_per_class = 500;  // protocols stratified and per-concept
   bool database_includes_train = true;               // protocol "stratified" only
   uint64_t split_seed = 0;
   // Training items per class set aside as a validation split (0: none). Hashers train on

@@ -19,9 +19,9 @@
 
 #include "framework/codes/diagnostics.h"
 #include "framework/codes/hamming_search.h"
-#include "framework/data/loaders.h"
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
+#include "framework/experiment/datasets.h"
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/records.h"
 #include "framework/hasher.h"
@@ -81,6 +81,7 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         std::string text = fmt::format(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
+        text += dataset_options_key(c);
         text += effective_params(HasherRegistry::instance(), h);
         // Training without the validation items is another model (0 keeps older keys).
         if (c.validation_per_class > 0)
@@ -348,8 +349,8 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
   return e;
 }
 
-std::vector<LabelMask> labels_of(const Dataset& data, const std::vector<int64_t>& ids) {
-  std::vector<LabelMask> out(ids.size());
+std::vector<LabelSet> labels_of(const Dataset& data, const std::vector<int64_t>& ids) {
+  std::vector<LabelSet> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) out[i] = data.labels[ids[i]];
   return out;
 }
@@ -457,21 +458,14 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
 
 }  // namespace
 
-Dataset load_dataset(const ExperimentConfig& c) {
-  if (c.dataset == "fashion-mnist")
-    return load_fashion_mnist(c.dataset_path.empty() ? fs::path(kFashionMnistDir)
-                                                     : fs::path(c.dataset_path));
-  if (c.dataset == "cifar10") {
-    if (c.dataset_path.empty()) throw Error("dataset cifar10 needs dataset.path");
-    return load_cifar10(c.dataset_path);
-  }
-  throw Error("unknown dataset '" + c.dataset + "'");
-}
+Dataset load_dataset(const ExperimentConfig& c) { return dataset_spec(c.dataset).load(c); }
 
 Split split_for(const ExperimentConfig& c, const Dataset& data) {
   Split split = c.protocol == "stratified"
                     ? make_stratified_split(data, c.query_per_class, c.train_per_class,
                                             c.database_includes_train, c.split_seed)
+                : c.protocol == "per-concept"
+                    ? make_concept_split(data, c.query_per_class, c.train_per_class, c.split_seed)
                     : make_split(c.protocol, data, c.split_seed);
   carve_validation(split, data, c.validation_per_class, c.split_seed);
   return split;
@@ -633,8 +627,8 @@ int export_encodings(const ExperimentConfig& c, const std::string& filter, const
     save_embedding(dir / "db_real.npy", e.database.real);
     save_embedding(dir / "query_features.npy", e.query.features);
     save_embedding(dir / "db_features.npy", e.database.features);
-    save_labels(dir / "query_labels.npy", labels_of(data, sets.query));
-    save_labels(dir / "db_labels.npy", labels_of(data, sets.database));
+    save_labels(dir / "query_labels.npy", labels_of(data, sets.query), data.num_classes());
+    save_labels(dir / "db_labels.npy", labels_of(data, sets.database), data.num_classes());
     log("exported " + b->id + " to " + dir.string());
   }
   return static_cast<int>(chosen.size());

@@ -1,0 +1,100 @@
+#include "framework/experiment/datasets.h"
+
+#include <filesystem>
+
+#include "framework/data/image_list.h"
+#include "framework/data/loaders.h"
+#include "framework/data/mosaic.h"
+#include "framework/data/split.h"
+#include "framework/error.h"
+
+namespace hamster {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path path_or(const ExperimentConfig& c, const fs::path& fallback) {
+  return c.dataset_path.empty() ? fallback : fs::path(c.dataset_path);
+}
+
+fs::path required_path(const ExperimentConfig& c) {
+  if (c.dataset_path.empty()) throw Error("dataset " + c.dataset + " needs dataset.path");
+  return c.dataset_path;
+}
+
+Dataset load_fashion_mnist_config(const ExperimentConfig& c) {
+  return load_fashion_mnist(path_or(c, kFashionMnistDir));
+}
+
+Dataset load_cifar10_config(const ExperimentConfig& c) { return load_cifar10(required_path(c)); }
+
+Dataset load_nuswide_config(const ExperimentConfig& c) {
+  return load_nuswide(required_path(c), ImageListOptions{c.image_root, c.image_size});
+}
+
+Dataset load_fmnist_mosaic_config(const ExperimentConfig& c) {
+  return load_fmnist_mosaic(path_or(c, kFashionMnistDir), c.mosaics, c.mosaic_seed);
+}
+
+std::string option_value(const ExperimentConfig& c, const std::string& key) {
+  if (key == "image_root") return c.image_root;
+  if (key == "image_size") return std::to_string(c.image_size);
+  if (key == "mosaics") return std::to_string(c.mosaics);
+  if (key == "mosaic_seed") return std::to_string(c.mosaic_seed);
+  throw Error("dataset option '" + key + "' has no value in the config");
+}
+
+}  // namespace
+
+const std::vector<DatasetSpec>& dataset_specs() {
+  static const std::vector<DatasetSpec> specs = {
+      {"fashion-mnist",
+       {"fmnist-1", "fmnist-2"},
+       {},
+       std::string("IDX files; default path ") + kFashionMnistDir,
+       load_fashion_mnist_config},
+      {"cifar10",
+       {"cifar10", "cifar10-1", "cifar10-2"},
+       {},
+       "binary version; dataset.path = folder of data_batch_*.bin",
+       load_cifar10_config},
+      {"nuswide",
+       {"nuswide-21"},
+       {"image_root", "image_size"},
+       "image lists; dataset.path = folder of list.txt (or database.txt + test.txt)",
+       load_nuswide_config},
+      {"fmnist-mosaic",
+       {"fmnist-mosaic"},
+       {"mosaics", "mosaic_seed"},
+       "2x2 mosaics of Fashion-MNIST images, labels = union; default path " +
+           std::string(kFashionMnistDir),
+       load_fmnist_mosaic_config},
+  };
+  return specs;
+}
+
+const DatasetSpec& dataset_spec(const std::string& name) {
+  std::string known;
+  for (const DatasetSpec& s : dataset_specs()) {
+    if (s.name == name) return s;
+    known += (known.empty() ? "" : ", ") + s.name;
+  }
+  throw Error("unknown dataset '" + name + "' (known: " + known + ")");
+}
+
+const DatasetSpec* dataset_defining(const std::string& protocol) {
+  for (const DatasetSpec& s : dataset_specs())
+    for (const std::string& p : s.protocols)
+      if (p == protocol) return &s;
+  return nullptr;
+}
+
+std::string dataset_options_key(const ExperimentConfig& c) {
+  std::string key;
+  for (const std::string& option : dataset_spec(c.dataset).options)
+    key += "|" + option + "=" + option_value(c, option);
+  return key;
+}
+
+}  // namespace hamster

@@ -1,0 +1,34 @@
+#pragma once
+// The datasets a config can name: how each is loaded, which split protocols are defined
+// on it (the first is its default) and which dataset.* options it takes. Adding a dataset
+// is one row in datasets.cpp.
+#include <string>
+#include <vector>
+
+#include "framework/data/dataset.h"
+#include "framework/experiment/config.h"
+
+namespace hamster {
+
+struct DatasetSpec {
+  std::string name;
+  std::vector<std::string> protocols;  // PROTOCOL.md names defined on it; first = default
+  std::vector<std::string> options;    // dataset.* keys it takes beyond name and path
+  std::string help;                    // one line for `hamster datasets`
+  Dataset (*load)(const ExperimentConfig&);
+};
+
+const std::vector<DatasetSpec>& dataset_specs();
+
+// Throws Error listing the known datasets when `name` is not one.
+const DatasetSpec& dataset_spec(const std::string& name);
+
+// The dataset that defines `protocol`, or nullptr (protocol "stratified", unknown names).
+const DatasetSpec* dataset_defining(const std::string& protocol);
+
+// "|key=value" for each dataset.* option the config's dataset takes: part of every cache
+// key, so mosaics of another count or images of another size never reuse a model. Empty
+// for datasets without options, which keeps their keys as they were.
+std::string dataset_options_key(const ExperimentConfig& config);
+
+}  // namespace hamster
