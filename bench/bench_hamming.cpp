@@ -1,8 +1,13 @@
-// Stage-1 speed: hamster::hamming_knn on random codes, one thread and all threads, and
-// (when built with HAMSTER_HAVE_FAISS) faiss::IndexBinaryFlat on the same data, checking
-// that both return the same distances at every rank.
+// Stage-1 speed: hamster::hamming_knn on random codes with every Hamming kernel this CPU
+// runs, side by side, on one thread (and the default kernel on all threads), and (when
+// built with HAMSTER_HAVE_FAISS) faiss::IndexBinaryFlat on the same data. Every kernel
+// must return the scalar kernel's ids and distances; faiss the same distances at every
+// rank (it may order ties differently).
 //
-//   bench_hamming [--n N] [--queries Q] [--repeat R]
+//   bench_hamming [--n N] [--queries Q] [--repeat R] [--bits 64,32] [--k 100,1000] [--wall]
+//                 [--no-faiss]
+//
+// One-thread figures are per CPU second of the calling thread unless --wall is given.
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 
@@ -12,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,11 +32,32 @@
 
 namespace {
 
+// One-thread runs are timed by the calling thread's CPU time: on a shared machine, time
+// the thread spends descheduled is not the code's. --wall times them by the wall clock.
+bool g_wall_clock = false;
+// --no-faiss leaves faiss out (its copy of the codes then does not count in the peak RSS).
+bool g_faiss = true;
+
 struct Options {
   int64_t n = 1000000;
   int64_t queries = 1000;
   int repeat = 3;
+  std::vector<int64_t> bits = {64, 32};
+  std::vector<int64_t> k = {100, 1000};
 };
+
+// "64,32" -> {64, 32}; empty or non-positive entries are refused by the caller.
+std::vector<int64_t> parse_list(const char* text) {
+  std::vector<int64_t> out;
+  for (const char* p = text; *p;) {
+    char* end = nullptr;
+    out.push_back(std::strtoll(p, &end, 10));
+    if (end == p) return {};
+    p = *end == ',' ? end + 1 : end;
+    if (*end != ',' && *end != '\0') return {};
+  }
+  return out;
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -43,13 +70,27 @@ Options parse(int argc, char** argv) {
       o.queries = std::atoll(argv[++i]);
     } else if (a == "--repeat" && has_value) {
       o.repeat = std::atoi(argv[++i]);
+    } else if (a == "--bits" && has_value) {
+      o.bits = parse_list(argv[++i]);
+    } else if (a == "--k" && has_value) {
+      o.k = parse_list(argv[++i]);
+    } else if (a == "--wall") {
+      g_wall_clock = true;
+    } else if (a == "--no-faiss") {
+      g_faiss = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--n N] [--queries Q] [--repeat R]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--n N] [--queries Q] [--repeat R] [--bits 64,32] [--k 100,1000] "
+                   "[--wall] [--no-faiss]\n",
+                   argv[0]);
       std::exit(2);
     }
   }
-  if (o.n < 1 || o.queries < 1 || o.repeat < 1) {
-    std::fprintf(stderr, "--n, --queries and --repeat must be positive\n");
+  auto positive = [](const std::vector<int64_t>& v) {
+    return !v.empty() && std::all_of(v.begin(), v.end(), [](int64_t x) { return x > 0; });
+  };
+  if (o.n < 1 || o.queries < 1 || o.repeat < 1 || !positive(o.bits) || !positive(o.k)) {
+    std::fprintf(stderr, "--n, --queries, --repeat, --bits and --k must be positive\n");
     std::exit(2);
   }
   return o;
@@ -78,14 +119,21 @@ hamster::BinaryCodes random_codes(int64_t n, int bits, SplitMix64& rng) {
   return codes;
 }
 
-// Best wall time of `repeat` runs, in seconds: the least disturbed run on a shared machine.
-double best_seconds(int repeat, const std::function<void()>& run) {
+double seconds_now(bool cpu) {
+  timespec ts;
+  clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Best time of `repeat` runs, in seconds: the least disturbed run. `threads` == 1 runs
+// stay on the calling thread (TBB and OpenMP alike), so its CPU time is the run's.
+double best_seconds(int repeat, int threads, const std::function<void()>& run) {
+  const bool cpu = threads == 1 && !g_wall_clock;
   double best = 1e300;
   for (int i = 0; i < repeat; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = seconds_now(cpu);
     run();
-    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-    best = std::min(best, dt.count());
+    best = std::min(best, seconds_now(cpu) - t0);
   }
   return best;
 }
@@ -96,12 +144,31 @@ struct KnnOutput {
 };
 
 double time_hamster(const hamster::BinaryCodes& q, const hamster::BinaryCodes& db, int64_t k,
-                    int threads, int repeat, KnnOutput& out) {
+                    const hamster::HammingKernel& kernel, int threads, int repeat, KnnOutput& out) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   out.ids.resize(q.size() * k);
   out.distances.resize(q.size() * k);
-  return best_seconds(
-      repeat, [&] { hamster::hamming_knn(q, db, k, out.ids.data(), out.distances.data()); });
+  return best_seconds(repeat, threads, [&] {
+    hamster::hamming_knn(q, db, k, out.ids.data(), out.distances.data(), kernel);
+  });
+}
+
+// The CPU's model name, as lscpu prints it.
+std::string cpu_name() {
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (!f) return "unknown CPU";
+  char line[512];
+  std::string name = "unknown CPU";
+  while (std::fgets(line, sizeof line, f)) {
+    const char* colon = std::strchr(line, ':');
+    if (std::strncmp(line, "model name", 10) == 0 && colon) {
+      name = colon + 2;
+      if (!name.empty() && name.back() == '\n') name.pop_back();
+      break;
+    }
+  }
+  std::fclose(f);
+  return name;
 }
 
 #ifdef HAMSTER_HAVE_FAISS
@@ -120,7 +187,7 @@ double time_faiss(const faiss::IndexBinaryFlat& index, const std::vector<uint8_t
   omp_set_num_threads(threads);
   out.ids.resize(nq * k);
   out.distances.resize(nq * k);
-  return best_seconds(repeat,
+  return best_seconds(repeat, threads,
                       [&] { index.search(nq, q.data(), k, out.distances.data(), out.ids.data()); });
 }
 
@@ -137,52 +204,99 @@ int64_t distance_mismatches(const KnnOutput& a, const KnnOutput& b) {
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
   const int all = tbb::info::default_concurrency();
+  const std::vector<const hamster::HammingKernel*>& kernels = hamster::supported_hamming_kernels();
+  const hamster::HammingKernel& chosen = hamster::default_hamming_kernel();
+  std::printf("%s; kernels this CPU runs:", cpu_name().c_str());
+  for (const hamster::HammingKernel* kernel : kernels) std::printf(" %s", kernel->name);
+  std::printf("; default: %s\n", chosen.name);
   std::printf("database %lld codes, %lld queries, best of %d, all threads = %d\n",
               static_cast<long long>(opt.n), static_cast<long long>(opt.queries), opt.repeat, all);
-  std::printf("queries/s:\n");
+  std::printf(
+      "queries/s: each kernel and faiss on 1 thread (%s), the default kernel and faiss "
+      "on all threads (wall clock); Gpairs/s and ratio: best kernel\n",
+      g_wall_clock ? "wall clock" : "CPU time of the thread");
+  std::printf("%5s %5s |", "bits", "k");
+  for (const hamster::HammingKernel* kernel : kernels) std::printf(" %9s", kernel->name);
+  std::printf(" | %9s", "Gpairs/s");
 #ifdef HAMSTER_HAVE_FAISS
-  std::printf("%5s %5s | %12s %12s | %12s %12s | %8s %8s\n", "bits", "k", "hamster 1T",
-              "hamster all", "faiss 1T", "faiss all", "ratio 1T", "ratio all");
+  std::printf(" | %9s %8s |", "faiss", "ratio");
 #else
-  std::printf("%5s %5s | %12s %12s\n", "bits", "k", "hamster 1T", "hamster all");
+  std::printf(" |");
 #endif
+  std::printf(" %9s", "all thr.");
+#ifdef HAMSTER_HAVE_FAISS
+  std::printf(" %9s %8s", "faiss all", "ratio");
+#endif
+  std::printf("\n");
   bool ok = true;
-  for (int bits : {64, 32}) {
+  for (int64_t bits64 : opt.bits) {
+    const int bits = static_cast<int>(bits64);
     SplitMix64 rng{static_cast<uint64_t>(bits)};
     const hamster::BinaryCodes db = random_codes(opt.n, bits, rng);
     const hamster::BinaryCodes q = random_codes(opt.queries, bits, rng);
 #ifdef HAMSTER_HAVE_FAISS
-    faiss::IndexBinaryFlat index(bits);
-    index.add(opt.n, faiss_bytes(db).data());
-    const std::vector<uint8_t> fq = faiss_bytes(q);
+    const bool faiss_fits = g_faiss && bits % 8 == 0;  // faiss codes are whole bytes
+    faiss::IndexBinaryFlat index(faiss_fits ? bits : 8);
+    if (faiss_fits) index.add(opt.n, faiss_bytes(db).data());
+    const std::vector<uint8_t> fq = faiss_fits ? faiss_bytes(q) : std::vector<uint8_t>();
 #endif
-    for (int64_t k : {100, 1000}) {
+    for (int64_t k : opt.k) {
       if (k > opt.n) continue;
       const double nq = static_cast<double>(opt.queries);
-      KnnOutput h1, hall;
-      const double th1 = time_hamster(q, db, k, 1, opt.repeat, h1);
-      const double thall = time_hamster(q, db, k, all, opt.repeat, hall);
-      if (h1.ids != hall.ids || h1.distances != hall.distances) {
-        std::printf("hamster: 1-thread and %d-thread results differ\n", all);
-        ok = false;
+      std::printf("%5d %5lld |", bits, static_cast<long long>(k));
+      KnnOutput reference;
+      double best = 1e300;
+      for (const hamster::HammingKernel* kernel : kernels) {
+        KnnOutput got;
+        const double t = time_hamster(q, db, k, *kernel, 1, opt.repeat, got);
+        best = std::min(best, t);
+        if (kernel == kernels.front()) {
+          reference = got;
+        } else if (got.ids != reference.ids || got.distances != reference.distances) {
+          std::printf("\n%s and %s results differ\n", kernel->name, kernels.front()->name);
+          ok = false;
+        }
+        std::printf(" %9.0f", nq / t);
+        std::fflush(stdout);
       }
+      std::printf(" | %9.2f", nq * static_cast<double>(opt.n) / best * 1e-9);
 #ifdef HAMSTER_HAVE_FAISS
-      KnnOutput f1, fall;
-      const double tf1 = time_faiss(index, fq, opt.queries, k, 1, opt.repeat, f1);
-      const double tfall = time_faiss(index, fq, opt.queries, k, all, opt.repeat, fall);
-      const int64_t bad = distance_mismatches(h1, f1) + distance_mismatches(h1, fall);
-      if (bad) {
-        std::printf("faiss and hamster distances differ at %lld ranks\n",
-                    static_cast<long long>(bad));
+      double tf1 = 0;
+      if (faiss_fits) {
+        KnnOutput f1;
+        tf1 = time_faiss(index, fq, opt.queries, k, 1, opt.repeat, f1);
+        if (const int64_t bad = distance_mismatches(reference, f1)) {
+          std::printf("\nfaiss and hamster distances differ at %lld ranks\n",
+                      static_cast<long long>(bad));
+          ok = false;
+        }
+        std::printf(" | %9.0f %8.2f |", nq / tf1, tf1 / best);
+      } else {
+        std::printf(" | %9s %8s |", "-", "-");
+      }
+#else
+      std::printf(" |");
+#endif
+      KnnOutput hall;
+      const double thall = time_hamster(q, db, k, chosen, all, opt.repeat, hall);
+      if (hall.ids != reference.ids || hall.distances != reference.distances) {
+        std::printf("\n%s on %d threads differs from 1 thread\n", chosen.name, all);
         ok = false;
       }
-      std::printf("%5d %5lld | %12.0f %12.0f | %12.0f %12.0f | %8.2f %8.2f\n", bits,
-                  static_cast<long long>(k), nq / th1, nq / thall, nq / tf1, nq / tfall, tf1 / th1,
-                  tfall / thall);
-#else
-      std::printf("%5d %5lld | %12.0f %12.0f\n", bits, static_cast<long long>(k), nq / th1,
-                  nq / thall);
+      std::printf(" %9.0f", nq / thall);
+#ifdef HAMSTER_HAVE_FAISS
+      if (faiss_fits) {
+        KnnOutput fall;
+        const double tfall = time_faiss(index, fq, opt.queries, k, all, opt.repeat, fall);
+        if (const int64_t bad = distance_mismatches(reference, fall)) {
+          std::printf("\nfaiss and hamster distances differ at %lld ranks\n",
+                      static_cast<long long>(bad));
+          ok = false;
+        }
+        std::printf(" %9.0f %8.2f", nq / tfall, tfall / thall);
+      }
 #endif
+      std::printf("\n");
       std::fflush(stdout);
     }
   }

@@ -2,9 +2,11 @@
 // distance, which is the ranking PROTOCOL.md defines).
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -48,8 +50,9 @@ std::vector<int64_t> reference_ranking(const uint64_t* query, const BinaryCodes&
   return order;
 }
 
-void check_knn_against_reference(const BinaryCodes& queries, const BinaryCodes& db, int64_t k) {
-  const std::vector<Shortlist> got = hamming_knn(queries, db, k);
+void check_knn_against_reference(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
+                                 const HammingKernel& kernel = default_hamming_kernel()) {
+  const std::vector<Shortlist> got = hamming_knn(queries, db, k, kernel);
   REQUIRE(static_cast<int64_t>(got.size()) == queries.size());
   for (int64_t q = 0; q < queries.size(); ++q) {
     std::vector<int> dist;
@@ -311,4 +314,175 @@ TEST_CASE("hamming_radius equals brute force") {
   const BinaryCodes db = random_codes(50, 64, rng);
   const std::vector<Shortlist> hit = hamming_radius(db.subset({17}), db, 0);
   CHECK(hit[0].ids == std::vector<int64_t>{17});
+}
+
+// ---- Kernels -----------------------------------------------------------------------------
+
+namespace {
+
+// Sets an environment variable for one scope, then puts the old value back.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    if (value)
+      setenv(name, value, 1);
+    else
+      unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (had_)
+      setenv(name_, old_.c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  bool had_ = false;
+  std::string old_;
+};
+
+}  // namespace
+
+TEST_CASE("Hamming kernels: the scalar one always - names checked") {
+  const std::vector<const HammingKernel*>& kernels = supported_hamming_kernels();
+  REQUIRE(!kernels.empty());
+  CHECK(std::string(kernels.front()->name) == "scalar");
+  CHECK(std::string(hamming_kernel("scalar").name) == "scalar");
+  for (const HammingKernel* k : kernels) CHECK(&hamming_kernel(k->name) == k);
+  CHECK(contains(test::error_message([] { hamming_kernel("sse9"); }),
+                 "unknown Hamming kernel 'sse9' (known: scalar, avx2, avx512)"));
+  if (kernels.size() < 3)
+    CHECK(contains(test::error_message([] { hamming_kernel("avx512"); }),
+                   "needs instructions this CPU lacks"));
+
+  {
+    const ScopedEnv unset("HAMSTER_HAMMING_KERNEL", nullptr);
+    CHECK(&default_hamming_kernel() == kernels.back());
+  }
+  {
+    const ScopedEnv forced("HAMSTER_HAMMING_KERNEL", "scalar");
+    CHECK(std::string(default_hamming_kernel().name) == "scalar");
+  }
+  {
+    const ScopedEnv wrong("HAMSTER_HAMMING_KERNEL", "fast");
+    CHECK(contains(test::error_message([] { default_hamming_kernel(); }),
+                   "HAMSTER_HAMMING_KERNEL: unknown Hamming kernel 'fast'"));
+  }
+}
+
+TEST_CASE("Hamming kernels: every kernel gives the scalar distances") {
+  const HammingKernel& scalar = hamming_kernel("scalar");
+  Rng rng(404);
+  for (const HammingKernel* kernel : supported_hamming_kernels()) {
+    const std::string name = kernel->name;
+    CAPTURE(name);
+    for (int bits : {1, 16, 24, 40, 64, 70, 128, 200}) {
+      CAPTURE(bits);
+      for (int64_t n : {1, 7, 8, 9, 1003}) {
+        const BinaryCodes db = random_codes(n, bits, rng);
+        const BinaryCodes q = random_codes(1, bits, rng);
+        std::vector<uint16_t> want(n), got(n + 1, 7777);  // got[n] must stay untouched
+        hamming_distances(q.row(0), db, want.data(), scalar);
+        hamming_distances(q.row(0), db, got.data(), *kernel);
+        CHECK(got[n] == 7777);
+        got.pop_back();
+        CHECK(got == want);
+        for (int64_t j = 0; j < n; ++j)
+          REQUIRE(want[j] == hamming(q.row(0), db.row(j), db.words()));
+      }
+    }
+  }
+}
+
+TEST_CASE("Hamming kernels: every kernel gives the scalar kNN - ties included") {
+  const HammingKernel& scalar = hamming_kernel("scalar");
+  Rng rng(505);
+  for (int bits : {8, 16, 24, 32, 40, 64, 128}) {
+    CAPTURE(bits);
+    // Larger than a tile of packed 16-bit codes and no multiple of any block; the second
+    // database draws from 40 codes, so every distance is a long run of ties.
+    for (int distinct : {0, 40}) {
+      CAPTURE(distinct);
+      const BinaryCodes db = random_codes(20011, bits, rng, distinct);
+      const BinaryCodes q = random_codes(37, bits, rng);
+      for (int64_t k : {1, 100, 1001, 20011}) {
+        CAPTURE(k);
+        std::vector<int64_t> want_ids(q.size() * k);
+        std::vector<int32_t> want_dist(q.size() * k);
+        hamming_knn(q, db, k, want_ids.data(), want_dist.data(), scalar);
+        for (const HammingKernel* kernel : supported_hamming_kernels()) {
+          const std::string name = kernel->name;
+          CAPTURE(name);
+          std::vector<int64_t> ids(q.size() * k, -1);
+          std::vector<int32_t> dist(q.size() * k, -1);
+          hamming_knn(q, db, k, ids.data(), dist.data(), *kernel);
+          CHECK(ids == want_ids);
+          CHECK(dist == want_dist);
+        }
+      }
+      // And the scalar kernel itself against brute force, on a few queries.
+      check_knn_against_reference(q.subset({0, 1, 2}), db, 1001, scalar);
+    }
+  }
+}
+
+TEST_CASE("Hamming kernels: every kernel gives the scalar radius search") {
+  const HammingKernel& scalar = hamming_kernel("scalar");
+  Rng rng(606);
+  for (int bits : {16, 24, 32, 64, 128}) {
+    CAPTURE(bits);
+    const BinaryCodes db = random_codes(5003, bits, rng, 300);
+    const BinaryCodes q = random_codes(19, bits, rng);
+    for (int radius : {0, 2, bits / 2 - 2, bits}) {
+      CAPTURE(radius);
+      const std::vector<Shortlist> want = hamming_radius(q, db, radius, scalar);
+      for (const HammingKernel* kernel : supported_hamming_kernels()) {
+        const std::string name = kernel->name;
+        CAPTURE(name);
+        const std::vector<Shortlist> got = hamming_radius(q, db, radius, *kernel);
+        REQUIRE(got.size() == want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          CHECK(got[i].ids == want[i].ids);
+          CHECK(got[i].scores == want[i].scores);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("hamming_knn: few queries split the database between threads - same result") {
+  // Four threads and one or three queries: the database is cut into ranges searched in
+  // parallel and merged. k runs from one to more than a range holds.
+  Rng rng(707);
+  const BinaryCodes db = random_codes(200003, 32, rng, 3000);
+  for (int64_t nq : {1, 3}) {
+    CAPTURE(nq);
+    const BinaryCodes q = random_codes(nq, 32, rng);
+    for (int64_t k : {1, 100, 150000}) {
+      CAPTURE(k);
+      std::vector<Shortlist> one, four;
+      {
+        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+        one = hamming_knn(q, db, k);
+      }
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 4);
+      tbb::task_arena arena(4);
+      arena.execute([&] { four = hamming_knn(q, db, k); });
+      for (int64_t i = 0; i < nq; ++i) {
+        CHECK(four[i].ids == one[i].ids);
+        CHECK(four[i].scores == one[i].scores);
+      }
+      if (k == 100) {
+        arena.execute([&] { check_knn_against_reference(q, db, k); });
+        std::vector<Shortlist> within;
+        arena.execute([&] { within = hamming_radius(q, db, 9); });
+        const std::vector<Shortlist> alone = hamming_radius(q, db, 9);
+        for (int64_t i = 0; i < nq; ++i) CHECK(within[i].ids == alone[i].ids);
+      }
+    }
+  }
 }

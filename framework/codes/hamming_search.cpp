@@ -2,82 +2,62 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
-#include <type_traits>
 
 #include "framework/error.h"
 
 namespace hamster {
+
+// ---- Kernel choice -----------------------------------------------------------------------
+
+const std::vector<const HammingKernel*>& supported_hamming_kernels() {
+  static const std::vector<const HammingKernel*> supported = [] {
+    std::vector<const HammingKernel*> out = {&scalar_hamming_kernel()};
+#if defined(__x86_64__)
+    // __builtin_cpu_supports also checks that the OS saves the wide registers.
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+      out.push_back(&avx2_hamming_kernel());
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512bitalg"))
+      out.push_back(&avx512_hamming_kernel());
+#endif
+    return out;
+  }();
+  return supported;
+}
+
+const HammingKernel& hamming_kernel(const std::string& name) {
+  std::string supported;
+  for (const HammingKernel* k : supported_hamming_kernels()) {
+    if (name == k->name) return *k;
+    supported += std::string(supported.empty() ? "" : ", ") + k->name;
+  }
+  const bool known = name == "scalar" || name == "avx2" || name == "avx512";
+  if (known)
+    throw Error("Hamming kernel '" + name +
+                "' needs instructions this CPU lacks (it runs: " + supported + ")");
+  throw Error("unknown Hamming kernel '" + name + "' (known: scalar, avx2, avx512)");
+}
+
+const HammingKernel& default_hamming_kernel() {
+  const char* forced = std::getenv("HAMSTER_HAMMING_KERNEL");
+  if (forced == nullptr || *forced == '\0') return *supported_hamming_kernels().back();
+  try {
+    return hamming_kernel(forced);
+  } catch (const Error& e) {
+    throw Error(std::string("HAMSTER_HAMMING_KERNEL: ") + e.what());
+  }
+}
+
 namespace {
-
-// ---- Distance kernels --------------------------------------------------------------------
-// W > 0 fixes the words per code at compile time so the popcount loop unrolls completely;
-// W == 0 is the general case reading the length at run time.
-
-template <int W>
-inline int distance(const uint64_t* a, const uint64_t* b, int words) {
-  const int n = W > 0 ? W : words;
-  int d = 0;
-  for (int w = 0; w < n; ++w) d += __builtin_popcountll(a[w] ^ b[w]);
-  return d;
-}
-
-// Calls f(std::integral_constant<int, W>) with the specialisation for `words`.
-template <class F>
-void with_words(int words, F&& f) {
-  switch (words) {
-    case 1:
-      f(std::integral_constant<int, 1>{});
-      break;
-    case 2:
-      f(std::integral_constant<int, 2>{});
-      break;
-    default:
-      f(std::integral_constant<int, 0>{});
-      break;
-  }
-}
-
-template <int W>
-void distances_kernel(const uint64_t* query, const uint64_t* db, int64_t n, int words,
-                      uint16_t* out) {
-  const int64_t step = W > 0 ? W : words;
-  for (int64_t j = 0; j < n; ++j)
-    out[j] = static_cast<uint16_t>(distance<W>(query, db + j * step, words));
-}
-
-// Visits database rows [begin, end) and calls on_hit(j, d) for each row whose distance d is
-// below `limit`; on_hit returns the new limit. Hits are rare (a few per thousand rows for a
-// knn query on a large database), so the loop takes four rows at a time and tests only
-// their smallest distance: one well-predicted branch per four rows, nothing stored for
-// rows that miss. A group with a hit is replayed row by row, in index order.
-template <int W, class OnHit>
-int scan(const uint64_t* query, const uint64_t* db, int words, int64_t begin, int64_t end,
-         int limit, OnHit&& on_hit) {
-  const int64_t step = W > 0 ? W : words;
-  const uint64_t* r = db + begin * step;
-  int64_t j = begin;
-  for (; j + 4 <= end; j += 4, r += 4 * step) {
-    const int d0 = distance<W>(query, r, words);
-    const int d1 = distance<W>(query, r + step, words);
-    const int d2 = distance<W>(query, r + 2 * step, words);
-    const int d3 = distance<W>(query, r + 3 * step, words);
-    if (__builtin_expect(std::min(std::min(d0, d1), std::min(d2, d3)) < limit, 0)) {
-      if (d0 < limit) limit = on_hit(j, d0);
-      if (d1 < limit) limit = on_hit(j + 1, d1);
-      if (d2 < limit) limit = on_hit(j + 2, d2);
-      if (d3 < limit) limit = on_hit(j + 3, d3);
-    }
-  }
-  for (; j < end; ++j, r += step) {
-    const int d = distance<W>(query, r, words);
-    if (d < limit) limit = on_hit(j, d);
-  }
-  return limit;
-}
 
 // ---- Argument checks ---------------------------------------------------------------------
 
@@ -100,6 +80,170 @@ void check_k(int64_t k, const BinaryCodes& db) {
     throw Error("hamming_knn: k = " + std::to_string(k) + " is larger than the database (" +
                 std::to_string(db.size()) + " items)");
 }
+
+// ---- The database, tile by tile ----------------------------------------------------------
+
+// Queries that share one pass over the database, and the tile of the database they walk
+// together: a tile is copied out of the database (packed, when codes are short) once per
+// block of queries, then served to each of the block's queries from L1. On Zen 5 (48 KiB
+// L1), walking 1M 64-bit codes with 16 queries per tile ran 30% slower than with 128, the
+// first query of each tile waiting on memory; tiles of 16 to 32 KiB measured alike.
+constexpr int64_t kQueryBlock = 128;
+constexpr int64_t kTileBytes = 24 << 10;
+
+// A buffer whose data starts on a cache line: a 64-byte vector load from it never
+// straddles two lines (loads that do cost the AVX-512 scan a quarter of its speed on Zen 5).
+template <class T>
+class LineAligned {
+ public:
+  void resize(int64_t n) { storage_.resize(static_cast<size_t>(n) + 64 / sizeof(T)); }
+  T* data() {
+    const auto at = reinterpret_cast<uintptr_t>(storage_.data());
+    return reinterpret_cast<T*>((at + 63) & ~uintptr_t{63});
+  }
+
+ private:
+  std::vector<T> storage_;
+};
+
+// One thread's view of the database for a kernel: the current tile, copied to a
+// line-aligned buffer and packed into 16- or 32-bit lanes when the codes fit (2 or 4
+// times as many codes per vector register as 64-bit rows), and the kernel's hit buffers.
+class TileScanner {
+ public:
+  TileScanner(const HammingKernel& kernel, const BinaryCodes& db)
+      : kernel_(&kernel),
+        db_(&db),
+        lane_bits_(db.bits() <= 16   ? 16
+                   : db.bits() <= 32 ? 32
+                                     : 0) {
+    const int64_t code_bytes = lane_bits_ ? lane_bits_ / 8 : 8 * db.words();
+    tile_rows_ = std::max<int64_t>(1, kTileBytes / code_bytes);
+    pos_.resize(tile_rows_);
+    dist_.resize(tile_rows_);
+    if (lane_bits_ == 16) lanes16_.resize(tile_rows_);
+    if (lane_bits_ == 32) lanes32_.resize(tile_rows_);
+    if (lane_bits_ == 0) rows_.resize(tile_rows_ * db.words());
+  }
+
+  int64_t tile_rows() const { return tile_rows_; }
+
+  // Makes database rows [begin, end) the current tile; end - begin <= tile_rows().
+  void load(int64_t begin, int64_t end) {
+    begin_ = begin;
+    const uint64_t* rows = db_->row(begin);
+    const int64_t n = end - begin;
+    if (lane_bits_ == 16) {
+      uint16_t* out = lanes16_.data();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint16_t>(rows[i]);
+    } else if (lane_bits_ == 32) {
+      uint32_t* out = lanes32_.data();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(rows[i]);
+    } else {
+      std::copy_n(rows, n * db_->words(), rows_.data());
+    }
+  }
+
+  // Rows [from, to) of the current tile closer than `limit` to the query: returns how many;
+  // hit i is row from + pos()[i] at distance dist()[i], in index order.
+  int64_t below(const uint64_t* query, int64_t from, int64_t to, int limit) {
+    const int64_t at = from - begin_;
+    const int64_t n = to - from;
+    if (lane_bits_ == 16)
+      return kernel_->below_u16(static_cast<uint16_t>(query[0]), lanes16_.data() + at, n, limit,
+                                pos_.data(), dist_.data());
+    if (lane_bits_ == 32)
+      return kernel_->below_u32(static_cast<uint32_t>(query[0]), lanes32_.data() + at, n, limit,
+                                pos_.data(), dist_.data());
+    return kernel_->below_rows(query, rows_.data() + at * db_->words(), n, db_->words(), limit,
+                               pos_.data(), dist_.data());
+  }
+
+  const uint32_t* pos() const { return pos_.data(); }
+  const uint16_t* dist() const { return dist_.data(); }
+
+ private:
+  const HammingKernel* kernel_;
+  const BinaryCodes* db_;
+  int lane_bits_;  // 16 or 32 when codes are packed into lanes, 0 for whole rows
+  int64_t tile_rows_ = 0;
+  int64_t begin_ = 0;
+  LineAligned<uint16_t> lanes16_;
+  LineAligned<uint32_t> lanes32_;
+  LineAligned<uint64_t> rows_;
+  std::vector<uint32_t> pos_;
+  std::vector<uint16_t> dist_;
+};
+
+// While a kNN query's limit is still falling fast (its first rows), a kernel handed the
+// limit of the moment would report many rows that the limit has dropped past by the time
+// they are read. So a query's first rows go in pieces that grow with the rows it has seen.
+constexpr int64_t kFirstPiece = 64;
+
+// Walks database rows [begin, end) for queries [q0, q1), tile by tile, and hands each
+// query's collector, in index order, every row closer than its limit() at that moment:
+// collectors[q - q0].accept(row, distance), which may lower the limit.
+template <class Collector>
+void scan_block(TileScanner& tiles, const BinaryCodes& queries, int64_t q0, int64_t q1,
+                int64_t begin, int64_t end, Collector* collectors) {
+  for (int64_t t0 = begin; t0 < end; t0 += tiles.tile_rows()) {
+    const int64_t t1 = std::min(end, t0 + tiles.tile_rows());
+    tiles.load(t0, t1);
+    for (int64_t q = q0; q < q1; ++q) {
+      Collector& c = collectors[q - q0];
+      for (int64_t from = t0; from < t1;) {
+        const int64_t to = std::min(t1, from + std::max(kFirstPiece, from - begin));
+        const int64_t hits = tiles.below(queries.row(q), from, to, c.limit());
+        const uint32_t* pos = tiles.pos();
+        const uint16_t* dist = tiles.dist();
+        for (int64_t h = 0; h < hits; ++h)
+          if (dist[h] < c.limit()) c.accept(from + pos[h], dist[h]);
+        from = to;
+      }
+    }
+  }
+}
+
+// ---- Parallel plan -----------------------------------------------------------------------
+
+// A database range below this is not worth a task of its own.
+constexpr int64_t kMinPartRows = 1 << 16;
+
+int worker_count() {
+  const size_t allowed =
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  return static_cast<int>(
+      std::min<size_t>(static_cast<size_t>(tbb::this_task_arena::max_concurrency()), allowed));
+}
+
+// Tasks are (query block, database part) pairs. The database is cut into parts only when
+// there are too few query blocks to keep every thread busy; results do not depend on it.
+struct Plan {
+  int64_t queries = 0;
+  int64_t rows = 0;
+  int64_t blocks = 0;
+  int64_t parts = 1;
+
+  Plan(int64_t nq, int64_t n) : queries(nq), rows(n), blocks((nq + kQueryBlock - 1) / kQueryBlock) {
+    const int64_t threads = worker_count();
+    if (threads > 1 && blocks < 2 * threads)
+      parts = std::clamp<int64_t>((2 * threads + blocks - 1) / blocks, 1,
+                                  std::max<int64_t>(1, n / kMinPartRows));
+  }
+  int64_t part_begin(int64_t p) const { return rows * p / parts; }
+
+  // Calls task(q0, q1, part) for every query block and part, in parallel.
+  template <class Task>
+  void run(Task&& task) const {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, blocks * parts),
+                      [&](const tbb::blocked_range<int64_t>& r) {
+                        for (int64_t t = r.begin(); t < r.end(); ++t) {
+                          const int64_t q0 = (t / parts) * kQueryBlock;
+                          task(q0, std::min(queries, q0 + kQueryBlock), t % parts);
+                        }
+                      });
+  }
+};
 
 // ---- k nearest neighbours by counting ----------------------------------------------------
 
@@ -126,15 +270,15 @@ class RunningTopK {
 
   int limit() const { return limit_; }
 
-  // Called for rows with d < limit(), in increasing index order; returns the new limit.
-  int accept(int64_t j, int d) {
+  // Called for rows with d < limit(), in increasing index order.
+  void accept(int64_t j, int d) {
     ids_.push_back(j);
     dist_.push_back(static_cast<uint16_t>(d));
     ++hist_[d];
     ++at_or_below_;  // d < limit_ <= cutoff_ + 1
-    if (static_cast<int64_t>(ids_.size()) < k_) return limit_;
+    if (static_cast<int64_t>(ids_.size()) < k_) return;
     while (at_or_below_ - hist_[cutoff_] >= k_) at_or_below_ -= hist_[cutoff_--];
-    return limit_ = cutoff_;
+    limit_ = cutoff_;
   }
 
   // Writes the k best, by distance and then index. Needs at least k accepted rows.
@@ -170,41 +314,51 @@ class RunningTopK {
   std::vector<int64_t> offset_;
 };
 
-// Queries that share one pass over the database, and the database slice they walk
-// together: each slice is read from memory once per block and then served to all the
-// block's queries from cache (64 KiB sits in L2 on any current x86).
-constexpr int64_t kQueryBlock = 16;
-constexpr int64_t kSliceBytes = 64 << 10;
-
-template <int W>
-void knn_block(const BinaryCodes& queries, int64_t q0, int64_t q1, const BinaryCodes& db, int64_t k,
-               std::vector<RunningTopK>& tops, int64_t* ids, int32_t* distances) {
-  const int64_t n = db.size();
-  const int words = db.words();
-  const int64_t slice = std::max<int64_t>(1, kSliceBytes / (8 * words));
-  tops.resize(q1 - q0);
-  for (int64_t q = q0; q < q1; ++q) tops[q - q0].reset(db.bits(), k);
-  for (int64_t j0 = 0; j0 < n; j0 += slice) {
-    const int64_t j1 = std::min(n, j0 + slice);
-    for (int64_t q = q0; q < q1; ++q) {
-      RunningTopK& top = tops[q - q0];
-      scan<W>(queries.row(q), db.row(0), words, j0, j1, top.limit(),
-              [&top](int64_t j, int d) { return top.accept(j, d); });
+// The k best of one query from its parts' lists (part p: counts[p] entries at p * k, by
+// distance then index), by distance then index. Parts cover the database in index order,
+// so walking them in order meets the rows of each distance in index order.
+void merge_parts(const int64_t* part_ids, const int32_t* part_dist, const int64_t* counts,
+                 int64_t parts, int bits, int64_t k, std::vector<int64_t>& offset, int64_t* ids,
+                 int32_t* distances) {
+  offset.assign(static_cast<size_t>(bits) + 2, 0);
+  for (int64_t p = 0; p < parts; ++p)
+    for (int64_t i = 0; i < counts[p]; ++i) ++offset[part_dist[p * k + i] + 1];
+  int cutoff = 0;
+  for (int64_t below = 0; below + offset[cutoff + 1] < k; ++cutoff) below += offset[cutoff + 1];
+  for (int d = 0; d <= bits; ++d) offset[d + 1] += offset[d];
+  int64_t ties_left = k - offset[cutoff];
+  for (int64_t p = 0; p < parts; ++p)
+    for (int64_t i = 0; i < counts[p]; ++i) {
+      const int d = part_dist[p * k + i];
+      if (d > cutoff || (d == cutoff && ties_left == 0)) break;  // the rest of p is farther
+      if (d == cutoff) --ties_left;
+      const int64_t at = offset[d]++;
+      ids[at] = part_ids[p * k + i];
+      distances[at] = d;
     }
-  }
-  for (int64_t q = q0; q < q1; ++q) tops[q - q0].finish(ids + q * k, distances + q * k);
 }
+
+// A radius query's collector: every row below a fixed limit, in index order.
+struct WithinRadius {
+  int limit_ = 0;
+  std::vector<int64_t> ids;
+  std::vector<uint16_t> dist;
+  int limit() const { return limit_; }
+  void accept(int64_t j, int d) {
+    ids.push_back(j);
+    dist.push_back(static_cast<uint16_t>(d));
+  }
+};
 
 }  // namespace
 
-void hamming_distances(const uint64_t* query, const BinaryCodes& db, uint16_t* out) {
+void hamming_distances(const uint64_t* query, const BinaryCodes& db, uint16_t* out,
+                       const HammingKernel& kernel) {
   if (db.size() == 0) return;
   if (db.bits() > kMaxBits)
     throw Error("hamming_distances: codes of " + std::to_string(db.bits()) +
                 " bits are longer than the " + std::to_string(kMaxBits) + " supported");
-  with_words(db.words(), [&](auto w) {
-    distances_kernel<decltype(w)::value>(query, db.row(0), db.size(), db.words(), out);
-  });
+  kernel.distances(query, db.row(0), db.size(), db.words(), out);
 }
 
 void rank_by_distance(const uint16_t* dist, int64_t n, int bits, int64_t* order) {
@@ -221,30 +375,59 @@ void rank_by_distance(const uint16_t* dist, int64_t n, int bits, int64_t* order)
 }
 
 void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, int64_t* ids,
-                 int32_t* distances) {
+                 int32_t* distances, const HammingKernel& kernel) {
   check_search(queries, db, "hamming_knn");
   check_k(k, db);
   const int64_t nq = queries.size();
   if (nq == 0) return;
-  tbb::enumerable_thread_specific<std::vector<RunningTopK>> scratch;
-  with_words(db.words(), [&](auto w) {
-    constexpr int W = decltype(w)::value;
-    const tbb::blocked_range<int64_t> all(0, nq, kQueryBlock);
-    tbb::parallel_for(all, [&](const tbb::blocked_range<int64_t>& r) {
-      std::vector<RunningTopK>& tops = scratch.local();
-      for (int64_t q0 = r.begin(); q0 < r.end(); q0 += kQueryBlock)
-        knn_block<W>(queries, q0, std::min(r.end(), q0 + kQueryBlock), db, k, tops, ids, distances);
-    });
+  const Plan plan(nq, db.size());
+  // With one part, each query's best go straight to the outputs; with several, each part's
+  // best go to part_ids / part_dist ([query][part][k]) and are merged afterwards.
+  std::vector<int64_t> part_ids, part_counts;
+  std::vector<int32_t> part_dist;
+  if (plan.parts > 1) {
+    part_ids.resize(nq * plan.parts * k);
+    part_dist.resize(nq * plan.parts * k);
+    for (int64_t p = 0; p < plan.parts; ++p)
+      part_counts.push_back(std::min(k, plan.part_begin(p + 1) - plan.part_begin(p)));
+  }
+  struct Scratch {
+    TileScanner tiles;
+    std::vector<RunningTopK> tops;
+  };
+  tbb::enumerable_thread_specific<Scratch> scratch([&] { return Scratch{{kernel, db}, {}}; });
+  plan.run([&](int64_t q0, int64_t q1, int64_t p) {
+    Scratch& s = scratch.local();
+    const int64_t begin = plan.part_begin(p), end = plan.part_begin(p + 1);
+    s.tops.resize(q1 - q0);
+    for (RunningTopK& top : s.tops) top.reset(db.bits(), std::min(k, end - begin));
+    scan_block(s.tiles, queries, q0, q1, begin, end, s.tops.data());
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t at = plan.parts > 1 ? (q * plan.parts + p) * k : q * k;
+      int64_t* out_ids = plan.parts > 1 ? part_ids.data() + at : ids + at;
+      int32_t* out_dist = plan.parts > 1 ? part_dist.data() + at : distances + at;
+      s.tops[q - q0].finish(out_ids, out_dist);
+    }
+  });
+  if (plan.parts == 1) return;
+  tbb::enumerable_thread_specific<std::vector<int64_t>> offsets;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, nq), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t q = r.begin(); q < r.end(); ++q) {
+      const int64_t at = q * plan.parts * k;
+      merge_parts(part_ids.data() + at, part_dist.data() + at, part_counts.data(), plan.parts,
+                  db.bits(), k, offsets.local(), ids + q * k, distances + q * k);
+    }
   });
 }
 
-std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k) {
+std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
+                                   const HammingKernel& kernel) {
   check_search(queries, db, "hamming_knn");
   check_k(k, db);
   const int64_t nq = queries.size();
   std::vector<int64_t> ids(nq * k);
   std::vector<int32_t> distances(nq * k);
-  hamming_knn(queries, db, k, ids.data(), distances.data());
+  hamming_knn(queries, db, k, ids.data(), distances.data(), kernel);
   std::vector<Shortlist> out(nq);
   for (int64_t q = 0; q < nq; ++q) {
     out[q].ids.assign(ids.begin() + q * k, ids.begin() + (q + 1) * k);
@@ -253,47 +436,43 @@ std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes
   return out;
 }
 
-std::vector<Shortlist> hamming_radius(const BinaryCodes& queries, const BinaryCodes& db,
-                                      int radius) {
+std::vector<Shortlist> hamming_radius(const BinaryCodes& queries, const BinaryCodes& db, int radius,
+                                      const HammingKernel& kernel) {
   check_search(queries, db, "hamming_radius");
   const int64_t nq = queries.size();
   std::vector<Shortlist> out(nq);
   if (radius < 0 || nq == 0) return out;
   const int r_max = std::min(radius, db.bits());
-  // Rows within the radius are collected in index order, then counting-sorted by distance.
-  struct Scratch {
-    std::vector<int64_t> ids;
-    std::vector<uint16_t> dist;
-    std::vector<int64_t> offset;
-  };
-  tbb::enumerable_thread_specific<Scratch> scratch;
-  with_words(db.words(), [&](auto w) {
-    constexpr int W = decltype(w)::value;
-    const tbb::blocked_range<int64_t> all(0, nq);
-    tbb::parallel_for(all, [&](const tbb::blocked_range<int64_t>& r) {
-      Scratch& s = scratch.local();
-      for (int64_t q = r.begin(); q < r.end(); ++q) {
-        s.ids.clear();
-        s.dist.clear();
-        s.offset.assign(static_cast<size_t>(r_max) + 2, 0);
-        scan<W>(queries.row(q), db.row(0), db.words(), 0, db.size(), r_max + 1,
-                [&s, r_max](int64_t j, int d) {
-                  s.ids.push_back(j);
-                  s.dist.push_back(static_cast<uint16_t>(d));
-                  ++s.offset[d + 1];
-                  return r_max + 1;
-                });
-        for (int d = 0; d <= r_max; ++d) s.offset[d + 1] += s.offset[d];
-        Shortlist& sl = out[q];
-        sl.ids.resize(s.ids.size());
-        sl.scores.resize(s.ids.size());
-        for (size_t i = 0; i < s.ids.size(); ++i) {
-          const int64_t at = s.offset[s.dist[i]]++;
-          sl.ids[at] = s.ids[i];
-          sl.scores[at] = static_cast<float>(s.dist[i]);
+  // Each (part, query) collects its rows in index order ([part][query], so a block's
+  // collectors sit side by side); parts are then joined in order and counting-sorted.
+  const Plan plan(nq, db.size());
+  std::vector<WithinRadius> found(plan.parts * nq);
+  for (WithinRadius& f : found) f.limit_ = r_max + 1;
+  tbb::enumerable_thread_specific<TileScanner> scratch([&] { return TileScanner(kernel, db); });
+  plan.run([&](int64_t q0, int64_t q1, int64_t p) {
+    scan_block(scratch.local(), queries, q0, q1, plan.part_begin(p), plan.part_begin(p + 1),
+               found.data() + p * nq + q0);
+  });
+  tbb::enumerable_thread_specific<std::vector<int64_t>> offsets;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, nq), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t>& offset = offsets.local();
+    for (int64_t q = r.begin(); q < r.end(); ++q) {
+      offset.assign(static_cast<size_t>(r_max) + 2, 0);
+      for (int64_t p = 0; p < plan.parts; ++p)
+        for (uint16_t d : found[p * nq + q].dist) ++offset[d + 1];
+      for (int d = 0; d <= r_max; ++d) offset[d + 1] += offset[d];
+      Shortlist& sl = out[q];
+      sl.ids.resize(offset[r_max + 1]);
+      sl.scores.resize(offset[r_max + 1]);
+      for (int64_t p = 0; p < plan.parts; ++p) {
+        const WithinRadius& f = found[p * nq + q];
+        for (size_t i = 0; i < f.ids.size(); ++i) {
+          const int64_t at = offset[f.dist[i]]++;
+          sl.ids[at] = f.ids[i];
+          sl.scores[at] = static_cast<float>(f.dist[i]);
         }
       }
-    });
+    }
   });
   return out;
 }

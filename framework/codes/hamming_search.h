@@ -1,17 +1,34 @@
 #pragma once
 // Exact Hamming search (stage 1). Distances are small integers (<= bits), so selection is
 // by counting, O(N) per query, never by sorting N items. Ties keep database-index order
-// (PROTOCOL.md). Batches are TBB-parallel over queries.
+// (PROTOCOL.md). The distance loops are a HammingKernel chosen for this CPU (AVX-512,
+// AVX2 or scalar; hamming_kernel.h); every kernel gives the same results. Searches run
+// blocks of queries over cache-sized tiles of the database, TBB-parallel over query blocks
+// and, when there are few queries, over database ranges too.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "framework/codes/binary_codes.h"
+#include "framework/codes/hamming_kernel.h"
 #include "framework/types.h"
 
 namespace hamster {
 
+// The kernels this CPU can run, slowest first: "scalar", then "avx2", then "avx512".
+const std::vector<const HammingKernel*>& supported_hamming_kernels();
+
+// The kernel of that name. Throws Error if the name is unknown or the CPU lacks its
+// instructions.
+const HammingKernel& hamming_kernel(const std::string& name);
+
+// The kernel named by the environment variable HAMSTER_HAMMING_KERNEL (scalar, avx2 or
+// avx512) when it is set, else the fastest this CPU supports.
+const HammingKernel& default_hamming_kernel();
+
 // Distances from one query code to every database row: out[j] = hamming(query, db[j]).
-void hamming_distances(const uint64_t* query, const BinaryCodes& db, uint16_t* out);
+void hamming_distances(const uint64_t* query, const BinaryCodes& db, uint16_t* out,
+                       const HammingKernel& kernel = default_hamming_kernel());
 
 // Stable ranking of the whole database by distance (counting sort): order[r] is the
 // database index at rank r. dist is the output of hamming_distances; bits bounds it.
@@ -21,13 +38,14 @@ void rank_by_distance(const uint16_t* dist, int64_t n, int bits, int64_t* order)
 // queries.size() * k entries (faiss style). Throws Error if k < 1 or k > db.size(), or
 // if bit lengths differ.
 void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, int64_t* ids,
-                 int32_t* distances);
+                 int32_t* distances, const HammingKernel& kernel = default_hamming_kernel());
 
 // Convenience form: one Shortlist per query (scores = distances).
-std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k);
+std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
+                                   const HammingKernel& kernel = default_hamming_kernel());
 
 // Every database row within `radius` of each query, by distance then index.
-std::vector<Shortlist> hamming_radius(const BinaryCodes& queries, const BinaryCodes& db,
-                                      int radius);
+std::vector<Shortlist> hamming_radius(const BinaryCodes& queries, const BinaryCodes& db, int radius,
+                                      const HammingKernel& kernel = default_hamming_kernel());
 
 }  // namespace hamster
