@@ -10,7 +10,7 @@ using namespace hamster;
 TEST_CASE("registry lists every built-in plugin") {
   // If a plugin's object file were dropped by the linker, it would vanish from here.
   CHECK(HasherRegistry::instance().names() ==
-        std::vector<std::string>{"csq", "dsh", "greedyhash", "lsh"});
+        std::vector<std::string>{"csq", "dsh", "greedyhash", "hashnet", "lsh"});
   CHECK(RerankerRegistry::instance().names() ==
         std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
                                  "kreciprocal", "none", "spectral"});
@@ -18,7 +18,7 @@ TEST_CASE("registry lists every built-in plugin") {
 
 TEST_CASE("unknown plugin names the known ones") {
   CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("dhs", {}, 32),
-                       "unknown plugin 'dhs' (known: csq, dsh, greedyhash, lsh)", Error);
+                       "unknown plugin 'dhs' (known: csq, dsh, greedyhash, hashnet, lsh)", Error);
 }
 
 TEST_CASE("duplicate registration is an error") {
