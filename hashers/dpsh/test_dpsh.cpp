@@ -5,7 +5,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/dpsh/dpsh_loss.h"
-#include "hashers/torch_test.h"  // doctest, with glog's CHECK macros out of the way
+#include "hashers/torch_doctest.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;

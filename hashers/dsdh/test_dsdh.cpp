@@ -7,7 +7,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/dsdh/dsdh_steps.h"
-#include "hashers/torch_test.h"  // doctest, with glog's CHECK macros out of the way
+#include "hashers/torch_doctest.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -173,7 +173,7 @@ TEST_CASE("a DCC sweep never increases the B-step objective and keeps B in plus 
 TEST_CASE("DSDH learns with multi-label data and keeps W and B with the model") {
   // Every third item also carries the next class's label.
   Dataset d = test::synthetic_images(40, 5, 4);
-  for (int64_t i = 0; i < d.size(); i += 3) d.labels[i] |= LabelMask{1} << ((i + 1) % 5);
+  for (int64_t i = 0; i < d.size(); i += 3) d.labels[i].set(static_cast<int>((i + 1) % 5));
   const auto ids = test::iota_ids(d.size());
   const int bits = 16;
   auto dsdh =
@@ -198,7 +198,7 @@ TEST_CASE("DSDH learns with multi-label data and keeps W and B with the model") 
   torch::Tensor y = torch::zeros({5, d.size()}, torch::kFloat64);
   for (int64_t i = 0; i < d.size(); ++i)
     for (int c = 0; c < 5; ++c)
-      if (d.labels[i] >> c & 1) y[c][i] = 1.0;
+      if (d.labels[i].test(c)) y[c][i] = 1.0;
   CHECK(torch::allclose(w.to(torch::kFloat64), dsdh_w_step(b.to(torch::kFloat64), y, 100.0), 1e-4,
                         1e-5));
 
