@@ -6,6 +6,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "framework/npy.h"
+#include "tests/hasher_helpers.h"
 #include "tests/helpers.h"
 #include "tests/synthetic.h"
 
@@ -15,20 +16,11 @@ namespace {
 
 std::unique_ptr<Hasher> make(const std::string& name, int bits,
                              const std::map<std::string, std::string>& params = {}) {
-  return HasherRegistry::instance().create(name, params, bits);
+  return test::make_hasher(name, bits, params);
 }
 
-FitContext quiet(uint64_t seed) {
-  FitContext ctx;
-  ctx.seed = seed;
-  ctx.log = [](const std::string&) {};
-  return ctx;
-}
-
-double map_all(const Encoded& e, const Dataset& d) {
-  return evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-      .get("mAP@all");
-}
+using test::map_all;
+using test::quiet;
 
 const std::map<std::string, std::string> kBrief = {{"epochs", "4"}, {"batch_size", "50"}};
 

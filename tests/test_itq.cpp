@@ -12,6 +12,7 @@
 #include "framework/hasher.h"
 #include "framework/npy.h"
 #include "hashers/itq/rotation.h"
+#include "tests/hasher_helpers.h"
 #include "tests/helpers.h"
 #include "tests/synthetic.h"
 
@@ -21,20 +22,11 @@ namespace {
 
 std::unique_ptr<Hasher> make(const std::string& name, int bits,
                              const std::map<std::string, std::string>& params = {}) {
-  return HasherRegistry::instance().create(name, params, bits);
+  return test::make_hasher(name, bits, params);
 }
 
-FitContext quiet(uint64_t seed) {
-  FitContext ctx;
-  ctx.seed = seed;
-  ctx.log = [](const std::string&) {};
-  return ctx;
-}
-
-double map_all(const Encoded& e, const Dataset& d) {
-  return evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-      .get("mAP@all");
-}
+using test::map_all;
+using test::quiet;
 
 // n points around `clusters` random centres in c dimensions, centred: what PCA of
 // clustered images looks like.

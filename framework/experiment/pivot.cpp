@@ -68,15 +68,6 @@ Stats stats_of(const std::vector<double>& v) {
   return s;
 }
 
-std::string latex_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec) {

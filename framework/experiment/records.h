@@ -23,4 +23,7 @@ std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records);
 std::string format_records(const std::vector<nlohmann::json>& records, const std::string& format,
                            const std::string& source, bool diagnostics = false);
 
+// Escapes the characters LaTeX treats specially in table text (_ % & #).
+std::string latex_escape(const std::string& text);
+
 }  // namespace hamster

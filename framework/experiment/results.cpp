@@ -141,7 +141,9 @@ std::string join(const std::vector<std::string>& cells, const std::string& sep) 
   return out;
 }
 
-std::string latex_escape(std::string s) {
+}  // namespace
+
+std::string latex_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     if (c == '_' || c == '%' || c == '&' || c == '#') out += '\\';
@@ -149,8 +151,6 @@ std::string latex_escape(std::string s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string format_records(const std::vector<json>& records, const std::string& format,
                            const std::string& source, bool diagnostics) {

@@ -6,6 +6,7 @@
 #include "framework/hasher.h"
 #include "hashers/dpsh/dpsh_loss.h"
 #include "hashers/torch_doctest.h"
+#include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -18,17 +19,8 @@ torch::Tensor matrix(std::initializer_list<std::initializer_list<double>> rows) 
   return torch::stack(out);
 }
 
-FitContext quiet(uint64_t seed) {
-  FitContext ctx;
-  ctx.seed = seed;
-  ctx.log = [](const std::string&) {};
-  return ctx;
-}
-
-double map_all(const Encoded& e, const Dataset& d) {
-  return evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-      .get("mAP@all");
-}
+using test::map_all;
+using test::quiet;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include "framework/hasher.h"
 #include "hashers/dsdh/dsdh_steps.h"
 #include "hashers/torch_doctest.h"
+#include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -49,17 +50,8 @@ bool only_plus_minus_one(const torch::Tensor& b) {
   return ((b == 1) | (b == -1)).all().item<bool>();
 }
 
-FitContext quiet(uint64_t seed) {
-  FitContext ctx;
-  ctx.seed = seed;
-  ctx.log = [](const std::string&) {};
-  return ctx;
-}
-
-double map_all(const Encoded& e, const Dataset& d) {
-  return evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-      .get("mAP@all");
-}
+using test::map_all;
+using test::quiet;
 
 torch::serialize::InputArchive method_state(const std::filesystem::path& dir) {
   torch::serialize::InputArchive archive, state;
