@@ -10,15 +10,16 @@ using namespace hamster;
 TEST_CASE("registry lists every built-in plugin") {
   // If a plugin's object file were dropped by the linker, it would vanish from here.
   CHECK(HasherRegistry::instance().names() ==
-        std::vector<std::string>{"csq", "dsh", "greedyhash", "hashnet", "lsh"});
+        std::vector<std::string>{"csq", "dsh", "greedyhash", "hashnet", "lsh", "orthohash"});
   CHECK(RerankerRegistry::instance().names() ==
         std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
                                  "kreciprocal", "none", "spectral"});
 }
 
 TEST_CASE("unknown plugin names the known ones") {
-  CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("dhs", {}, 32),
-                       "unknown plugin 'dhs' (known: csq, dsh, greedyhash, hashnet, lsh)", Error);
+  CHECK_THROWS_WITH_AS(
+      HasherRegistry::instance().create("dhs", {}, 32),
+      "unknown plugin 'dhs' (known: csq, dsh, greedyhash, hashnet, lsh, orthohash)", Error);
 }
 
 TEST_CASE("duplicate registration is an error") {
