@@ -9,7 +9,9 @@ using namespace hamster;
 
 TEST_CASE("registry lists every built-in plugin") {
   // If a plugin's object file were dropped by the linker, it would vanish from here.
-  CHECK(HasherRegistry::instance().names() == std::vector<std::string>{"csq", "dpsh", "dsdh", "dsh", "greedyhash", "hashnet", "itq", "lsh"});
+  CHECK(HasherRegistry::instance().names() ==
+        std::vector<std::string>{"csq", "dpsh", "dsdh", "dsh", "greedyhash", "hashnet", "itq",
+                                 "lsh", "orthohash"});
   CHECK(RerankerRegistry::instance().names() ==
         std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
                                  "kreciprocal", "none", "spectral"});
@@ -17,7 +19,9 @@ TEST_CASE("registry lists every built-in plugin") {
 
 TEST_CASE("unknown plugin names the known ones") {
   CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("dhs", {}, 32),
-                       "unknown plugin 'dhs' (known: csq, dpsh, dsdh, dsh, greedyhash, hashnet, itq, lsh)", Error);
+                       "unknown plugin 'dhs' (known: csq, dpsh, dsdh, dsh, greedyhash, hashnet, "
+                       "itq, lsh, orthohash)",
+                       Error);
 }
 
 TEST_CASE("duplicate registration is an error") {

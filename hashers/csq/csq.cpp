@@ -5,28 +5,10 @@
 // batch, and the centres are drawn before training and kept with the model.
 #include "framework/error.h"
 #include "hashers/csq/csq_loss.h"
+#include "hashers/hash_centres.h"
 #include "hashers/torch_hasher.h"
 
 namespace hamster {
-
-torch::Tensor sylvester_hadamard(int n) {
-  if (n < 1 || (n & (n - 1)) != 0)
-    throw Error("Hadamard matrix: size must be a power of two, got " + std::to_string(n));
-  torch::Tensor h = torch::ones({1, 1});
-  while (h.size(0) < n) h = torch::cat({torch::cat({h, h}, 1), torch::cat({h, -h}, 1)}, 0);
-  return h;
-}
-
-torch::Tensor csq_centres(int classes, int bits, uint64_t seed) {
-  if (classes < 1) throw Error("CSQ: needs at least one class, got " + std::to_string(classes));
-  const bool power_of_two = bits >= 1 && (bits & (bits - 1)) == 0;
-  if (power_of_two && 2 * bits >= classes) {
-    torch::Tensor h = sylvester_hadamard(bits);
-    return torch::cat({h, -h}, 0).slice(0, 0, classes).contiguous();
-  }
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return torch::randint(0, 2, {classes, bits}, gen, torch::kFloat) * 2 - 1;
-}
 
 torch::Tensor csq_item_centres(const torch::Tensor& labels, const torch::Tensor& centres,
                                const torch::Tensor& tie_break) {
@@ -56,7 +38,7 @@ class Csq final : public DeepHasher {
   void begin_fit(const TrainingSet& set) override {
     // Its own stream, apart from the network's initialisation drawn from the same seed.
     const uint64_t seed = set.seed ^ 0xc5c3e47e5ull;
-    centres_ = csq_centres(static_cast<int>(set.labels.size(1)), bits_, seed).to(set.device);
+    centres_ = hash_centres(static_cast<int>(set.labels.size(1)), bits_, seed).to(set.device);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
     tie_break_ = (torch::randint(0, 2, {bits_}, gen, torch::kFloat) * 2 - 1).to(set.device);
   }

@@ -4,6 +4,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/csq/csq_loss.h"
+#include "hashers/hash_centres.h"
 #include "hashers/torch_doctest.h"
 #include "tests/synthetic.h"
 
@@ -25,7 +26,7 @@ torch::Tensor rows(std::vector<std::vector<float>> values) {
 TEST_CASE("CSQ Hadamard centres are pairwise exactly bits/2 apart at 16 32 and 64 bits") {
   for (int bits : {16, 32, 64}) {
     CAPTURE(bits);
-    torch::Tensor c = csq_centres(bits, bits, 0);
+    torch::Tensor c = hash_centres(bits, bits, 0);
     CHECK(c.sizes() == torch::IntArrayRef{bits, bits});
     CHECK(c.abs().eq(1).all().item<bool>());
     torch::Tensor d = pairwise_hamming(c);
@@ -34,7 +35,7 @@ TEST_CASE("CSQ Hadamard centres are pairwise exactly bits/2 apart at 16 32 and 6
     CHECK(d.diagonal().eq(0).all().item<bool>());
     // With 2 * bits classes the second half is the negated first: row i and row i + bits are
     // bits apart, every other pair bits/2.
-    torch::Tensor both = pairwise_hamming(csq_centres(2 * bits, bits, 0));
+    torch::Tensor both = pairwise_hamming(hash_centres(2 * bits, bits, 0));
     for (int i = 0; i < bits; ++i) CHECK(both[i][i + bits].item<float>() == bits);
     CHECK(both[0][bits + 1].item<float>() == bits / 2);
   }
@@ -43,18 +44,18 @@ TEST_CASE("CSQ Hadamard centres are pairwise exactly bits/2 apart at 16 32 and 6
 TEST_CASE("CSQ uses Hadamard rows for 10 classes at 16 bits and seeded coins otherwise") {
   // H_16 and -H_16 give 32 candidates: the 10 classes take the first 10 rows of H_16, and the
   // seed does not enter.
-  torch::Tensor c = csq_centres(10, 16, 1);
+  torch::Tensor c = hash_centres(10, 16, 1);
   CHECK(c.equal(sylvester_hadamard(16).slice(0, 0, 10)));
-  CHECK(c.equal(csq_centres(10, 16, 2)));
+  CHECK(c.equal(hash_centres(10, 16, 2)));
   CHECK(sylvester_hadamard(4).equal(
       rows({{1, 1, 1, 1}, {1, -1, 1, -1}, {1, 1, -1, -1}, {1, -1, -1, 1}})));
   // 40 classes > 2 * 16, and 24 bits (not a power of two): random centres, seeded.
   for (auto [classes, bits] : {std::pair{40, 16}, std::pair{10, 24}}) {
-    torch::Tensor a = csq_centres(classes, bits, 5);
+    torch::Tensor a = hash_centres(classes, bits, 5);
     CHECK(a.sizes() == torch::IntArrayRef{classes, bits});
     CHECK(a.abs().eq(1).all().item<bool>());
-    CHECK(a.equal(csq_centres(classes, bits, 5)));
-    CHECK(!a.equal(csq_centres(classes, bits, 6)));
+    CHECK(a.equal(hash_centres(classes, bits, 5)));
+    CHECK(!a.equal(hash_centres(classes, bits, 6)));
   }
   CHECK_THROWS_WITH_AS(sylvester_hadamard(12),
                        "Hadamard matrix: size must be a power of two, got 12", Error);

@@ -1,0 +1,77 @@
+#include <filesystem>
+
+#include "framework/error.h"
+#include "framework/eval/metrics.h"
+#include "framework/hasher.h"
+#include "hashers/orthohash/orthohash_loss.h"
+#include "hashers/torch_doctest.h"
+#include "tests/synthetic.h"
+
+using namespace hamster;
+
+namespace {
+
+torch::Tensor rows(std::vector<std::vector<float>> values) {
+  std::vector<torch::Tensor> out;
+  for (auto& r : values) out.push_back(torch::tensor(r));
+  return torch::stack(out);
+}
+
+}  // namespace
+
+TEST_CASE("OrthoHash loss: cosine cross-entropy with a margin - value and gradient") {
+  // Codes c0 = [1, 1], c1 = [1, -1]; s = 2, m = 0.5.
+  // Item 0: u = [2, 0], class 0. cos to c0 and c1 = 0.7071068 each; logits
+  //   2 (0.7071068 - 0.5) = 0.4142136 and 2 * 0.7071068 = 1.4142136:
+  //   -log softmax_0 = 1 + ln(1 + e^-1) = 1.3132617 (the margin costs the true class).
+  // Item 1: u = [0, -3], classes 0 and 1 (target 1/2 each). cos -0.7071068 and 0.7071068;
+  //   logits -2.4142136 and 0.4142136; log-sum-exp 0.4716385:
+  //   (2.8858521 + 0.0574249) / 2 = 1.4716385.
+  // Mean 1.3924501.
+  const torch::Tensor codes = rows({{1, 1}, {1, -1}});
+  torch::Tensor u = rows({{2, 0}, {0, -3}}).requires_grad_(true);
+  const torch::Tensor labels = rows({{1, 0}, {1, 1}});
+  torch::Tensor l = orthohash_loss(u, codes, labels, 2, 0.5);
+  CHECK(l.item<double>() == doctest::Approx(1.3924501).epsilon(1e-6));
+  // Cosine: the scale of u does not matter.
+  CHECK(orthohash_loss(3 * u.detach(), codes, labels, 2, 0.5).item<double>() ==
+        doctest::Approx(1.3924501).epsilon(1e-6));
+  l.backward();
+  // A descent step turns item 0 toward its class code c0 = [1, 1] and away from c1.
+  CHECK((u.grad()[0] * codes[0]).sum().item<float>() < 0);
+  CHECK((u.grad()[0] * codes[1]).sum().item<float>() > 0);
+  // An item without labels adds nothing but counts in the mean.
+  CHECK(orthohash_loss(rows({{2, 0}, {1, 1}}), codes, rows({{1, 0}, {0, 0}}), 2, 0.5)
+            .item<double>() == doctest::Approx(1.3132617 / 2).epsilon(1e-6));
+}
+
+TEST_CASE("OrthoHash learns separating codes and keeps its codebook with the model") {
+  const Dataset d = test::synthetic_images(50, 10, 1);
+  const auto ids = test::iota_ids(d.size());
+  auto oh =
+      HasherRegistry::instance().create("orthohash", {{"epochs", "4"}, {"batch_size", "50"}}, 16);
+  FitContext ctx;
+  ctx.seed = 5;
+  ctx.log = [](const std::string&) {};
+  oh->fit(d, ids, ctx);
+  const Encoded e = oh->encode(d, ids, 1);
+  CHECK(e.codes.distinct() >= 10);
+  CHECK(evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
+            .get("mAP@all") > 0.8);
+
+  const auto dir = test::fresh_temp_dir("orthohash-save");
+  oh->save(dir);
+  torch::serialize::InputArchive archive, state;
+  archive.load_from((dir / "model.pt").string());
+  REQUIRE(archive.try_read("method_state", state));
+  torch::Tensor codebook;
+  REQUIRE(state.try_read("codebook", codebook));
+  // 10 classes at 16 bits: the first 10 rows of H_16, pairwise orthogonal.
+  CHECK(codebook.matmul(codebook.t()).equal(16 * torch::eye(10)));
+  auto loaded = HasherRegistry::instance().create("orthohash", {}, 16);
+  loaded->load(dir);
+  CHECK(loaded->encode(d, ids, 1).codes.data() == e.codes.data());
+  std::filesystem::remove_all(dir);
+  CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("orthohash", {{"scale", "0"}}, 16),
+                       "orthohash.scale must be > 0, got 0", Error);
+}
