@@ -1,8 +1,12 @@
 // Training and encoding throughput of a deep hasher on Fashion-MNIST, side by side in one
 // run: one training on 1 thread, one on 2 threads, two trainings at once on 1 thread each
-// (how the runner uses a second core), and encoding on 1 and 2 threads.
+// (how the runner uses a second core), and encoding on 1 and 2 threads. With --map, the
+// 1-thread fit's mAP@all on fmnist-1 (so speed is compared at equal accuracy); with
+// --write-split FILE, the split, for bench/train_pytorch.py (bench/compare_training.sh
+// runs both sides).
 //
 //   build/bench/bench_training [--hasher dsh] [--bits 32] [--train 5000] [--epochs 2]
+//                              [--map] [--write-split FILE]
 #include <fmt/format.h>
 
 #include <chrono>
@@ -12,6 +16,7 @@
 
 #include "framework/data/loaders.h"
 #include "framework/data/split.h"
+#include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 
 using namespace hamster;
@@ -22,9 +27,12 @@ namespace {
 struct Args {
   std::string hasher = "dsh";
   int bits = 32, train = 5000, epochs = 2, encode = 20000;
+  bool map = false;
+  std::string write_split;
 };
 
-double fit_seconds(const Args& a, const Dataset& d, const std::vector<int64_t>& ids, int threads) {
+double fit_seconds(const Args& a, const Dataset& d, const std::vector<int64_t>& ids, int threads,
+                   std::unique_ptr<Hasher>* keep = nullptr) {
   auto h =
       HasherRegistry::instance().create(a.hasher, {{"epochs", std::to_string(a.epochs)}}, a.bits);
   FitContext ctx;
@@ -32,15 +40,43 @@ double fit_seconds(const Args& a, const Dataset& d, const std::vector<int64_t>& 
   ctx.log = [](const std::string&) {};
   const auto t0 = clock_type::now();
   h->fit(d, ids, ctx);
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  if (keep) *keep = std::move(h);
+  return seconds;
+}
+
+// mAP@all of the queries against the database, Hamming ranking (PROTOCOL.md's tie rule).
+double map_all(const Hasher& h, const Dataset& d, const Split& split) {
+  auto labels_of = [&](const std::vector<int64_t>& ids) {
+    std::vector<LabelSet> out(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) out[i] = d.labels[ids[i]];
+    return out;
+  };
+  const Encoded q = h.encode(d, split.query, 2), db = h.encode(d, split.database, 2);
+  EvalOptions opts;
+  opts.map_at = {kAll};
+  opts.precision_at = {};
+  opts.recall_at = {};
+  return evaluate(labels_of(split.query), labels_of(split.database), q.codes, db.codes, {}, opts)
+      .get("mAP@all");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--map") {
+      a.map = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "option " << k << " needs a value\n";
+      return 2;
+    }
+    const std::string v = argv[i + 1];
     if (k == "--hasher")
       a.hasher = v;
     else if (k == "--bits")
@@ -51,6 +87,8 @@ int main(int argc, char** argv) {
       a.epochs = std::stoi(v);
     else if (k == "--encode")
       a.encode = std::stoi(v);
+    else if (k == "--write-split")
+      a.write_split = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -58,6 +96,7 @@ int main(int argc, char** argv) {
   }
   const Dataset d = load_fashion_mnist();
   const Split split = make_split("fmnist-1", d, 0);
+  if (!a.write_split.empty()) save_split(split, a.write_split);
   std::vector<int64_t> ids(split.train.begin(),
                            split.train.begin() + std::min<size_t>(a.train, split.train.size()));
   const double images = static_cast<double>(ids.size()) * a.epochs;
@@ -65,8 +104,10 @@ int main(int argc, char** argv) {
   fmt::print("{} {} bits, {} training images x {} epochs\n", a.hasher, a.bits, ids.size(),
              a.epochs);
   fmt::print("{:<44} {:>10}\n", "setting", "images/s");
-  const double one = images / fit_seconds(a, d, ids, 1);
+  std::unique_ptr<Hasher> fitted;
+  const double one = images / fit_seconds(a, d, ids, 1, &fitted);
   fmt::print("{:<44} {:>10.0f}\n", "train, 1 fit x 1 thread", one);
+  if (a.map) fmt::print("{:<44} {:>10.4f}\n", "mAP@all of that fit", map_all(*fitted, d, split));
   const double two = images / fit_seconds(a, d, ids, 2);
   fmt::print("{:<44} {:>10.0f}\n", "train, 1 fit x 2 threads", two);
   double s1 = 0, s2 = 0;

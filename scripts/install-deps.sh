@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Installs hamster's build and run dependencies from Debian 12 packages.
+# Installs hamster's build and run dependencies from Debian 12 packages, as listed in
+# third_party/packages.txt (the bench group only with HAMSTER_BENCH_DEPS=1).
 # Idempotent: packages already present are skipped, so a warm machine pays nothing.
-# libopenblas0-pthread matters: without it Debian's LibTorch runs its linear layers on
-# the reference BLAS and trains about 3x slower.
+# Where it cannot install (no apt-get, or neither root nor sudo: a cluster node, a conda
+# environment), it lists what is missing and leaves finding them to CMake's
+# CMAKE_PREFIX_PATH (README, "Without apt"); it never fails inside apt for that reason.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(
-  build-essential cmake pkg-config
-  libtorch-dev libeigen3-dev libspectra-dev libhnswlib-dev libtbb-dev
-  libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-  libstb-dev zlib1g-dev dataset-fashion-mnist
-  libopenblas0-pthread python3 python3-numpy
-  python3-matplotlib python3-pandas jupyter-nbconvert python3-ipykernel
-)
-if [[ "${HAMSTER_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(libfaiss-dev libbenchmark-dev)
+packages=()
+while read -r name group _; do
+  [[ -z "$name" || "$name" == \#* ]] && continue
+  if [[ "$group" == bench && "${HAMSTER_BENCH_DEPS:-0}" != 1 ]]; then continue; fi
+  packages+=("$name")
+done < third_party/packages.txt
+
+if ! command -v dpkg-query > /dev/null; then
+  echo "install-deps: not a Debian system; hamster needs the equivalents of:"
+  printf '  %s\n' "${packages[@]}"
+  echo "install-deps: put them on CMAKE_PREFIX_PATH (README, \"Without apt\")"
+  exit 0
 fi
 
 missing=()
@@ -29,9 +34,23 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
 SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo > /dev/null && sudo -n true 2> /dev/null; then
+    SUDO="sudo"
+  else
+    SUDO="none"
+  fi
+fi
+if [[ "$SUDO" == none ]] || ! command -v apt-get > /dev/null; then
+  echo "install-deps: cannot install here (no apt-get, or not root and no sudo); missing:"
+  printf '  %s\n' "${missing[@]}"
+  echo "install-deps: provide them another way and put them on CMAKE_PREFIX_PATH" \
+    "(README, \"Without apt\"); the build says which one it cannot find"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
