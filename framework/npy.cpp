@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "framework/error.h"
+#include "framework/temp_path.h"
 
 namespace hamster {
 namespace fs = std::filesystem;
@@ -27,9 +28,7 @@ static int64_t item_size(const std::string& descr, const fs::path& file) {
 static void write_bytes_atomic(const fs::path& file, const std::string& head, const char* data,
                                size_t size) {
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
-  // The pid keeps concurrent runs (shards) from writing into each other's temp file.
-  fs::path tmp = file;
-  tmp += ".tmp." + std::to_string(::getpid());
+  const fs::path tmp = temp_path_beside(file);
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw Error("cannot write " + tmp.string());

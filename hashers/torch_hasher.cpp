@@ -21,6 +21,9 @@ std::vector<ParamSpec> deep_hasher_params() {
       {"optimiser", "adam", "adam or sgd (momentum 0.9)"},
       {"lr", "0.001", "learning rate"},
       {"weight_decay", "0", "weight decay"},
+      {"augment", "none",
+       "training images: none, flip, shiftN or flip+shiftN (random horizontal flip, random "
+       "shift by up to N pixels)"},
       {"select_every", "5",
        "with a validation split: evaluate every this many epochs (and at the last) and keep "
        "the best epoch's weights; 0 = keep the last epoch"},
@@ -62,7 +65,8 @@ DeepHasher::DeepHasher(const Params& p, int bits)
       batch_size_(p.get_int("batch_size")),
       select_every_(p.get_int("select_every")),
       lr_(p.get_double("lr")),
-      weight_decay_(p.get_double("weight_decay")) {
+      weight_decay_(p.get_double("weight_decay")),
+      augmentation_(parse_augmentation(p.get_string("augment"))) {
   if (bits < 1 || bits > 1024) throw Error("bits must be in 1..1024, got " + std::to_string(bits));
   if (epochs_ < 1) throw Error("epochs must be >= 1, got " + std::to_string(epochs_));
   if (batch_size_ < 2) throw Error("batch_size must be >= 2, got " + std::to_string(batch_size_));
@@ -116,6 +120,7 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   std::string best_state;
 
   Rng rng(ctx.seed ^ 0x5eedf17ull);
+  Rng augment_rng(ctx.seed ^ 0xa5617e47ull);  // its own stream: the order does not change
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
 
@@ -131,7 +136,8 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
     for (int64_t b = 0; b + 1 < n; b += batch_size_) {
       const int64_t e = std::min(n, b + batch_size_);
       auto index = torch::from_blob(order.data() + b, {e - b}, torch::kInt64).to(device);
-      BackboneOutput out = net_->forward(images.index_select(0, index));
+      BackboneOutput out = net_->forward(
+          augment_batch(images.index_select(0, index), augmentation_, augment_rng));
       Batch batch{activate(out.hash), out.feature, index, labels.index_select(0, index)};
       bank_.update(index, batch.u);
       torch::Tensor l = loss(batch);

@@ -13,6 +13,7 @@
 
 #include "framework/hasher.h"
 #include "framework/params.h"
+#include "hashers/augment.h"
 #include "hashers/backbone.h"
 
 namespace hamster {
@@ -111,6 +112,7 @@ class DeepHasher : public Hasher {
   std::string backbone_name_, device_name_, optimiser_name_;
   int epochs_, batch_size_, select_every_;
   double lr_, weight_decay_;
+  Augmentation augmentation_;
   // mutable: torch modules have no const forward(); encode() does not change the weights.
   mutable SmallCnn net_{nullptr};
   int64_t channels_ = 0, height_ = 0, width_ = 0;

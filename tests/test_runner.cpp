@@ -323,14 +323,14 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   c.rerankers.resize(1);  // none
   std::ostringstream first;
   CHECK(run_experiment(c, {}, first) == 1);
-  c.rerankers.push_back({"diffusion", {{"k", "10"}}});
+  c.rerankers.push_back({"diffusion", {{"k", "10"}}, {}});
   std::ostringstream second;
   CHECK(run_experiment(c, {}, second) == 1);  // only the new cell
   CHECK(second.str().find("fit ") == std::string::npos);
   CHECK(second.str().find("shared artefact knn-feature-k10") != std::string::npos);
   CHECK(second.str().find("built in") != std::string::npos);
   // A third re-ranker over the same graph loads it from the build's cache.
-  c.rerankers.push_back({"spectral", {{"k", "10"}, {"rank", "20"}}});
+  c.rerankers.push_back({"spectral", {{"k", "10"}, {"rank", "20"}}, {}});
   std::ostringstream third;
   CHECK(run_experiment(c, {}, third) == 1);
   CHECK(third.str().find("fit ") == std::string::npos);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "framework/error.h"
+#include "framework/temp_path.h"
 
 namespace hamster {
 
@@ -277,8 +278,7 @@ void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t
 
 void save_split(const Split& split, const fs::path& file) {
   // Written beside the target and renamed over it, so a reader never sees half a file.
-  // The pid keeps concurrent runs (shards) from writing into each other's temp file.
-  const fs::path tmp = file.string() + ".tmp." + std::to_string(::getpid());
+  const fs::path tmp = temp_path_beside(file);
   {
     std::ofstream out(tmp);
     if (!out) throw Error("'" + tmp.string() + "': cannot open for writing");

@@ -288,7 +288,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   r.only_keys(root, "",
               {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
                "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
-               "validation_per_class", "queries", "training", "datasets"});
+               "validation_per_class", "queries", "training", "datasets", "perturb"});
   ExperimentConfig c;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
@@ -353,6 +353,17 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     r.fail("queries", "expected test or validation, got '" + c.queries + "'");
   if (c.queries == "validation" && c.validation_per_class == 0)
     r.fail("queries", "validation queries need validation_per_class > 0");
+  if (root["perturb"]) {
+    c.perturbations.clear();
+    const auto texts = r.list<std::string>(root["perturb"], "perturb");
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::string where = r.source + ": perturb[" + std::to_string(i) + "]";
+      c.perturbations.push_back(parse_perturbation(texts[i], where));
+      for (size_t j = 0; j < i; ++j)
+        if (c.perturbations[j].label() == c.perturbations[i].label())
+          throw Error(where + ": '" + texts[i] + "' is listed twice");
+    }
+  }
   if (root["bits"]) c.bits = r.list<int>(root["bits"], "bits");
   for (int b : c.bits)
     if (b < 1 || b > 1024)
@@ -367,8 +378,9 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
     r.fail("threads", "threads and parallel_fits must be >= 1");
   if (const auto& t = root["training"]) {
     if (!t.IsMap()) r.fail("training", "expected a mapping");
-    r.only_keys(t, "training",
-                {"epochs", "batch_size", "optimiser", "lr", "weight_decay", "select_every"});
+    r.only_keys(
+        t, "training",
+        {"epochs", "batch_size", "optimiser", "lr", "weight_decay", "select_every", "augment"});
     for (const auto& kv : t) {
       const std::string key = kv.first.as<std::string>();
       c.training[key] = r.scalar<std::string>(kv.second, "training." + key);

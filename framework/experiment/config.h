@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/data/perturb.h"
 #include "framework/eval/metrics.h"
 
 namespace hamster {
@@ -61,12 +62,16 @@ struct ExperimentConfig {
   // queries against the database without them, for tuning without looking at the queries.
   int validation_per_class = 0;
   std::string queries = "test";  // test | validation
+  // The `perturb:` list: each cell is evaluated once per entry, with the query images
+  // degraded that way (framework/data/perturb.h); the database and training never are.
+  std::vector<Perturbation> perturbations = {Perturbation{}};
   std::vector<int> bits = {16, 32, 64};
   std::vector<uint64_t> seeds = {0};
   int64_t shortlist = 1000;  // L: items a re-ranker reorders
   int threads = 2;
   int parallel_fits = 2;  // trainings run side by side, each on threads/parallel_fits
-  // The `training:` block: epochs, batch_size, optimiser, lr, weight_decay, select_every
+  // The `training:` block: epochs, batch_size, optimiser, lr, weight_decay, select_every,
+  // augment
   // for every deep hasher, unless a hasher's own params override them.
   std::map<std::string, std::string> training;
   std::vector<PluginSpec> hashers;

@@ -16,8 +16,8 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::vector<std::string> kFields = {"hasher",  "bits",     "seed",    "reranker",
-                                          "dataset", "protocol", "queries", "L"};
+const std::vector<std::string> kFields = {"hasher",   "bits",    "seed", "reranker", "dataset",
+                                          "protocol", "queries", "L",    "perturb"};
 
 std::string field_of(const json& r, const std::string& field) {
   if (field == "hasher") {
@@ -33,6 +33,7 @@ std::string field_of(const json& r, const std::string& field) {
   if (field == "protocol") return r.value("protocol", "");
   if (field == "queries") return r.value("queries_from", "test");
   if (field == "L") return std::to_string(r.at("shortlist").get<int64_t>());
+  if (field == "perturb") return r.value("perturb", "none");
   throw Error("unknown table field '" + field + "'");
 }
 
@@ -80,7 +81,7 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
       if (std::find(kFields.begin(), kFields.end(), f) == kFields.end())
         throw Error("unknown table field '" + f +
                     "' (known: hasher, bits, seed, reranker, "
-                    "dataset, protocol, queries, L)");
+                    "dataset, protocol, queries, L, perturb)");
       if (!used.insert(f).second) throw Error("table field '" + f + "' named twice");
     }
   for (const auto& [f, v] : spec.where)

@@ -17,7 +17,8 @@ struct PivotSpec {
 };
 
 // Fields rows and cols may name: hasher (its label, with the parameters written for it),
-// bits, seed, reranker (label), dataset, protocol, queries (test|validation), L, and any
+// bits, seed, reranker (label), dataset, protocol, queries (test|validation), L, perturb
+// (the queries' perturbation, "none" for clean ones), and any
 // metric or diagnostic is not a field. Seeds are averaged (std is the sample standard
 // deviation; one seed shows no ±). Any other field that varies inside one table cell is an
 // error naming it, never averaged silently. The best mean of each column is bold in md

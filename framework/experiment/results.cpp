@@ -38,6 +38,11 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     return r.value("queries_from", "test") != "test";
   });
   if (mixed) t.header.push_back("queries");
+  // A grid with a perturb: axis says which queries each row saw.
+  const bool perturbed = std::any_of(records.begin(), records.end(), [](const json& r) {
+    return r.value("perturb", "none") != "none";
+  });
+  if (perturbed) t.header.push_back("perturb");
   // A grid over several datasets names each record's protocol (fmnist-1, cifar10, ...).
   const bool datasets = std::any_of(records.begin(), records.end(), [&](const json& r) {
     return r.value("protocol", "") != records.front().value("protocol", "");
@@ -90,6 +95,7 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
                                     r.at("reranker_label").get<std::string>(),
                                     std::to_string(r.at("shortlist").get<int64_t>())};
     if (mixed) row.push_back(r.value("queries_from", "test"));
+    if (perturbed) row.push_back(r.value("perturb", "none"));
     if (datasets) row.insert(row.begin(), r.value("protocol", ""));
     for (const auto& m : metrics)
       row.push_back(r.at("metrics").contains(m)
@@ -98,11 +104,14 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     if (budgets) {
       const json p = r.value("hasher_effective_params", json::object());
       const json f = r.value("fit_summary", json::object());
+      // Augmentation is part of the budget; records from before it existed had none.
+      const std::string augment = p.value("augment", std::string("none"));
       row.push_back(p.contains("epochs")
-                        ? fmt::format("{}x{} {} {}", p.at("epochs").get<std::string>(),
+                        ? fmt::format("{}x{} {} {}{}", p.at("epochs").get<std::string>(),
                                       p.at("batch_size").get<std::string>(),
                                       p.at("optimiser").get<std::string>(),
-                                      p.at("lr").get<std::string>())
+                                      p.at("lr").get<std::string>(),
+                                      augment == "none" ? "" : " " + augment)
                         : "");
       row.push_back(f.contains("chosen_epoch")
                         ? std::to_string(static_cast<int>(f.at("chosen_epoch").get<double>()))
@@ -164,8 +173,9 @@ std::string format_records(const std::vector<json>& records, const std::string& 
   }
   std::string out;
   const size_t text_columns =
-      5 + std::count_if(t.header.begin(), t.header.end(),
-                        [](const std::string& h) { return h == "queries" || h == "dataset"; });
+      5 + std::count_if(t.header.begin(), t.header.end(), [](const std::string& h) {
+        return h == "queries" || h == "dataset" || h == "perturb";
+      });
   if (format == "csv") {
     out = join(t.header, ",") + "\n";
     for (auto row : t.rows) {

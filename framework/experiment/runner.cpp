@@ -53,8 +53,9 @@ struct Build {
 struct Cell {
   const Build* build;
   const PluginSpec* reranker;
-  std::string id;   // "dsh/32b/seed0/feature"
-  std::string key;  // content hash: build key + re-ranker + shortlist + metrics
+  std::string id;   // "dsh/32b/seed0/feature", "dsh/32b/seed0/noise=0.2/feature"
+  std::string key;  // content hash: build key + re-ranker + shortlist + metrics + perturbation
+  const Perturbation* perturb;  // of the queries
 };
 
 // "|k=v" for every effective parameter of a plugin, defaults included: keys built from it
@@ -63,7 +64,12 @@ template <class Reg>
 std::string effective_params(const Reg& registry, const PluginSpec& spec) {
   const Params effective(spec.values(), registry.entry(spec.name).params, spec.name);
   std::string text;
-  for (const auto& [k, v] : effective.values()) text += "|" + k + "=" + v;
+  for (const auto& [k, v] : effective.values()) {
+    // A parameter added later, at its default, leaves the keys of older builds (and so
+    // their cached models) unchanged.
+    if (k == "augment" && v == "none") continue;
+    text += "|" + k + "=" + v;
+  }
   return text;
 }
 
@@ -105,17 +111,21 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   for (const auto& m : metric_names(c.eval)) metrics += m + ",";
   std::vector<Cell> cells;
   for (const auto& b : builds)
-    for (const auto& r : c.rerankers) {
-      std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" + metrics +
-                         effective_params(RerankerRegistry::instance(), r);
-      if (c.queries != "test") text += "|queries=" + c.queries;
-      Cell cell{&b, &r, b.id + "/" + r.label(), content_hash(text)};
-      for (const Cell& other : cells)
-        if (other.key == cell.key)
-          throw Error("cells " + other.id + " and " + cell.id +
-                      " are the same; list each re-ranker once");
-      cells.push_back(cell);
-    }
+    for (const Perturbation& p : c.perturbations)
+      for (const auto& r : c.rerankers) {
+        std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" +
+                           metrics + effective_params(RerankerRegistry::instance(), r);
+        if (c.queries != "test") text += "|queries=" + c.queries;
+        // Clean queries keep the keys they had before perturbations existed.
+        if (!p.none()) text += "|perturb=" + p.label();
+        const std::string id = b.id + "/" + (p.none() ? "" : p.label() + "/") + r.label();
+        Cell cell{&b, &r, id, content_hash(text), &p};
+        for (const Cell& other : cells)
+          if (other.key == cell.key)
+            throw Error("cells " + other.id + " and " + cell.id +
+                        " are the same; list each re-ranker once");
+        cells.push_back(cell);
+      }
   return cells;
 }
 
@@ -144,7 +154,8 @@ class CellFilter {
       if (!known && terms_.empty()) return;  // plain text
       if (!known)
         throw Error("--filter: '" + part +
-                    "' is not a key=value term (keys: hasher, bits, seed, reranker, protocol)");
+                    "' is not a key=value term (keys: hasher, bits, seed, reranker, protocol, "
+                    "perturb)");
       terms_.emplace_back(key, part.substr(eq + 1));
     }
   }
@@ -158,6 +169,7 @@ class CellFilter {
                           ? value == cell.reranker->name || value == cell.reranker->label()
                       : key == "bits"     ? value == std::to_string(b.bits)
                       : key == "protocol" ? value == b.protocol
+                      : key == "perturb"  ? value == cell.perturb->label()
                                           : value == std::to_string(b.seed);
       if (!ok) return false;
     }
@@ -165,8 +177,8 @@ class CellFilter {
   }
 
  private:
-  inline static const std::set<std::string> kKeys = {"hasher", "bits", "seed", "reranker",
-                                                     "protocol"};
+  inline static const std::set<std::string> kKeys = {"hasher",   "bits",     "seed",
+                                                     "reranker", "protocol", "perturb"};
   std::string text_;
   std::vector<std::pair<std::string, std::string>> terms_;  // empty: match text_ in the id
 };
@@ -349,6 +361,13 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
   return e;
 }
 
+// 0, 1, ..., ids.size() - 1: the items of a dataset made of data[ids].
+std::vector<int64_t> all_positions(const std::vector<int64_t>& ids) {
+  std::vector<int64_t> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) out[i] = static_cast<int64_t>(i);
+  return out;
+}
+
 std::vector<LabelSet> labels_of(const Dataset& data, const std::vector<int64_t>& ids) {
   std::vector<LabelSet> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) out[i] = data.labels[ids[i]];
@@ -365,7 +384,7 @@ struct Stage1 {
 };
 
 json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
-                   const Stage1& s1, const Provenance& prov) {
+                   const Encoded& query, const Stage1& s1, const Provenance& prov) {
   auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->values());
   e.artefacts->take_requests();
   const size_t built_before = e.artefacts->entries().size();
@@ -384,7 +403,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
   }
   std::vector<Shortlist> lists = s1.lists;
   t0 = clock_type::now();
-  reranker->rerank(e.query, lists);
+  reranker->rerank(query, lists);
   const double rerank_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, lists.size());
   const Evaluation ev = s1.evaluation->score(lists);
 
@@ -402,7 +421,8 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
       {"protocol", c.protocol},
       {"queries_from", c.queries},
       {"split_seed", c.split_seed},
-      {"queries", e.query.codes.size()},
+      {"queries", query.codes.size()},
+      {"perturb", cell.perturb->label()},
       {"database", e.database.codes.size()},
       {"hasher", b.hasher->name},
       {"hasher_params", b.hasher->params},
@@ -539,6 +559,13 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   fit_missing(c, data, split, pending_builds, opt.force, log);
 
   const Provenance prov = collect_provenance();
+  // Each perturbation's query images, made once and shared by every build; seeded by the
+  // split seed alone, so every hasher sees the same degraded queries.
+  std::map<std::string, Dataset> perturbed_queries;
+  for (const Perturbation& p : c.perturbations)
+    if (!p.none())
+      perturbed_queries[p.label()] =
+          perturbed_subset(data, sets.query, p, c.split_seed ^ 0x9e27b5d1ull);
   const auto query_labels = labels_of(data, sets.query);
   const auto db_labels = labels_of(data, sets.database);
   size_t finished = 0;
@@ -551,22 +578,32 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
         b->id, e.encode_images_per_second, e.diagnostics.distinct_codes,
         e.diagnostics.quantization_error, e.diagnostics.bit_balance,
         e.diagnostics.bit_correlation));
-    Stage1 s1;
-    auto t0 = clock_type::now();
-    s1.lists = hamming_knn(e.query.codes, e.database.codes, c.shortlist);
-    s1.us_per_query = seconds_since(t0) * 1e6 / std::max<size_t>(1, s1.lists.size());
-    t0 = clock_type::now();
-    s1.evaluation = std::make_unique<HammingEvaluation>(query_labels, db_labels, e.query.codes,
-                                                        e.database.codes, c.shortlist, c.eval);
-    s1.evaluation_seconds = seconds_since(t0);
-    for (const Cell* cell : pending[b]) {
-      json record = evaluate_cell(c, *cell, e, s1, prov);
-      append_record(c, record);  // after every cell: a crash loses at most one
-      ++finished;
-      const double elapsed = seconds_since(start);
-      log(fmt::format("cell {}/{} {}: mAP@all {:.4f}  [ETA {:.0f}s]", finished, total, cell->id,
-                      record["metrics"].value("mAP@all", 0.0),
-                      elapsed / finished * (total - finished)));
+    for (const Perturbation& p : c.perturbations) {
+      std::vector<const Cell*> todo;
+      for (const Cell* cell : pending[b])
+        if (cell->perturb == &p) todo.push_back(cell);
+      if (todo.empty()) continue;
+      // Perturbed queries go through the same trained model; the database codes are shared.
+      const Encoded query = p.none() ? e.query
+                                     : e.hasher->encode(perturbed_queries.at(p.label()),
+                                                        all_positions(sets.query), c.threads);
+      Stage1 s1;
+      auto t0 = clock_type::now();
+      s1.lists = hamming_knn(query.codes, e.database.codes, c.shortlist);
+      s1.us_per_query = seconds_since(t0) * 1e6 / std::max<size_t>(1, s1.lists.size());
+      t0 = clock_type::now();
+      s1.evaluation = std::make_unique<HammingEvaluation>(query_labels, db_labels, query.codes,
+                                                          e.database.codes, c.shortlist, c.eval);
+      s1.evaluation_seconds = seconds_since(t0);
+      for (const Cell* cell : todo) {
+        json record = evaluate_cell(c, *cell, e, query, s1, prov);
+        append_record(c, record);  // after every cell: a crash loses at most one
+        ++finished;
+        const double elapsed = seconds_since(start);
+        log(fmt::format("cell {}/{} {}: mAP@all {:.4f}  [ETA {:.0f}s]", finished, total, cell->id,
+                        record["metrics"].value("mAP@all", 0.0),
+                        elapsed / finished * (total - finished)));
+      }
     }
     for (const auto& a : e.artefacts->entries())
       log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key, a.from_disk ? "loaded" : "built",
