@@ -5,9 +5,10 @@
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
+#include "framework/experiment/datasets.h"
+#include "framework/experiment/evaluate.h"
 #include "framework/experiment/merge.h"
 #include "framework/experiment/pivot.h"
-#include "framework/experiment/datasets.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
@@ -93,6 +94,15 @@ int main(int argc, char** argv) {
                   "add the code diagnostics of each build: quantization error, bit balance, "
                   "bit correlation, distinct database codes");
 
+  std::vector<std::string> metric_terms;
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "recompute or add metrics from the stored rankings, without re-running");
+  evaluate->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  evaluate->add_option("--metrics", metric_terms,
+                       "e.g. 'map_at=100;precision_at=10,50;recall_at=100' (cut-offs up to the "
+                       "shortlist L; all only when L is the database size); default: every "
+                       "mAP@k, P@k, R@k the records hold that their top L allows");
+
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
@@ -129,6 +139,11 @@ int main(int argc, char** argv) {
           }
         std::cout << hamster::format_pivot(results_dir, spec);
       }
+    } else if (*evaluate) {
+      std::string terms;
+      for (const auto& t : metric_terms) terms += t + ";";
+      hamster::evaluate_results(results_dir, hamster::parse_metric_request(terms), std::cerr);
+      std::cout << hamster::format_table(results_dir, "md");
     } else if (*merge) {
       std::vector<std::filesystem::path> inputs(merge_inputs.begin(), merge_inputs.end());
       const size_t cells = hamster::merge_results(inputs, merge_out);
