@@ -9,6 +9,7 @@
 #include "framework/experiment/evaluate.h"
 #include "framework/experiment/merge.h"
 #include "framework/experiment/pivot.h"
+#include "framework/experiment/record_items.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
@@ -103,6 +104,14 @@ int main(int argc, char** argv) {
                        "shortlist L; all only when L is the database size); default: every "
                        "mAP@k, P@k, R@k the records hold that their top L allows");
 
+  std::string cell, items;
+  auto* images = app.add_subcommand(
+      "images", "write dataset items of a results folder as .npy (for the retrieval grid)");
+  images->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  images->add_option("--items", items, "dataset item indices, e.g. 3,17,42")->required();
+  images->add_option("--cell", cell, "the cell whose dataset to read (default: the first)");
+  images->add_option("--out", out_dir, "folder for images.npy and labels.npy")->required();
+
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
@@ -144,6 +153,18 @@ int main(int argc, char** argv) {
       for (const auto& t : metric_terms) terms += t + ";";
       hamster::evaluate_results(results_dir, hamster::parse_metric_request(terms), std::cerr);
       std::cout << hamster::format_table(results_dir, "md");
+    } else if (*images) {
+      std::vector<int64_t> ids;
+      for (const auto& text : split_list(items)) {
+        size_t used = 0;
+        try {
+          ids.push_back(std::stoll(text, &used));
+        } catch (const std::exception&) {
+        }
+        if (used == 0 || used != text.size())
+          throw hamster::Error("--items expects item indices joined by commas, got '" + text + "'");
+      }
+      hamster::dump_items(results_dir, cell, ids, out_dir);
     } else if (*merge) {
       std::vector<std::filesystem::path> inputs(merge_inputs.begin(), merge_inputs.end());
       const size_t cells = hamster::merge_results(inputs, merge_out);
