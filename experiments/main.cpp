@@ -10,6 +10,7 @@
 #include "framework/experiment/merge.h"
 #include "framework/experiment/pivot.h"
 #include "framework/experiment/record_items.h"
+#include "framework/experiment/report.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
@@ -112,6 +113,14 @@ int main(int argc, char** argv) {
   images->add_option("--cell", cell, "the cell whose dataset to read (default: the first)");
   images->add_option("--out", out_dir, "folder for images.npy and labels.npy")->required();
 
+  hamster::ReportOptions report_opt;
+  std::string report_out;
+  auto* report = app.add_subcommand(
+      "report", "one self-contained HTML page: tables, figures, retrieval grids");
+  report->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  report->add_option("--out", report_out, "the page (default: RESULTS_DIR/report.html)");
+  report->add_option("--grids", report_opt.grids, "retrieval grids on the page (default 3)");
+
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
@@ -153,6 +162,11 @@ int main(int argc, char** argv) {
       for (const auto& t : metric_terms) terms += t + ";";
       hamster::evaluate_results(results_dir, hamster::parse_metric_request(terms), std::cerr);
       std::cout << hamster::format_table(results_dir, "md");
+    } else if (*report) {
+      report_opt.out = report_out;
+      // The grids' images come from this very binary (`hamster images`).
+      report_opt.hamster = std::filesystem::read_symlink("/proc/self/exe");
+      std::cout << hamster::write_report(results_dir, report_opt).string() << "\n";
     } else if (*images) {
       std::vector<int64_t> ids;
       for (const auto& text : split_list(items)) {
