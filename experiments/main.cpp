@@ -5,9 +5,12 @@
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
+#include "framework/experiment/datasets.h"
+#include "framework/experiment/evaluate.h"
 #include "framework/experiment/merge.h"
 #include "framework/experiment/pivot.h"
-#include "framework/experiment/datasets.h"
+#include "framework/experiment/record_items.h"
+#include "framework/experiment/report.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
@@ -93,6 +96,31 @@ int main(int argc, char** argv) {
                   "add the code diagnostics of each build: quantization error, bit balance, "
                   "bit correlation, distinct database codes");
 
+  std::vector<std::string> metric_terms;
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "recompute or add metrics from the stored rankings, without re-running");
+  evaluate->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  evaluate->add_option("--metrics", metric_terms,
+                       "e.g. 'map_at=100;precision_at=10,50;recall_at=100' (cut-offs up to the "
+                       "shortlist L; all only when L is the database size); default: every "
+                       "mAP@k, P@k, R@k the records hold that their top L allows");
+
+  std::string cell, items;
+  auto* images = app.add_subcommand(
+      "images", "write dataset items of a results folder as .npy (for the retrieval grid)");
+  images->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  images->add_option("--items", items, "dataset item indices, e.g. 3,17,42")->required();
+  images->add_option("--cell", cell, "the cell whose dataset to read (default: the first)");
+  images->add_option("--out", out_dir, "folder for images.npy and labels.npy")->required();
+
+  hamster::ReportOptions report_opt;
+  std::string report_out;
+  auto* report = app.add_subcommand(
+      "report", "one self-contained HTML page: tables, figures, retrieval grids");
+  report->add_option("results_dir", results_dir, "e.g. results/quickstart")->required();
+  report->add_option("--out", report_out, "the page (default: RESULTS_DIR/report.html)");
+  report->add_option("--grids", report_opt.grids, "retrieval grids on the page (default 3)");
+
   auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
@@ -129,6 +157,28 @@ int main(int argc, char** argv) {
           }
         std::cout << hamster::format_pivot(results_dir, spec);
       }
+    } else if (*evaluate) {
+      std::string terms;
+      for (const auto& t : metric_terms) terms += t + ";";
+      hamster::evaluate_results(results_dir, hamster::parse_metric_request(terms), std::cerr);
+      std::cout << hamster::format_table(results_dir, "md");
+    } else if (*report) {
+      report_opt.out = report_out;
+      // The grids' images come from this very binary (`hamster images`).
+      report_opt.hamster = std::filesystem::read_symlink("/proc/self/exe");
+      std::cout << hamster::write_report(results_dir, report_opt).string() << "\n";
+    } else if (*images) {
+      std::vector<int64_t> ids;
+      for (const auto& text : split_list(items)) {
+        size_t used = 0;
+        try {
+          ids.push_back(std::stoll(text, &used));
+        } catch (const std::exception&) {
+        }
+        if (used == 0 || used != text.size())
+          throw hamster::Error("--items expects item indices joined by commas, got '" + text + "'");
+      }
+      hamster::dump_items(results_dir, cell, ids, out_dir);
     } else if (*merge) {
       std::vector<std::filesystem::path> inputs(merge_inputs.begin(), merge_inputs.end());
       const size_t cells = hamster::merge_results(inputs, merge_out);

@@ -263,7 +263,11 @@ TEST_CASE("table: records written under other metric settings show blanks - not 
   c.rerankers.resize(1);
   std::ostringstream log;
   run_experiment(c, {}, log);
-  c.eval.map_at = {kAll, 100, 10};  // a new column: a new cell, the old record stays
+  // A new metric is not a new cell: the finished one stays as it was...
+  c.eval.map_at = {kAll, 100, 10};
+  CHECK(run_experiment(c, {}, log) == 0);
+  // ...and a new re-ranker's cell, run under the new settings, has the new column.
+  c.rerankers.push_back({"feature", {}});
   CHECK(run_experiment(c, {}, log) == 1);
   const std::string csv = format_table(c.output_dir, "csv");
   CHECK(csv.find("mAP@all,mAP@100,mAP@10,") != std::string::npos);
@@ -280,7 +284,7 @@ TEST_CASE("table: records written under other metric settings show blanks - not 
   std::ofstream(c.output_dir / "results.jsonl", std::ios::app) << rs[0].dump() << "\n";
   const std::string md = format_table(c.output_dir, "md");
   CHECK(md.find("| lsh | 99 |") != std::string::npos);
-  CHECK(md.find("| lsh | 16 | 0 | none | 100 | 0.") != std::string::npos);  // the other cell
+  CHECK(md.find("| lsh | 16 | 0 | feature | 100 | 0.") != std::string::npos);  // the other cell
   CHECK(std::count(md.begin(), md.end(), '\n') == 4);  // header, rule, two cells
   fs::remove_all(root);
 }
@@ -400,6 +404,9 @@ TEST_CASE("merge: two shards run apart and merged equal one unsharded run") {
   CHECK(merged == metrics_by_cell(whole.output_dir));
   CHECK(fs::exists(root / "merged" / "results.csv"));
   CHECK(fs::exists(root / "merged" / "split.txt"));
+  // Raw rankings come along, so the merged folder can be re-evaluated on its own.
+  for (const auto& r : records(root / "merged"))
+    CHECK(fs::exists(root / "merged" / r["raw"].get<std::string>()));
 
   // A shard of another split is refused, naming both files.
   std::ofstream(shard_dirs[1] / "split.txt") << "protocol stratified\nseed 99\n";

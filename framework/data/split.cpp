@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -299,6 +300,54 @@ void save_split(const Split& split, const fs::path& file) {
     fs::remove(tmp);
     throw Error("'" + file.string() + "': cannot move the split file into place: " + ec.message());
   }
+}
+
+Split load_split(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw Error("'" + file.string() + "': cannot open the split file");
+  Split split;
+  bool has_query = false, has_database = false;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::istringstream words(line);
+    std::string role;
+    if (!(words >> role)) continue;
+    const std::string where = "'" + file.string() + "':" + std::to_string(number) + ": ";
+    if (role == "protocol") {
+      words >> split.protocol;
+      continue;
+    }
+    if (role == "seed") {
+      if (!(words >> split.seed)) throw Error(where + "expected 'seed N'");
+      continue;
+    }
+    std::vector<int64_t>* ids = role == "query"        ? &split.query
+                                : role == "train"      ? &split.train
+                                : role == "database"   ? &split.database
+                                : role == "validation" ? &split.validation
+                                                       : nullptr;
+    if (!ids)
+      throw Error(where + "unknown line '" + role +
+                  "' (expected protocol, seed, query, train, database or validation)");
+    has_query = has_query || role == "query";
+    has_database = has_database || role == "database";
+    std::string word;
+    while (words >> word) {
+      size_t used = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(word, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != word.size() || v < 0)
+        throw Error(where + role + ": '" + word + "' is not an item index");
+      ids->push_back(v);
+    }
+  }
+  if (!has_query || !has_database)
+    throw Error("'" + file.string() + "': no " + (has_query ? "database" : "query") +
+                " line (not a split file?)");
+  return split;
 }
 
 }  // namespace hamster

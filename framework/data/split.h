@@ -57,6 +57,9 @@ void carve_validation(Split& split, const Dataset& data, int per_class, uint64_t
 // "protocol fmnist-1", "seed 0", then one line per role ("query 3 17 ...", "train ...",
 // "database ...", and "validation ..." when there is one).
 void save_split(const Split& split, const std::filesystem::path& file);
+// Reads what save_split wrote. Throws Error naming the file and line for an unknown line,
+// an index that is not a whole number >= 0, or a missing query or database line.
+Split load_split(const std::filesystem::path& file);
 
 // Deterministic generator shared by everything seeded in the framework (splits, LSH,
 // tie-breaking in tests): SplitMix64, simple and the same on every platform.

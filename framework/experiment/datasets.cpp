@@ -1,6 +1,7 @@
 #include "framework/experiment/datasets.h"
 
 #include <filesystem>
+#include <type_traits>
 
 #include "framework/data/image_list.h"
 #include "framework/data/loaders.h"
@@ -95,6 +96,40 @@ std::string dataset_options_key(const ExperimentConfig& c) {
   for (const std::string& option : dataset_spec(c.dataset).options)
     key += "|" + option + "=" + option_value(c, option);
   return key;
+}
+
+std::vector<std::pair<std::string, std::string>> dataset_options(const ExperimentConfig& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& option : dataset_spec(c.dataset).options)
+    out.emplace_back(option, option_value(c, option));
+  return out;
+}
+
+void set_dataset_option(ExperimentConfig& c, const std::string& key, const std::string& value) {
+  auto whole = [&](auto& field) {
+    size_t used = 0;
+    try {
+      const long long v = std::stoll(value, &used);
+      if (used == value.size() && v >= 0) {
+        field = static_cast<std::remove_reference_t<decltype(field)>>(v);
+        return;
+      }
+    } catch (const std::exception&) {
+    }
+    throw Error("dataset option " + key + ": expected a whole number >= 0, got '" + value + "'");
+  };
+  if (key == "image_root") {
+    c.image_root = value;
+  } else if (key == "image_size") {
+    whole(c.image_size);
+  } else if (key == "mosaics") {
+    whole(c.mosaics);
+  } else if (key == "mosaic_seed") {
+    whole(c.mosaic_seed);
+  } else {
+    throw Error("unknown dataset option '" + key +
+                "' (known: image_root, image_size, mosaics, mosaic_seed)");
+  }
 }
 
 }  // namespace hamster

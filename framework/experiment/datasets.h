@@ -3,6 +3,7 @@
 // on it (the first is its default) and which dataset.* options it takes. Adding a dataset
 // is one row in datasets.cpp.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "framework/data/dataset.h"
@@ -30,5 +31,11 @@ const DatasetSpec* dataset_defining(const std::string& protocol);
 // key, so mosaics of another count or images of another size never reuse a model. Empty
 // for datasets without options, which keeps their keys as they were.
 std::string dataset_options_key(const ExperimentConfig& config);
+
+// The dataset.* options the config's dataset takes, with their values as text (what result
+// records keep), and the way back: sets one on a config. set_dataset_option throws Error
+// naming the option for an unknown key or a value of the wrong type.
+std::vector<std::pair<std::string, std::string>> dataset_options(const ExperimentConfig& config);
+void set_dataset_option(ExperimentConfig& config, const std::string& key, const std::string& value);
 
 }  // namespace hamster

@@ -28,6 +28,7 @@ size_t merge_results(const std::vector<fs::path>& inputs, const fs::path& out) {
   if (inputs.empty()) throw Error("merge: no input folders");
   std::vector<json> merged;
   std::map<std::string, std::pair<size_t, fs::path>> where;  // cell_key -> record, folder
+  std::map<std::string, fs::path> raw_from;                  // raw file -> its folder
   std::string split;
   fs::path split_from;
   for (const fs::path& dir : inputs) {
@@ -47,14 +48,34 @@ size_t merge_results(const std::vector<fs::path>& inputs, const fs::path& out) {
       auto it = key.empty() ? where.end() : where.find(key);
       if (it == where.end()) {
         if (!key.empty()) where[key] = {merged.size(), dir};
+        if (r.contains("raw")) raw_from[r.at("raw").get<std::string>()] = dir;
         merged.push_back(std::move(r));
-      } else if (merged[it->second.first].at("metrics") != r.at("metrics")) {
-        throw Error("merge: cell " + r.value("cell", key) + " has different metrics in " +
-                    it->second.second.string() + " and " + dir.string());
+        continue;
+      }
+      // A metric one folder added with `hamster evaluate` is kept; one both hold must agree.
+      json& kept = merged[it->second.first];
+      for (const auto& [name, value] : r.at("metrics").items()) {
+        if (!kept.at("metrics").contains(name)) {
+          kept["metrics"][name] = value;
+          kept["metric_order"].push_back(name);
+        } else if (kept.at("metrics").at(name) != value) {
+          throw Error("merge: cell " + r.value("cell", key) + " has different metrics in " +
+                      it->second.second.string() + " and " + dir.string() + " (" + name + ")");
+        }
       }
     }
   }
   fs::create_directories(out);
+  // Raw rankings travel with their records, so the merged folder can be evaluated alone.
+  for (const auto& [raw, dir] : raw_from) {
+    const fs::path target = out / raw;
+    if (fs::exists(target) || !fs::exists(dir / raw)) continue;
+    fs::create_directories(target.parent_path());
+    fs::path tmp = target;
+    tmp += ".tmp";
+    fs::copy_file(dir / raw, tmp, fs::copy_options::overwrite_existing);
+    fs::rename(tmp, target);
+  }
   std::string text;
   for (const json& r : merged) text += r.dump() + "\n";
   write_file_atomic(out / "results.jsonl", text);

@@ -1,6 +1,9 @@
 #include "framework/experiment/records.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -28,6 +31,22 @@ std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
     }
   }
   return records;
+}
+
+void with_results_lock(const std::filesystem::path& dir, const std::function<void()>& f) {
+  const std::filesystem::path lock_path = dir / "results.lock";
+  const int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR, 0644);
+  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw Error("cannot lock " + lock_path.string());
+  }
+  try {
+    f();
+  } catch (...) {
+    ::close(fd);  // releases the lock
+    throw;
+  }
+  ::close(fd);
 }
 
 std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records) {

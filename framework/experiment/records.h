@@ -2,6 +2,7 @@
 // Reading results.jsonl: one JSON record per finished cell. Internal to the experiment
 // code (the rest of hamster never sees nlohmann::json).
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -11,6 +12,11 @@ namespace hamster {
 // The records of `file` in order; none if the file does not exist. Throws Error naming
 // the file and line of a record that does not parse.
 std::vector<nlohmann::json> read_records(const std::filesystem::path& file);
+
+// Shards of one grid may run as concurrent processes on one folder, and `hamster evaluate`
+// rewrites it: every change to <dir>/results.jsonl happens inside f, under an exclusive
+// lock on <dir>/results.lock. Throws Error naming the lock file if it cannot be taken.
+void with_results_lock(const std::filesystem::path& dir, const std::function<void()>& f);
 
 // results.jsonl is appended to, so a cell redone before the file was compacted appears
 // more than once: its last record is the one that counts. The records in file order, each

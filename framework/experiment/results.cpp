@@ -48,13 +48,19 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     return r.value("protocol", "") != records.front().value("protocol", "");
   });
   if (datasets) t.header.insert(t.header.begin(), "dataset");
-  // Every metric any record has, in first-seen order: records written under other metric
-  // settings show blanks where they computed nothing, never a made-up 0.
+  // Every metric any record has: records written under other metric settings show blanks
+  // where they computed nothing, never a made-up 0. A metric first seen in a later record
+  // goes right after the one it follows there (mAP@10 after mAP@100), not at the end.
   std::vector<std::string> metrics;
-  for (const auto& r : records)
-    for (const auto& m : r.at("metric_order"))
-      if (std::find(metrics.begin(), metrics.end(), m.get<std::string>()) == metrics.end())
-        metrics.push_back(m.get<std::string>());
+  for (const auto& r : records) {
+    auto after = metrics.begin();
+    for (const auto& m : r.at("metric_order")) {
+      const std::string name = m.get<std::string>();
+      auto it = std::find(metrics.begin(), metrics.end(), name);
+      if (it == metrics.end()) it = metrics.insert(after, name);
+      after = it + 1;
+    }
+  }
   for (const auto& m : metrics) t.header.push_back(m);
   // Deep hashers: the training budget each ran under (epochs x batch, optimiser, lr), and
   // the epoch model selection kept with its validation mAP.

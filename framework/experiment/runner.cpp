@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/file.h>
 #include <tbb/global_control.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -23,6 +23,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/experiment/datasets.h"
 #include "framework/experiment/provenance.h"
+#include "framework/experiment/raw_results.h"
 #include "framework/experiment/records.h"
 #include "framework/hasher.h"
 #include "framework/npy.h"
@@ -54,7 +55,10 @@ struct Cell {
   const Build* build;
   const PluginSpec* reranker;
   std::string id;   // "dsh/32b/seed0/feature", "dsh/32b/seed0/noise=0.2/feature"
-  std::string key;  // content hash: build key + re-ranker + shortlist + metrics + perturbation
+  std::string key;  // content hash: build key + re-ranker + shortlist (+ query set, perturbation)
+  // The key of records written before raw results were stored, when the metric names were
+  // part of it: such a record still counts as this cell's, so an old folder is not re-run.
+  std::string legacy_key;
   const Perturbation* perturb;  // of the queries
 };
 
@@ -106,6 +110,8 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
   return builds;
 }
 
+// A cell's identity is what its ranking depends on. The metrics are not part of it: they
+// are computed from the stored ranking (raw/), and `hamster evaluate` adds new ones.
 std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>& builds) {
   std::string metrics;
   for (const auto& m : metric_names(c.eval)) metrics += m + ",";
@@ -113,13 +119,18 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
   for (const auto& b : builds)
     for (const Perturbation& p : c.perturbations)
       for (const auto& r : c.rerankers) {
-        std::string text = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|" +
-                           metrics + effective_params(RerankerRegistry::instance(), r);
-        if (c.queries != "test") text += "|queries=" + c.queries;
+        const std::string head = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|";
+        const std::string params = effective_params(RerankerRegistry::instance(), r);
+        std::string tail = c.queries != "test" ? "|queries=" + c.queries : "";
         // Clean queries keep the keys they had before perturbations existed.
-        if (!p.none()) text += "|perturb=" + p.label();
+        if (!p.none()) tail += "|perturb=" + p.label();
         const std::string id = b.id + "/" + (p.none() ? "" : p.label() + "/") + r.label();
-        Cell cell{&b, &r, id, content_hash(text), &p};
+        Cell cell{&b,
+                  &r,
+                  id,
+                  content_hash(head + params + tail),
+                  content_hash(head + metrics + params + tail),
+                  &p};
         for (const Cell& other : cells)
           if (other.key == cell.key)
             throw Error("cells " + other.id + " and " + cell.id +
@@ -194,30 +205,19 @@ std::map<std::string, json> records_by_key(const fs::path& file) {
   return records;
 }
 
-// Shards of one grid may run as concurrent processes on one folder: every change to
-// results.jsonl happens under an exclusive lock on results.lock.
-template <class F>
-void with_results_lock(const ExperimentConfig& c, F&& f) {
-  const fs::path lock_path = c.output_dir / "results.lock";
-  const int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR, 0644);
-  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw Error("cannot lock " + lock_path.string());
-  }
-  try {
-    f();
-  } catch (...) {
-    ::close(fd);  // releases the lock
-    throw;
-  }
-  ::close(fd);
+// The record of a cell in `records` (by its key, or the key it had when metric names were
+// part of it), or nullptr.
+const json* record_of(const std::map<std::string, json>& records, const Cell& cell) {
+  auto it = records.find(cell.key);
+  if (it == records.end()) it = records.find(cell.legacy_key);
+  return it == records.end() ? nullptr : &it->second;
 }
 
 // Appends one finished cell: O(record) per cell, so a grid of thousands of cells writes
 // each record once (rewriting the file after every cell made it O(cells^2) bytes). A
 // redone cell appears twice until compact_results; readers keep the last.
 void append_record(const ExperimentConfig& c, const json& record) {
-  with_results_lock(c, [&] {
+  with_results_lock(c.output_dir, [&] {
     const fs::path file = c.output_dir / "results.jsonl";
     const std::string line = record.dump() + "\n";
     const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
@@ -230,17 +230,19 @@ void append_record(const ExperimentConfig& c, const json& record) {
 
 // Rewrites results.jsonl once per run: one record per cell (the last written), in grid
 // order, then records of cells no longer in the config (kept, not lost); and derives
-// results.csv from it. Atomic, under the lock.
+// results.csv from it. A record found under its legacy key is stored under the cell's key
+// from then on. Atomic, under the lock.
 void compact_results(const ExperimentConfig& c, const std::vector<Cell>& cells) {
-  with_results_lock(c, [&] {
+  with_results_lock(c.output_dir, [&] {
     const fs::path file = c.output_dir / "results.jsonl";
     std::map<std::string, json> records = records_by_key(file);
     std::vector<json> ordered;
     std::set<std::string> written;
     for (const auto& cell : cells)
-      if (auto it = records.find(cell.key); it != records.end()) {
-        ordered.push_back(it->second);
-        written.insert(cell.key);
+      if (const json* r = record_of(records, cell)) {
+        written.insert({cell.key, cell.legacy_key});
+        ordered.push_back(*r);
+        ordered.back()["cell_key"] = cell.key;
       }
     for (const auto& [k, r] : records)
       if (!written.count(k)) ordered.push_back(r);
@@ -383,8 +385,44 @@ struct Stage1 {
   double evaluation_seconds = 0;
 };
 
+// Where a cell's raw results go, relative to the results folder.
+std::string raw_path(const Cell& cell) { return "raw/" + cell.key + ".bin.gz"; }
+
+// The split file of the dataset a config runs (one per protocol in a datasets grid).
+std::string split_file(const ExperimentConfig& c) {
+  return c.id_prefix.empty() ? "split.txt" : "split-" + c.protocol + ".txt";
+}
+
+// The final top L of every query as dataset items: the re-ranked head, then the rest of the
+// query's Hamming shortlist (a head may be shorter than the shortlist it reorders).
+RawResults final_rankings(const EvaluationSets& sets, const std::vector<Shortlist>& stage1,
+                          const std::vector<Shortlist>& heads) {
+  RawResults raw;
+  raw.top = stage1.empty() ? 0 : static_cast<int64_t>(stage1.front().ids.size());
+  for (int64_t q : sets.query) raw.query_items.push_back(static_cast<int32_t>(q));
+  raw.ranked.reserve(raw.query_items.size() * raw.top);
+  for (size_t q = 0; q < stage1.size(); ++q) {
+    const std::vector<int64_t>& head = heads[q].ids;
+    const std::vector<int64_t>& prefix = stage1[q].ids;
+    for (size_t r = 0; r < prefix.size(); ++r)
+      raw.ranked.push_back(
+          static_cast<int32_t>(sets.database[r < head.size() ? head[r] : prefix[r]]));
+  }
+  return raw;
+}
+
+// The dataset as the record names it, so that `hamster evaluate` loads the same items.
+json dataset_source(const ExperimentConfig& c) {
+  json options = json::object();
+  for (const auto& [k, v] : dataset_options(c))
+    options[k] = k == "image_root" && !v.empty() ? fs::absolute(v).string() : v;
+  return {{"path", c.dataset_path.empty() ? "" : fs::absolute(c.dataset_path).string()},
+          {"options", options}};
+}
+
 json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
-                   const Encoded& query, const Stage1& s1, const Provenance& prov) {
+                   const Encoded& query, const Stage1& s1, const EvaluationSets& sets,
+                   const Provenance& prov) {
   auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->values());
   e.artefacts->take_requests();
   const size_t built_before = e.artefacts->entries().size();
@@ -406,6 +444,8 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
   reranker->rerank(query, lists);
   const double rerank_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, lists.size());
   const Evaluation ev = s1.evaluation->score(lists);
+  // Before the record is appended: a record never names a raw file that is not there.
+  write_raw_results(c.output_dir / raw_path(cell), final_rankings(sets, s1.lists, lists));
 
   json metrics = json::object(), order = json::array();
   for (const auto& [name, value] : ev.metrics) {
@@ -442,6 +482,9 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
               RerankerRegistry::instance().entry(cell.reranker->name).params, cell.reranker->name)
            .values()},
       {"shortlist", c.shortlist},
+      {"raw", raw_path(cell)},
+      {"split_file", split_file(c)},
+      {"dataset_source", dataset_source(c)},
       {"metric_order", order},
       {"metrics", metrics},
       {"pr_curve", {{"radius_precision", ev.pr_precision}, {"radius_recall", ev.pr_recall}}},
@@ -501,6 +544,29 @@ EvaluationSets evaluation_sets(const ExperimentConfig& c, const Split& split) {
 
 namespace {
 
+// Metric names are not part of a cell's identity, so a metric added to a finished config
+// re-runs nothing; say how to add it to the records that lack it.
+void note_missing_metrics(const ExperimentConfig& c, const std::vector<Cell>& cells,
+                          const std::map<std::string, json>& records, Logger& log) {
+  std::set<std::string> missing;
+  size_t lacking = 0;
+  for (const Cell& cell : cells) {
+    const json* r = record_of(records, cell);
+    if (!r) continue;
+    bool lacks = false;
+    for (const std::string& m : metric_names(c.eval))
+      if (!r->value("metrics", json::object()).contains(m)) missing.insert(m), lacks = true;
+    lacking += lacks;
+  }
+  if (missing.empty()) return;
+  std::string names;
+  for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m;
+  log(
+      fmt::format("{} finished cells lack {}: `hamster evaluate {} --metrics ...` adds them "
+                  "from the stored rankings, without re-running",
+                  lacking, names, c.output_dir.string()));
+}
+
 int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
   Logger log(out);
   const std::vector<Build> builds = make_builds(c);
@@ -515,7 +581,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
     if (static_cast<int>(i % opt.shards) != opt.shard) continue;
     for (const Cell& cell : cells)
       if (cell.build == &builds[i] && filter.matches(cell) &&
-          (opt.force || !records.count(cell.key)))
+          (opt.force || !record_of(records, cell)))
         pending[&builds[i]].push_back(&cell);
     if (!pending.count(&builds[i])) continue;
     pending_builds.push_back(&builds[i]);
@@ -526,6 +592,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
         if (cell.build == &builds[i]) pending[&builds[i]].push_back(&cell);
     }
   }
+  note_missing_metrics(c, cells, records, log);
   size_t total = 0;
   for (const auto& [b, list] : pending) total += list.size();
   log(fmt::format("experiment {}: {} cells in the grid, {} to run, results in {}", c.name,
@@ -539,6 +606,9 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
 
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, c.threads);
   const Dataset data = load_dataset(c);
+  if (data.size() > std::numeric_limits<int32_t>::max())
+    throw Error(fmt::format("{}: {} items; raw results store item indices as int32", data.name,
+                            data.size()));
   const Split split = split_for(c, data);
   const EvaluationSets sets = evaluation_sets(c, split);
   if (c.shortlist > static_cast<int64_t>(sets.database.size()))
@@ -550,8 +620,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
         throw Error(fmt::format("metric cut-off k = {} is larger than the database ({} items)", k,
                                 sets.database.size()));
   fs::create_directories(c.output_dir);
-  save_split(split, c.output_dir / (c.id_prefix.empty() ? std::string("split.txt")
-                                                        : "split-" + c.protocol + ".txt"));
+  save_split(split, c.output_dir / split_file(c));
   log(fmt::format("{} ({} items): {} {} queries, {} training, {} validation, {} database",
                   data.name, data.size(), sets.query.size(), c.queries, split.train.size(),
                   split.validation.size(), sets.database.size()));
@@ -596,7 +665,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                                                           e.database.codes, c.shortlist, c.eval);
       s1.evaluation_seconds = seconds_since(t0);
       for (const Cell* cell : todo) {
-        json record = evaluate_cell(c, *cell, e, query, s1, prov);
+        json record = evaluate_cell(c, *cell, e, query, s1, sets, prov);
         append_record(c, record);  // after every cell: a crash loses at most one
         ++finished;
         const double elapsed = seconds_since(start);
