@@ -159,6 +159,12 @@ TEST_CASE("MultiIndexHashing: ties across codes in row order - k past the distin
   for (int64_t i = 0; i < q.size(); ++i)
     CHECK(std::vector<int64_t>(ids41.begin() + i * 41, ids41.begin() + (i + 1) * 41) ==
           want41[i].ids);
+  // Radius search there too goes to the scan of the distinct codes, then expands them.
+  for (int radius : {0, 3, 12}) {
+    CAPTURE(radius);
+    check_same(thrifty.radius(q, radius), hamming_radius(q, db, radius));
+    check_same(index.radius(q, radius), hamming_radius(q, db, radius));
+  }
   MultiIndexHashing::Work work;
   std::vector<int64_t> ids(q.size());
   std::vector<int32_t> dist(q.size());

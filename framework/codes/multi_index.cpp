@@ -251,6 +251,7 @@ MultiIndexHashing::MultiIndexHashing(const BinaryCodes& db, int substrings, bool
                 std::to_string(db.bits()) + "-bit codes (expected 1 to " +
                 std::to_string(db.bits()) + ", or 0 to choose)");
   distinct_ = DistinctCodes(db);
+  if (4 * distinct_.size() > db.size()) rows_ = db;
   int m = substrings;
   if (m == 0) {
     const double per_table = std::max(1.0, std::log2(static_cast<double>(distinct_.size())));
@@ -283,7 +284,11 @@ void MultiIndexHashing::knn(const BinaryCodes& queries, int64_t k, int64_t* ids,
   if (deferred.empty()) return;
   std::vector<int64_t> scan_ids(deferred.size() * k);
   std::vector<int32_t> scan_dist(deferred.size() * k);
-  hamming_knn(queries.subset(deferred), distinct_, k, scan_ids.data(), scan_dist.data());
+  if (rows_.size() > 0)
+    hamming_knn(queries.subset(deferred), rows_, k, scan_ids.data(), scan_dist.data(),
+                default_hamming_kernel(), KnnPath::scan);
+  else
+    hamming_knn(queries.subset(deferred), distinct_, k, scan_ids.data(), scan_dist.data());
   for (size_t i = 0; i < deferred.size(); ++i) {
     std::copy_n(scan_ids.begin() + i * k, k, ids + deferred[i] * k);
     std::copy_n(scan_dist.begin() + i * k, k, distances + deferred[i] * k);
@@ -324,6 +329,11 @@ std::vector<Shortlist> MultiIndexHashing::radius(const BinaryCodes& queries, int
       probe_all(distinct_, tables_, queries, 0, r_max, budget(), work,
                 [&](int64_t q, Scratch& s) { expand_all(s.expander, s.found, out[q]); });
   if (deferred.empty()) return out;
+  if (rows_.size() > 0) {
+    std::vector<Shortlist> scanned = hamming_radius(queries.subset(deferred), rows_, r_max);
+    for (size_t i = 0; i < deferred.size(); ++i) out[deferred[i]] = std::move(scanned[i]);
+    return out;
+  }
   // The scan of the distinct codes lists each query's codes within the radius.
   const std::vector<Shortlist> near =
       hamming_radius(queries.subset(deferred), distinct_.codes(), r_max);

@@ -101,6 +101,10 @@ class MultiIndexHashing {
   DistinctCodes distinct_;
   std::vector<SubstringTable> tables_;
   bool scan_far_queries_;
+  // The database itself when its codes are mostly distinct (more than a quarter of its
+  // rows): far queries are then scanned row by row, which beats scanning distinct codes
+  // that are hardly fewer and expanding their lists. Empty otherwise.
+  BinaryCodes rows_;
   // A query goes to the scan when its probes would cost more than this (in distinct codes
   // scanned): the cost of scanning them all, or no limit.
   int64_t budget() const;
