@@ -150,8 +150,8 @@ bool mih_table(const PathOptions& o) {
   const hamster::HammingKernel& kernel = hamster::default_hamming_kernel();
   std::printf(
       "MIH against the scan on random codes, %lld queries/s on 1 thread (%s), best of %d; m: "
-      "tables; probes and verified: per query; scanned: queries that scanned the distinct "
-      "codes instead of probing; same: MIH gave the scan's ids and distances\n",
+      "tables; probes and verified: per query; scanned: queries handed to the scan (their "
+      "next ball of probes would have cost more); same: MIH gave the scan's ids and distances\n",
       static_cast<long long>(o.queries), g_wall_clock ? "wall clock" : "CPU time of the thread",
       o.repeat);
   std::printf("%4s %8s %5s | %9s %9s %7s | %2s %9s %9s %7s | %s\n", "bits", "N", "k", "scan", "mih",
