@@ -1,13 +1,28 @@
-// Stage-1 speed: hamster::hamming_knn on random codes with every Hamming kernel this CPU
-// runs, side by side, on one thread (and the default kernel on all threads), and (when
-// built with HAMSTER_HAVE_FAISS) faiss::IndexBinaryFlat on the same data. Every kernel
-// must return the scalar kernel's ids and distances; faiss the same distances at every
-// rank (it may order ties differently).
+// Stage-1 speed. Three tables, each timed on one thread (CPU time of the thread unless
+// --wall is given), each checking that every method returns the same results:
 //
-//   bench_hamming [--n N] [--queries Q] [--repeat R] [--bits 64,32] [--k 100,1000] [--wall]
-//                 [--no-faiss]
+// 1. (default) hamster::hamming_knn on random codes with every Hamming kernel this CPU
+//    runs, side by side, on one thread (and the default kernel on all threads), and (when
+//    built with HAMSTER_HAVE_FAISS) faiss::IndexBinaryFlat on the same data. Every kernel
+//    must return the scalar kernel's ids and distances; faiss the same distances at every
+//    rank (it may order ties differently).
 //
-// One-thread figures are per CPU second of the calling thread unless --wall is given.
+//      bench_hamming [--n N] [--queries Q] [--repeat R] [--bits 64,32] [--k 100,1000]
+//                    [--wall] [--no-faiss]
+//
+// 2. --codes DIR[,DIR...] (folders of `hamster export`: db_codes.npy, query_codes.npy), or
+//    --clustered (a synthetic stand-in: few centres, bits flipped, over --bits and --n):
+//    the plain scan, the distinct-code path (with and without collecting the distinct
+//    codes), multi-index hashing and faiss side by side, all checked against the scan.
+//
+//      bench_hamming --codes DIR[,DIR] [--k 1,10,100,1000] [--repeat R]
+//      bench_hamming --clustered [--bits 16,32,64] [--n N] [--queries Q] [--k ...]
+//
+// 3. --mih: multi-index hashing against the scan on random codes, --bits x --n-list x --k.
+//
+//      bench_hamming --mih [--bits 16,32,64] [--n-list 100000,1000000] [--k 1,10,100]
+#include "bench/bench_hamming.h"
+
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 
@@ -25,18 +40,9 @@
 #include "framework/codes/binary_codes.h"
 #include "framework/codes/hamming_search.h"
 
-#ifdef HAMSTER_HAVE_FAISS
-#include <faiss/IndexBinaryFlat.h>
-#include <omp.h>
-#endif
-
 namespace {
 
-// One-thread runs are timed by the calling thread's CPU time: on a shared machine, time
-// the thread spends descheduled is not the code's. --wall times them by the wall clock.
-bool g_wall_clock = false;
-// --no-faiss leaves faiss out (its copy of the codes then does not count in the peak RSS).
-bool g_faiss = true;
+using namespace bench;
 
 struct Options {
   int64_t n = 1000000;
@@ -44,7 +50,23 @@ struct Options {
   int repeat = 3;
   std::vector<int64_t> bits = {64, 32};
   std::vector<int64_t> k = {100, 1000};
+  bool k_given = false, bits_given = false;
+  // Tables 2 and 3 (bench_hamming.h).
+  std::vector<std::string> code_dirs;
+  bool clustered = false;
+  bool mih = false;
+  std::vector<int64_t> n_list = {100000, 1000000};
 };
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    if (comma > at) out.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
 
 // "64,32" -> {64, 32}; empty or non-positive entries are refused by the caller.
 std::vector<int64_t> parse_list(const char* text) {
@@ -72,8 +94,18 @@ Options parse(int argc, char** argv) {
       o.repeat = std::atoi(argv[++i]);
     } else if (a == "--bits" && has_value) {
       o.bits = parse_list(argv[++i]);
+      o.bits_given = true;
     } else if (a == "--k" && has_value) {
       o.k = parse_list(argv[++i]);
+      o.k_given = true;
+    } else if (a == "--codes" && has_value) {
+      o.code_dirs = split_commas(argv[++i]);
+    } else if (a == "--clustered") {
+      o.clustered = true;
+    } else if (a == "--mih") {
+      o.mih = true;
+    } else if (a == "--n-list" && has_value) {
+      o.n_list = parse_list(argv[++i]);
     } else if (a == "--wall") {
       g_wall_clock = true;
     } else if (a == "--no-faiss") {
@@ -81,128 +113,58 @@ Options parse(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--n N] [--queries Q] [--repeat R] [--bits 64,32] [--k 100,1000] "
-                   "[--wall] [--no-faiss]\n",
-                   argv[0]);
+                   "[--wall] [--no-faiss]\n"
+                   "       %s --codes DIR[,DIR] | --clustered  (scan, distinct, MIH, faiss)\n"
+                   "       %s --mih [--n-list 100000,1000000]  (MIH against the scan)\n",
+                   argv[0], argv[0], argv[0]);
       std::exit(2);
     }
   }
   auto positive = [](const std::vector<int64_t>& v) {
     return !v.empty() && std::all_of(v.begin(), v.end(), [](int64_t x) { return x > 0; });
   };
-  if (o.n < 1 || o.queries < 1 || o.repeat < 1 || !positive(o.bits) || !positive(o.k)) {
-    std::fprintf(stderr, "--n, --queries, --repeat, --bits and --k must be positive\n");
+  if (o.n < 1 || o.queries < 1 || o.repeat < 1 || !positive(o.bits) || !positive(o.k) ||
+      !positive(o.n_list)) {
+    std::fprintf(stderr, "--n, --n-list, --queries, --repeat, --bits and --k must be positive\n");
     std::exit(2);
   }
   return o;
 }
 
-// SplitMix64: a fixed seed gives the same codes on every run and platform.
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-};
-
-hamster::BinaryCodes random_codes(int64_t n, int bits, SplitMix64& rng) {
-  hamster::BinaryCodes codes(n, bits);
-  const int tail = bits % 64;
-  const uint64_t last_mask = tail ? (uint64_t{1} << tail) - 1 : ~uint64_t{0};
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t* r = codes.row(i);
-    for (int w = 0; w < codes.words(); ++w) r[w] = rng.next();
-    r[codes.words() - 1] &= last_mask;  // bits past `bits` must stay zero
-  }
-  return codes;
-}
-
-double seconds_now(bool cpu) {
-  timespec ts;
-  clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// Best time of `repeat` runs, in seconds: the least disturbed run. `threads` == 1 runs
-// stay on the calling thread (TBB and OpenMP alike), so its CPU time is the run's.
-double best_seconds(int repeat, int threads, const std::function<void()>& run) {
-  const bool cpu = threads == 1 && !g_wall_clock;
-  double best = 1e300;
-  for (int i = 0; i < repeat; ++i) {
-    const double t0 = seconds_now(cpu);
-    run();
-    best = std::min(best, seconds_now(cpu) - t0);
-  }
-  return best;
-}
-
-struct KnnOutput {
-  std::vector<int64_t> ids;
-  std::vector<int32_t> distances;
-};
-
 double time_hamster(const hamster::BinaryCodes& q, const hamster::BinaryCodes& db, int64_t k,
                     const hamster::HammingKernel& kernel, int threads, int repeat, KnnOutput& out) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-  out.ids.resize(q.size() * k);
-  out.distances.resize(q.size() * k);
+  out.resize(q.size() * k);
+  // The scan itself: this table measures the kernels, not the choice of path.
   return best_seconds(repeat, threads, [&] {
-    hamster::hamming_knn(q, db, k, out.ids.data(), out.distances.data(), kernel);
+    hamster::hamming_knn(q, db, k, out.ids.data(), out.distances.data(), kernel,
+                         hamster::KnnPath::scan);
   });
 }
-
-// The CPU's model name, as lscpu prints it.
-std::string cpu_name() {
-  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
-  if (!f) return "unknown CPU";
-  char line[512];
-  std::string name = "unknown CPU";
-  while (std::fgets(line, sizeof line, f)) {
-    const char* colon = std::strchr(line, ':');
-    if (std::strncmp(line, "model name", 10) == 0 && colon) {
-      name = colon + 2;
-      if (!name.empty() && name.back() == '\n') name.pop_back();
-      break;
-    }
-  }
-  std::fclose(f);
-  return name;
-}
-
-#ifdef HAMSTER_HAVE_FAISS
-// faiss stores a code as bits / 8 bytes; on little-endian x86 the first bytes of our
-// words are exactly those (the rest of the last word is zero padding).
-std::vector<uint8_t> faiss_bytes(const hamster::BinaryCodes& codes) {
-  const size_t bytes = codes.bits() / 8;
-  std::vector<uint8_t> out(codes.size() * bytes);
-  for (int64_t i = 0; i < codes.size(); ++i)
-    std::memcpy(out.data() + i * bytes, codes.row(i), bytes);
-  return out;
-}
-
-double time_faiss(const faiss::IndexBinaryFlat& index, const std::vector<uint8_t>& q, int64_t nq,
-                  int64_t k, int threads, int repeat, KnnOutput& out) {
-  omp_set_num_threads(threads);
-  out.ids.resize(nq * k);
-  out.distances.resize(nq * k);
-  return best_seconds(repeat, threads,
-                      [&] { index.search(nq, q.data(), k, out.distances.data(), out.ids.data()); });
-}
-
-// Ties may be ordered differently, so compare the distance at every rank, not the ids.
-int64_t distance_mismatches(const KnnOutput& a, const KnnOutput& b) {
-  int64_t bad = 0;
-  for (size_t i = 0; i < a.distances.size(); ++i) bad += a.distances[i] != b.distances[i];
-  return bad;
-}
-#endif
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
+  if (!opt.code_dirs.empty() || opt.clustered || opt.mih) {
+    PathOptions p;
+    p.code_dirs = opt.code_dirs;
+    p.clustered = opt.clustered;
+    p.bits = opt.bits_given ? opt.bits : std::vector<int64_t>{16, 32, 64};
+    p.k = opt.k_given ? opt.k : std::vector<int64_t>{1, 10, 100, 1000};
+    p.n = opt.mih ? opt.n_list : std::vector<int64_t>{opt.n};
+    p.queries = opt.queries;
+    p.repeat = opt.repeat;
+    std::printf("%s; default kernel: %s\n", cpu_name().c_str(),
+                hamster::default_hamming_kernel().name);
+    bool ok = true;
+    if (!opt.code_dirs.empty() || opt.clustered) ok = paths_table(p) && ok;
+    if (opt.mih) {
+      if (!opt.k_given) p.k = {1, 10, 100};
+      ok = mih_table(p) && ok;
+    }
+    return ok ? 0 : 1;
+  }
   const int all = tbb::info::default_concurrency();
   const std::vector<const hamster::HammingKernel*>& kernels = hamster::supported_hamming_kernels();
   const hamster::HammingKernel& chosen = hamster::default_hamming_kernel();

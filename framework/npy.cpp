@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "framework/error.h"
@@ -156,6 +157,26 @@ void save_code_bits(const fs::path& file, const BinaryCodes& codes) {
   for (int64_t i = 0; i < codes.size(); ++i)
     for (int b = 0; b < codes.bits(); ++b) a.bytes[i * codes.bits() + b] = codes.bit(i, b);
   save_npy(file, a);
+}
+
+BinaryCodes load_code_bits(const fs::path& file) {
+  const NpyArray a = load_npy(file);
+  if (a.descr != "|u1" || a.shape.size() != 2 || a.shape[1] < 1)
+    throw Error(file.string() + ": expected an n x bits uint8 matrix of 0/1 codes, got '" +
+                a.descr + "' of " + std::to_string(a.shape.size()) + " dimensions");
+  if (a.shape[1] > std::numeric_limits<int>::max())
+    throw Error(file.string() + ": " + std::to_string(a.shape[1]) + " bits is too many");
+  const int bits = static_cast<int>(a.shape[1]);
+  BinaryCodes codes(a.shape[0], bits);
+  for (int64_t i = 0; i < codes.size(); ++i)
+    for (int b = 0; b < bits; ++b) {
+      const auto v = static_cast<unsigned char>(a.bytes[i * bits + b]);
+      if (v > 1)
+        throw Error(file.string() + ": value " + std::to_string(v) + " at row " +
+                    std::to_string(i) + ", bit " + std::to_string(b) + " is not 0 or 1");
+      if (v) codes.set_bit(i, b, true);
+    }
+  return codes;
 }
 
 void save_packed_codes(const fs::path& file, const BinaryCodes& codes) {

@@ -26,8 +26,11 @@ NpyArray load_npy(const std::filesystem::path& file);
 // Typed helpers.
 void save_embedding(const std::filesystem::path& file, const Embedding& m);
 Embedding load_embedding(const std::filesystem::path& file);
-// Codes as an n x bits uint8 matrix of 0/1 (what numpy users expect).
+// Codes as an n x bits uint8 matrix of 0/1 (what numpy users expect; `hamster export`).
 void save_code_bits(const std::filesystem::path& file, const BinaryCodes& codes);
+// Reads that matrix back. Throws Error naming the file for any other shape or type, a
+// value other than 0/1, or no columns.
+BinaryCodes load_code_bits(const std::filesystem::path& file);
 // Codes in their packed form (n x words uint64), for the cache.
 void save_packed_codes(const std::filesystem::path& file, const BinaryCodes& codes);
 BinaryCodes load_packed_codes(const std::filesystem::path& file, int bits);

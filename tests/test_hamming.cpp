@@ -16,6 +16,7 @@
 #include "framework/codes/hamming_search.h"
 #include "framework/data/split.h"
 #include "framework/error.h"
+#include "tests/hamming_helpers.h"
 #include "tests/helpers.h"
 
 using namespace hamster;
@@ -26,29 +27,8 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// Random codes. `density` < 1 sets fewer bits, which makes many distances collide, so
-// the tie order gets exercised; `distinct` > 0 draws every row from that many codes.
-BinaryCodes random_codes(int64_t n, int bits, Rng& rng, int distinct = 0) {
-  BinaryCodes pool(distinct > 0 ? distinct : n, bits);
-  for (int64_t i = 0; i < pool.size(); ++i)
-    for (int b = 0; b < bits; ++b) pool.set_bit(i, b, rng.next() & 1);
-  if (distinct == 0) return pool;
-  std::vector<int64_t> pick(n);
-  for (auto& p : pick) p = static_cast<int64_t>(rng.below(distinct));
-  return pool.subset(pick);
-}
-
-// Brute-force ranking: every database row, stably sorted by distance.
-std::vector<int64_t> reference_ranking(const uint64_t* query, const BinaryCodes& db,
-                                       std::vector<int>& dist) {
-  dist.resize(db.size());
-  for (int64_t j = 0; j < db.size(); ++j) dist[j] = hamming(query, db.row(j), db.words());
-  std::vector<int64_t> order(db.size());
-  std::iota(order.begin(), order.end(), int64_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return dist[a] < dist[b]; });
-  return order;
-}
+using test::random_codes;
+using test::reference_ranking;
 
 void check_knn_against_reference(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
                                  const HammingKernel& kernel = default_hamming_kernel()) {
@@ -318,35 +298,6 @@ TEST_CASE("hamming_radius equals brute force") {
 
 // ---- Kernels -----------------------------------------------------------------------------
 
-namespace {
-
-// Sets an environment variable for one scope, then puts the old value back.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    if (value)
-      setenv(name, value, 1);
-    else
-      unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (had_)
-      setenv(name_, old_.c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  bool had_ = false;
-  std::string old_;
-};
-
-}  // namespace
-
 TEST_CASE("Hamming kernels: the scalar one always - names checked") {
   const std::vector<const HammingKernel*>& kernels = supported_hamming_kernels();
   REQUIRE(!kernels.empty());
@@ -360,15 +311,15 @@ TEST_CASE("Hamming kernels: the scalar one always - names checked") {
                    "needs instructions this CPU lacks"));
 
   {
-    const ScopedEnv unset("HAMSTER_HAMMING_KERNEL", nullptr);
+    const test::ScopedEnv unset("HAMSTER_HAMMING_KERNEL", nullptr);
     CHECK(&default_hamming_kernel() == kernels.back());
   }
   {
-    const ScopedEnv forced("HAMSTER_HAMMING_KERNEL", "scalar");
+    const test::ScopedEnv forced("HAMSTER_HAMMING_KERNEL", "scalar");
     CHECK(std::string(default_hamming_kernel().name) == "scalar");
   }
   {
-    const ScopedEnv wrong("HAMSTER_HAMMING_KERNEL", "fast");
+    const test::ScopedEnv wrong("HAMSTER_HAMMING_KERNEL", "fast");
     CHECK(contains(test::error_message([] { default_hamming_kernel(); }),
                    "HAMSTER_HAMMING_KERNEL: unknown Hamming kernel 'fast'"));
   }

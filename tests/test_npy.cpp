@@ -24,6 +24,29 @@ TEST_CASE("npy: embeddings and packed codes round-trip") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("npy: code bits as hamster export writes them round-trip - other arrays refused") {
+  const fs::path dir = test::fresh_temp_dir("npy-bits");
+  BinaryCodes codes(3, 70);
+  codes.set_bit(0, 0, true);
+  codes.set_bit(1, 69, true);
+  codes.set_bit(2, 33, true);
+  save_code_bits(dir / "c.npy", codes);
+  const BinaryCodes back = load_code_bits(dir / "c.npy");
+  CHECK(back.bits() == 70);
+  CHECK(back.data() == codes.data());
+  // A 2 in the matrix is not a bit; a float matrix is not codes.
+  NpyArray two{"|u1", {1, 2}, {0, 2}};
+  save_npy(dir / "two.npy", two);
+  CHECK_THROWS_WITH_AS(load_code_bits(dir / "two.npy"),
+                       doctest::Contains("two.npy: value 2 at row 0, bit 1 is not 0 or 1"), Error);
+  Embedding m(2, 3);
+  m.setZero();
+  save_embedding(dir / "m.npy", m);
+  CHECK_THROWS_WITH_AS(load_code_bits(dir / "m.npy"),
+                       doctest::Contains("m.npy: expected an n x bits uint8 matrix"), Error);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("npy: corrupt files give an Error naming the file") {
   const fs::path dir = test::fresh_temp_dir("npy-bad");
   Embedding m(4, 4);

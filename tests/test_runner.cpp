@@ -13,11 +13,14 @@
 #include <sstream>
 #include <thread>
 
+#include "framework/codes/hamming_search.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
 #include "framework/experiment/merge.h"
+#include "framework/experiment/provenance.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
+#include "tests/helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -90,6 +93,8 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
     // The CPU model and its instruction-set flags: trained codes depend on them.
     CHECK(r["provenance"]["cpu_model"].get<std::string>() != "");
     CHECK(r["provenance"]["cpu_flags"].get<std::string>().find("sse4_2") != std::string::npos);
+    // The Hamming kernel stage 1 ran on, so a figure can be traced to it.
+    CHECK(r["provenance"]["hamming_kernel"] == default_hamming_kernel().name);
     CHECK(r["metrics"]["mAP@all"].get<double>() > 0);
     CHECK(r["times"]["encode_images_per_second"].get<double>() > 0);
     CHECK(r["pr_curve"]["radius_recall"].size() == 17);
@@ -195,6 +200,28 @@ TEST_CASE("runner: impossible shortlist and bad shard are refused") {
   RunOptions shard;
   shard.shard = 2, shard.shards = 2;
   CHECK_THROWS_WITH_AS(run_experiment(c, shard, log), doctest::Contains("--shard 2/2"), Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("provenance: names the Hamming kernel - HAMSTER_HAMMING_KERNEL forces it") {
+  {
+    const test::ScopedEnv forced("HAMSTER_HAMMING_KERNEL", "scalar");
+    CHECK(collect_provenance().hamming_kernel == "scalar");
+  }
+  {
+    const test::ScopedEnv unset("HAMSTER_HAMMING_KERNEL", nullptr);
+    CHECK(collect_provenance().hamming_kernel == supported_hamming_kernels().back()->name);
+  }
+  // A kernel that does not exist stops a run before any training, and no record is written.
+  const fs::path root = test::fresh_temp_dir("runner-kernel");
+  const ExperimentConfig c = tiny_experiment(root);
+  const test::ScopedEnv wrong("HAMSTER_HAMMING_KERNEL", "fast");
+  std::ostringstream log;
+  CHECK(test::error_message([&] {
+          run_experiment(c, {}, log);
+        }).find("HAMSTER_HAMMING_KERNEL: unknown Hamming kernel 'fast'") != std::string::npos);
+  CHECK(log.str().find("epoch") == std::string::npos);
+  CHECK(!fs::exists(c.output_dir / "results.jsonl"));
   fs::remove_all(root);
 }
 

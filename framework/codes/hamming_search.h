@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "framework/codes/binary_codes.h"
+#include "framework/codes/distinct_codes.h"
 #include "framework/codes/hamming_kernel.h"
 #include "framework/types.h"
 
@@ -34,15 +35,37 @@ void hamming_distances(const uint64_t* query, const BinaryCodes& db, uint16_t* o
 // database index at rank r. dist is the output of hamming_distances; bits bounds it.
 void rank_by_distance(const uint16_t* dist, int64_t n, int bits, int64_t* order);
 
+// How hamming_knn finds the k nearest rows; every path gives the same ids and distances.
+//   scan:      compare each query with every database row.
+//   distinct:  collect the database's distinct codes and their posting lists first
+//              (distinct_codes.h), compare each query with each distinct code once, and
+//              expand the lists of the nearest.
+//   automatic: `distinct` when there are enough queries to pay for collecting the
+//              distinct codes and they turn out few enough to pay back, else `scan`
+//              (kDistinctQueries, kDistinctSample and kDistinctShare in
+//              hamming_search.cpp).
+enum class KnnPath { automatic, scan, distinct };
+
+// "automatic", "scan" or "distinct"; the path of that name (Error for any other).
+const char* knn_path_name(KnnPath path);
+KnnPath knn_path(const std::string& name);
+
 // k nearest database rows for every query, caller-owned flat outputs of
 // queries.size() * k entries (faiss style). Throws Error if k < 1 or k > db.size(), or
 // if bit lengths differ.
 void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, int64_t* ids,
+                 int32_t* distances, const HammingKernel& kernel = default_hamming_kernel(),
+                 KnnPath path = KnnPath::automatic);
+
+// The same search over distinct codes collected beforehand (the `distinct` path without
+// its set-up, for a caller that searches one database many times).
+void hamming_knn(const BinaryCodes& queries, const DistinctCodes& db, int64_t k, int64_t* ids,
                  int32_t* distances, const HammingKernel& kernel = default_hamming_kernel());
 
 // Convenience form: one Shortlist per query (scores = distances).
 std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
-                                   const HammingKernel& kernel = default_hamming_kernel());
+                                   const HammingKernel& kernel = default_hamming_kernel(),
+                                   KnnPath path = KnnPath::automatic);
 
 // Every database row within `radius` of each query, by distance then index.
 std::vector<Shortlist> hamming_radius(const BinaryCodes& queries, const BinaryCodes& db, int radius,

@@ -10,6 +10,8 @@
 #include <ctime>
 #include <fstream>
 
+#include "framework/codes/hamming_search.h"
+
 namespace hamster {
 namespace {
 
@@ -63,6 +65,7 @@ Provenance collect_provenance() {
   gethostname(host, sizeof host - 1);
   p.host = host;
   read_cpu(p);
+  p.hamming_kernel = default_hamming_kernel().name;
   std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));

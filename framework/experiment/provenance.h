@@ -13,9 +13,13 @@ struct Provenance {
   // set extensions LibTorch and the Hamming kernels dispatch on (from /proc/cpuinfo).
   std::string cpu_model;
   std::string cpu_flags;  // e.g. "avx avx2 avx512f avx512_vpopcntdq fma popcnt"
+  // The Hamming kernel stage 1 runs on ("scalar", "avx2" or "avx512"): the CPU's best, or
+  // the one HAMSTER_HAMMING_KERNEL forces. Results do not depend on it; times do.
+  std::string hamming_kernel;
   std::string timestamp;  // UTC, ISO 8601
 };
 
+// Throws Error when HAMSTER_HAMMING_KERNEL names a kernel this CPU cannot run.
 Provenance collect_provenance();
 
 }  // namespace hamster

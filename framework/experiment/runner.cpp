@@ -515,6 +515,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
         {"host", prov.host},
         {"cpu_model", prov.cpu_model},
         {"cpu_flags", prov.cpu_flags},
+        {"hamming_kernel", prov.hamming_kernel},
         {"timestamp", prov.timestamp}}},
   };
 }
@@ -625,6 +626,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                   data.name, data.size(), sets.query.size(), c.queries, split.train.size(),
                   split.validation.size(), sets.database.size()));
 
+  default_hamming_kernel();  // a bad HAMSTER_HAMMING_KERNEL fails here, not after training
   fit_missing(c, data, split, pending_builds, opt.force, log);
 
   const Provenance prov = collect_provenance();
