@@ -70,7 +70,9 @@ static std::string dict_value(const std::string& header, const std::string& key,
   return header.substr(colon + 1);
 }
 
-NpyArray load_npy(const fs::path& file) {
+// The header, checked against the file's size; the data too when `with_data`.
+static NpyArray read_npy(const fs::path& file, bool with_data) {
+  if (fs::is_directory(file)) throw Error(file.string() + ": is a directory, expected a .npy file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error("cannot open " + file.string());
   char magic[8];
@@ -128,6 +130,7 @@ NpyArray load_npy(const fs::path& file) {
   if (bytes > file_bytes)
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
                 " bytes)");
+  if (!with_data) return a;
   a.bytes.resize(bytes);
   if (!in.read(a.bytes.data(), static_cast<std::streamsize>(bytes)))
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
@@ -135,10 +138,14 @@ NpyArray load_npy(const fs::path& file) {
   return a;
 }
 
+NpyArray load_npy(const fs::path& file) { return read_npy(file, true); }
+
+NpyArray load_npy_header(const fs::path& file) { return read_npy(file, false); }
+
 void save_embedding(const fs::path& file, const Embedding& m) {
   NpyArray a{"<f4", {m.rows(), m.cols()}, {}};
   a.bytes.resize(m.size() * sizeof(float));
-  std::memcpy(a.bytes.data(), m.data(), a.bytes.size());
+  copy_bytes(a.bytes.data(), m.data(), a.bytes.size());
   save_npy(file, a);
 }
 

@@ -183,6 +183,10 @@ TEST_CASE("image list: every bad line gives an Error naming the file and the lin
         std::string::npos);
   CHECK(error_loading(dir / "absent.txt").find("absent.txt': list file not found") !=
         std::string::npos);
+  fs::create_directories(dir / "folder.txt");
+  CHECK(
+      error_loading(dir / "folder.txt").find("folder.txt': is a directory, expected a list file") !=
+      std::string::npos);
   CHECK(error_loading(dir / "missing.txt", ImageListOptions{{}, 0})
             .find("image_size must be in 1..4096") != std::string::npos);
   fs::remove_all(dir);

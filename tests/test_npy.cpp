@@ -58,3 +58,12 @@ TEST_CASE("npy: corrupt files give an Error naming the file") {
                        doctest::Contains("expected packed 64-bit codes"), Error);
   fs::remove_all(dir);
 }
+
+TEST_CASE("npy: a directory given as the file is named as a directory") {
+  const fs::path dir = test::fresh_temp_dir("npy-dir");
+  fs::create_directories(dir / "m.npy");
+  CHECK_THROWS_WITH_AS(
+      load_npy(dir / "m.npy"),
+      ((dir / "m.npy").string() + ": is a directory, expected a .npy file").c_str(), Error);
+  fs::remove_all(dir);
+}

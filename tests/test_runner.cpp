@@ -18,6 +18,7 @@
 #include "framework/experiment/merge.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
+#include "tests/helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -246,13 +247,30 @@ TEST_CASE("runner: duplicate builds and impossible metric cut-offs are refused")
   std::ostringstream log;
   CHECK_THROWS_WITH_AS(
       run_experiment(c, {}, log),
-      "builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
+      "tiny.yaml: builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
       "parameters, bits and seed); list each once",
       Error);
   c = tiny_experiment(root);
   c.eval.precision_at = {551};
   CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
                        "metric cut-off k = 551 is larger than the database (550 items)", Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: a directory given as the config or as results.jsonl is named as one") {
+  const fs::path root = test::fresh_temp_dir("runner-dirs");
+  fs::create_directories(root / "config.yaml");
+  CHECK_THROWS_WITH_AS(
+      load_config(root / "config.yaml"),
+      ("config " + (root / "config.yaml").string() + " is a directory, expected a YAML file")
+          .c_str(),
+      Error);
+  fs::create_directories(root / "results" / "results.jsonl");
+  CHECK_THROWS_WITH_AS(format_table(root / "results", "md"),
+                       ((root / "results" / "results.jsonl").string() +
+                        ": is a directory, expected a results.jsonl file")
+                           .c_str(),
+                       Error);
   fs::remove_all(root);
 }
 

@@ -35,6 +35,7 @@ std::string at(const fs::path& list, int line) {
 
 std::vector<Entry> parse_list(const fs::path& list, const fs::path& image_root, int& classes) {
   if (!fs::exists(list)) throw Error(quoted(list) + ": list file not found");
+  if (fs::is_directory(list)) throw Error(quoted(list) + ": is a directory, expected a list file");
   std::ifstream in(list);
   if (!in) throw Error(quoted(list) + ": cannot open for reading");
   const fs::path root = image_root.empty() ? list.parent_path() : image_root;

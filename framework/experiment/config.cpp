@@ -290,6 +290,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
                "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
                "validation_per_class", "queries", "training", "datasets"});
   ExperimentConfig c;
+  c.source = source;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
   // The name is a folder under `output`: it must stay one, and be valid UTF-8 so that the
@@ -420,6 +421,8 @@ ExperimentConfig for_dataset(const ExperimentConfig& config, size_t i) {
 }
 
 ExperimentConfig load_config(const std::filesystem::path& file) {
+  if (std::filesystem::is_directory(file))
+    throw Error("config " + file.string() + " is a directory, expected a YAML file");
   std::ifstream in(file);
   if (!in) throw Error("cannot open config " + file.string());
   std::stringstream ss;

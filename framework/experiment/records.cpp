@@ -11,6 +11,9 @@ namespace hamster {
 
 std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
   std::vector<nlohmann::json> records;
+  // Reading a directory yields no lines, which would pass for "no results yet".
+  if (std::filesystem::is_directory(file))
+    throw Error(file.string() + ": is a directory, expected a results.jsonl file");
   std::ifstream in(file);
   // A file that exists but cannot be read must not pass for "no results yet": the next
   // write would replace it.

@@ -39,6 +39,12 @@ double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
 
+// In every cached model folder, beside the hasher's files and fit.json.
+constexpr const char* kModelManifest = "manifest.json";
+
+// "<config file>: " before a message about the grid, so the user knows which file to fix.
+std::string in_config(const ExperimentConfig& c) { return c.source.empty() ? "" : c.source + ": "; }
+
 // One trained hasher: (hasher, bits, seed) on this dataset and split.
 struct Build {
   const PluginSpec* hasher;
@@ -92,7 +98,7 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         b.protocol = c.protocol;
         for (const Build& other : builds)
           if (other.key == b.key)
-            throw Error("builds " + other.id + " and " + b.id +
+            throw Error(in_config(c) + "builds " + other.id + " and " + b.id +
                         " are the same (same hasher, effective parameters, bits and seed); "
                         "list each once");
         builds.push_back(b);
@@ -112,7 +118,7 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
       Cell cell{&b, &r, b.id + "/" + r.label(), content_hash(text)};
       for (const Cell& other : cells)
         if (other.key == cell.key)
-          throw Error("cells " + other.id + " and " + cell.id +
+          throw Error(in_config(c) + "cells " + other.id + " and " + cell.id +
                       " are the same; list each re-ranker once");
       cells.push_back(cell);
     }
