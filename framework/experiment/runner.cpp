@@ -25,6 +25,7 @@
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/records.h"
 #include "framework/hasher.h"
+#include "framework/manifest.h"
 #include "framework/npy.h"
 #include "framework/reranker.h"
 
@@ -262,6 +263,30 @@ class Logger {
   std::mutex mutex_;
 };
 
+// Saves a trained model as the cache folder `dir`: its files and fit.json, then the
+// manifest over them, in a temporary folder renamed into place, so the folder appears
+// whole or not at all. Without --force, a folder another process (a shard, or a second run
+// of the same config) stored first is kept: the build is deterministic, so it is the same.
+void store_model(const fs::path& dir, const Hasher& hasher, const std::string& fit_json,
+                 bool force) {
+  fs::path tmp = dir;
+  tmp += ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  hasher.save(tmp);
+  write_file_atomic(tmp / "fit.json", fit_json);
+  write_manifest(tmp / kModelManifest, tmp, files_under(tmp));  // last: it vouches for the rest
+  // A folder without a manifest is no finished model (one left by an older hamster, say).
+  if (force || !fs::exists(dir / kModelManifest)) fs::remove_all(dir);
+  std::error_code taken;
+  fs::rename(tmp, dir, taken);  // fails when another process's folder is already there
+  if (taken) {
+    fs::remove_all(tmp);
+    if (!fs::exists(dir / kModelManifest))
+      throw Error("cannot store the model in " + dir.string() + " (" + taken.message() + ")");
+  }
+}
+
 // Trains the builds that have no cached model, `parallel_fits` at a time. Two small-network
 // trainings side by side use two cores better than one training on two threads
 // (bench_training: 1.96x against 1.71x one training on one thread).
@@ -292,20 +317,11 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         const auto t0 = clock_type::now();
         hasher->fit(data, split.train, ctx);
         const double seconds = seconds_since(t0);
-        // Write into a temporary folder, then rename: a crash leaves no half model.
-        const fs::path final_dir = c.output_dir / b.cache_dir();
-        fs::path tmp = final_dir;
-        tmp += ".tmp";
-        fs::remove_all(tmp);
-        fs::create_directories(tmp);
-        hasher->save(tmp);
         json fit = {{"train_seconds", seconds},
                     {"train_images_per_second", hasher->train_images_per_second()},
                     {"fit_threads", threads_each}};
         for (const auto& [k, v] : hasher->fit_summary()) fit["summary"][k] = v;
-        write_file_atomic(tmp / "fit.json", fit.dump(2));
-        fs::remove_all(final_dir);
-        fs::rename(tmp, final_dir);
+        store_model(c.output_dir / b.cache_dir(), *hasher, fit.dump(2), force);
         const size_t finished = ++done;
         const double elapsed = seconds_since(start);
         log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
@@ -337,6 +353,7 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
   EncodedBuild e;
   const fs::path dir = c.output_dir / b.cache_dir();
   e.hasher = make_hasher(b);
+  verify_manifest(dir / kModelManifest, dir, "cached model of " + b.id);
   e.hasher->load(dir);
   std::ifstream fit_file(dir / "fit.json");
   try {
