@@ -16,6 +16,10 @@ packages=(
 if [[ "${HAMSTER_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(libfaiss-dev libbenchmark-dev)
 fi
+# scripts/sanitize.sh and scripts/fuzz.sh: clang with its sanitizer and libFuzzer runtimes.
+if [[ "${HAMSTER_SANITIZE_DEPS:-0}" == 1 ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
