@@ -192,6 +192,19 @@ TEST_CASE("image list: every bad line gives an Error naming the file and the lin
   fs::remove_all(dir);
 }
 
+TEST_CASE("image list: an image stb decodes as 0x0 is refused - not resized") {
+  // Found by fuzz_image_list: a PPM whose width is not a number decodes to a 0x0 image,
+  // and stb's resizer aborts on it.
+  const fs::path dir = image_folder("image-list-empty");
+  write_text(dir / "empty.ppm", std::string("P6\nP3 2\n255\n") + std::string(18, '\x01'));
+  write_text(dir / "list.txt", "a.png 1\nempty.ppm 1\n");
+  CHECK(error_loading(dir / "list.txt") == "'" + (dir / "list.txt").string() +
+                                               "' line 2: image '" +
+                                               (dir / "empty.ppm").string() +
+                                               "' has no pixels (decoded as 0x0)");
+  fs::remove_all(dir);
+}
+
 TEST_CASE("image list: 80 label columns load - items sharing only class 70 are relevant") {
   const fs::path dir = image_folder("image-list-80");
   auto line = [](const std::string& image, std::vector<int> classes) {

@@ -50,13 +50,15 @@ class InputFile {
   InputFile& operator=(const InputFile&) = delete;
 
   // Up to n bytes; fewer only at the end of the data. Memory grows with what is actually
-  // read, so a corrupt header announcing a huge size cannot trigger a huge allocation.
+  // read, so a corrupt header announcing a huge size cannot trigger a huge allocation:
+  // chunks start at 64 KiB (a small file costs no 16 MiB buffer) and double up to 16 MiB.
   std::vector<uint8_t> read(size_t n) {
-    constexpr size_t kChunk = size_t{1} << 24;
+    size_t chunk = size_t{1} << 16;
     std::vector<uint8_t> out;
     while (out.size() < n) {
       const size_t old = out.size();
-      const size_t want = std::min(kChunk, n - old);
+      const size_t want = std::min(chunk, n - old);
+      chunk = std::min(chunk * 2, size_t{1} << 24);
       out.resize(old + want);
       const int got = gzread(file_, out.data() + old, static_cast<unsigned>(want));
       if (got < 0) {

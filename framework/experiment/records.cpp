@@ -33,6 +33,14 @@ std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
   return records;
 }
 
+std::string integer_field(const nlohmann::json& record, const char* key) {
+  const nlohmann::json& v = record.at(key);
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  throw nlohmann::json::type_error::create(
+      302, std::string("field '") + key + "' must be an integer, not " + v.type_name(), &v);
+}
+
 std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records) {
   std::map<std::string, size_t> last;
   for (size_t i = 0; i < records.size(); ++i)
