@@ -508,7 +508,10 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   Logger log(out);
   const std::vector<Build> builds = make_builds(c);
   const std::vector<Cell> cells = make_cells(c, builds);
-  std::map<std::string, json> records = records_by_key(c.output_dir / "results.jsonl");
+  // Under the lock: another process of the grid may be appending a record right now.
+  std::map<std::string, json> records;
+  if (fs::exists(c.output_dir))
+    with_results_lock(c, [&] { records = records_by_key(c.output_dir / "results.jsonl"); });
   const CellFilter filter(opt.filter);
 
   // The cells this invocation owns and has still to do, grouped by build.
