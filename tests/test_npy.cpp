@@ -70,7 +70,8 @@ TEST_CASE("npy: a directory given as the file is named as a directory") {
 
 TEST_CASE("npy: empty arrays load - a shape with a zero dimension cannot ask for huge others") {
   // Found by fuzz_npy: an empty array's data was copied from a null pointer (undefined
-  // behaviour); and (10^12, 0) holds no data, yet its reader would allocate 10^12 rows.
+  // behaviour). Seen while fixing it: (10^12, 0) holds no data, yet its reader would
+  // allocate 10^12 rows.
   const fs::path dir = test::fresh_temp_dir("npy-empty");
   save_npy(dir / "e.npy", NpyArray{"<f4", {0, 3}, {}});
   const Embedding e = load_embedding(dir / "e.npy");

@@ -80,7 +80,8 @@ TEST_CASE("table pivot: a field varying inside a cell - an unknown field or metr
 
 TEST_CASE("tables: records with fields of the wrong kind are an Error naming the file") {
   // Found by fuzz_results: a first record without metric_order escaped as a json exception
-  // when the metric was missing; bits of 1e300 were converted to int (undefined behaviour).
+  // when the metric was missing. Seen while fixing it: bits of 1e300 were converted to int
+  // (undefined behaviour).
   json bare = record("lsh", 16, 0, "none", 0.5);
   bare.erase("metric_order");
   auto dir = write({bare});
