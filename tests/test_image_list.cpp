@@ -198,10 +198,14 @@ TEST_CASE("image list: an image stb decodes as 0x0 is refused - not resized") {
   const fs::path dir = image_folder("image-list-empty");
   write_text(dir / "empty.ppm", std::string("P6\nP3 2\n255\n") + std::string(18, '\x01'));
   write_text(dir / "list.txt", "a.png 1\nempty.ppm 1\n");
-  CHECK(error_loading(dir / "list.txt") == "'" + (dir / "list.txt").string() +
-                                               "' line 2: image '" +
+  CHECK(error_loading(dir / "list.txt") == "'" + (dir / "list.txt").string() + "' line 2: image '" +
                                                (dir / "empty.ppm").string() +
                                                "' has no pixels (decoded as 0x0)");
+  // A name longer than the file system allows is an answer about that line too.
+  write_text(dir / "long.txt", "a.png 1\n" + std::string(300, 'x') + ".png 1\n");
+  CHECK(error_loading(dir / "long.txt")
+            .find("long.txt' line 2: image '" + (dir / (std::string(300, 'x') + ".png")).string() +
+                  "' cannot be looked up (File name too long)") != std::string::npos);
   fs::remove_all(dir);
 }
 

@@ -86,7 +86,12 @@ struct StbiFree {
 // Decodes one image as RGB, resizes it to side x side and writes it as C, H, W planes.
 // Returns what went wrong, or "".
 std::string decode_into(const fs::path& file, int side, uint8_t* out) {
-  if (!fs::exists(file)) return "image " + quoted(file) + " not found";
+  // The error_code form: a name too long for the file system must be an answer, not a
+  // filesystem_error thrown out of the parallel decode (found by fuzz_image_list).
+  std::error_code ec;
+  if (!fs::exists(file, ec))
+    return "image " + quoted(file) +
+           (ec ? " cannot be looked up (" + ec.message() + ")" : " not found");
   int w = 0, h = 0, channels_in_file = 0;
   std::unique_ptr<unsigned char, StbiFree> rgb(
       stbi_load(file.c_str(), &w, &h, &channels_in_file, 3));
