@@ -201,6 +201,12 @@ TEST_CASE("image list: an image stb decodes as 0x0 is refused - not resized") {
   CHECK(error_loading(dir / "list.txt") == "'" + (dir / "list.txt").string() + "' line 2: image '" +
                                                (dir / "empty.ppm").string() +
                                                "' has no pixels (decoded as 0x0)");
+  // A header announcing 444 million pixels is refused before decoding (found by fuzzing).
+  write_text(dir / "huge.ppm", "P6\n6665\n66665\n255\n");
+  write_text(dir / "huge.txt", "huge.ppm 1\n");
+  CHECK(error_loading(dir / "huge.txt")
+            .find("huge.txt' line 1: image '" + (dir / "huge.ppm").string() +
+                  "' is 6665x66665, more than 67108864 pixels") != std::string::npos);
   // A name longer than the file system allows is an answer about that line too.
   write_text(dir / "long.txt", "a.png 1\n" + std::string(300, 'x') + ".png 1\n");
   CHECK(error_loading(dir / "long.txt")

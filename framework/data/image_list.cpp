@@ -93,6 +93,13 @@ std::string decode_into(const fs::path& file, int side, uint8_t* out) {
     return "image " + quoted(file) +
            (ec ? " cannot be looked up (" + ec.message() + ")" : " not found");
   int w = 0, h = 0, channels_in_file = 0;
+  // A header may announce far more pixels than any list image has (a 20-byte PPM claiming
+  // 6665x66665 took stb over 10 s and 1.3 GB; found by fuzz_image_list): refuse it unread.
+  constexpr int64_t kMaxPixels = int64_t{1} << 26;
+  if (stbi_info(file.c_str(), &w, &h, &channels_in_file) &&
+      static_cast<int64_t>(w) * h > kMaxPixels)
+    return "image " + quoted(file) + " is " + std::to_string(w) + "x" + std::to_string(h) +
+           ", more than " + std::to_string(kMaxPixels) + " pixels";
   std::unique_ptr<unsigned char, StbiFree> rgb(
       stbi_load(file.c_str(), &w, &h, &channels_in_file, 3));
   if (!rgb) return "cannot decode image " + quoted(file) + " (" + stbi_failure_reason() + ")";
