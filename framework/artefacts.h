@@ -4,7 +4,9 @@
 // use, under a key that names everything it depends on; later requests get the same
 // object. With a cache folder, artefacts that know how to save themselves are also kept
 // on disk beside the model, so a later run (or a new re-ranker added to a finished
-// config) loads them instead of rebuilding. Build time is recorded per artefact, never
+// config) loads them instead of rebuilding. Each file on disk has a manifest beside it
+// (<key>.manifest.json, framework/manifest.h): a file that no longer matches it is refused
+// with an Error naming it, never loaded. Build time is recorded per artefact, never
 // charged to whichever cell happened to ask first.
 #include <filesystem>
 #include <functional>
@@ -46,12 +48,13 @@ class ArtefactStore {
     std::shared_ptr<const T> value;
     bool from_disk = false;
     if (!file.empty() && std::filesystem::exists(file)) {
+      verify_on_disk(key);
       value = std::make_shared<const T>(disk->load(file));
       from_disk = true;
     } else {
       value = std::make_shared<const T>(build());
       if (!file.empty())
-        save_atomically(file, [&](const std::filesystem::path& p) { disk->save(p, *value); });
+        save_atomically(key, [&](const std::filesystem::path& p) { disk->save(p, *value); });
     }
     // Exclusive time: an artefact built from another (affinity from graph) is not charged
     // for the other's build, which has its own entry.
@@ -88,9 +91,12 @@ class ArtefactStore {
 
  private:
   static double now();
-  // Writes through `write` to a temporary name, then renames: no half-written artefact.
-  void save_atomically(const std::filesystem::path& file,
+  // Writes artefact `key` through `write` under a temporary name with its manifest, then
+  // renames both into place: no half-written artefact, none without its manifest.
+  void save_atomically(const std::string& key,
                        const std::function<void(const std::filesystem::path&)>& write);
+  // Throws Error when artefact `key` on disk does not match its manifest, or has none.
+  void verify_on_disk(const std::string& key) const;
 
   std::filesystem::path disk_dir_;
   mutable std::recursive_mutex mutex_;  // an artefact's build may ask for another one

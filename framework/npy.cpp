@@ -26,6 +26,11 @@ static int64_t item_size(const std::string& descr, const fs::path& file) {
   throw Error(file.string() + ": unsupported npy dtype '" + descr + "'");
 }
 
+// memcpy, except that an empty array (whose data pointer may be null) copies nothing.
+static void copy_bytes(void* to, const void* from, size_t n) {
+  if (n > 0) std::memcpy(to, from, n);
+}
+
 static void write_bytes_atomic(const fs::path& file, const std::string& head, const char* data,
                                size_t size) {
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
@@ -70,7 +75,9 @@ static std::string dict_value(const std::string& header, const std::string& key,
   return header.substr(colon + 1);
 }
 
-NpyArray load_npy(const fs::path& file) {
+// The header, checked against the file's size; the data too when `with_data`.
+static NpyArray read_npy(const fs::path& file, bool with_data) {
+  if (fs::is_directory(file)) throw Error(file.string() + ": is a directory, expected a .npy file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error("cannot open " + file.string());
   char magic[8];
@@ -113,11 +120,17 @@ NpyArray load_npy(const fs::path& file) {
       }
     }
 
-  for (int64_t d : a.shape)
+  const uintmax_t file_bytes = fs::file_size(file);
+  for (int64_t d : a.shape) {
     if (d < 0) throw Error(file.string() + ": negative dimension in npy shape");
+    // With a zero dimension the data size bounds nothing: (10^12, 0) is 0 bytes, yet a
+    // reader would allocate 10^12 rows. No dimension of a real array exceeds its file.
+    if (static_cast<uintmax_t>(d) > file_bytes)
+      throw Error(file.string() + ": npy shape '" + dims + "' has a dimension larger than the " +
+                  "file's " + std::to_string(file_bytes) + " bytes");
+  }
   // Multiplied with a bound at each step: a lying header must not overflow into a small
   // size, nor ask for terabytes before the file size is checked.
-  const uintmax_t file_bytes = fs::file_size(file);
   uintmax_t bytes = item_size(a.descr, file);
   for (int64_t d : a.shape) {
     if (d != 0 && bytes > file_bytes / static_cast<uintmax_t>(d))
@@ -128,6 +141,7 @@ NpyArray load_npy(const fs::path& file) {
   if (bytes > file_bytes)
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
                 " bytes)");
+  if (!with_data) return a;
   a.bytes.resize(bytes);
   if (!in.read(a.bytes.data(), static_cast<std::streamsize>(bytes)))
     throw Error(file.string() + ": truncated npy data (expected " + std::to_string(bytes) +
@@ -135,10 +149,14 @@ NpyArray load_npy(const fs::path& file) {
   return a;
 }
 
+NpyArray load_npy(const fs::path& file) { return read_npy(file, true); }
+
+NpyArray load_npy_header(const fs::path& file) { return read_npy(file, false); }
+
 void save_embedding(const fs::path& file, const Embedding& m) {
   NpyArray a{"<f4", {m.rows(), m.cols()}, {}};
   a.bytes.resize(m.size() * sizeof(float));
-  std::memcpy(a.bytes.data(), m.data(), a.bytes.size());
+  copy_bytes(a.bytes.data(), m.data(), a.bytes.size());
   save_npy(file, a);
 }
 
@@ -147,7 +165,7 @@ Embedding load_embedding(const fs::path& file) {
   if (a.descr != "<f4" || a.shape.size() != 2)
     throw Error(file.string() + ": expected a 2-d float32 array");
   Embedding m(a.shape[0], a.shape[1]);
-  std::memcpy(m.data(), a.bytes.data(), a.bytes.size());
+  copy_bytes(m.data(), a.bytes.data(), a.bytes.size());
   return m;
 }
 
@@ -182,16 +200,16 @@ BinaryCodes load_code_bits(const fs::path& file) {
 void save_packed_codes(const fs::path& file, const BinaryCodes& codes) {
   NpyArray a{"<u8", {codes.size(), codes.words()}, {}};
   a.bytes.resize(codes.data().size() * sizeof(uint64_t));
-  std::memcpy(a.bytes.data(), codes.data().data(), a.bytes.size());
+  copy_bytes(a.bytes.data(), codes.data().data(), a.bytes.size());
   save_npy(file, a);
 }
 
 BinaryCodes load_packed_codes(const fs::path& file, int bits) {
   NpyArray a = load_npy(file);
-  BinaryCodes codes(a.shape.empty() ? 0 : a.shape[0], bits);
-  if (a.descr != "<u8" || a.shape.size() != 2 || a.shape[1] != codes.words())
+  if (a.descr != "<u8" || a.shape.size() != 2 || a.shape[1] != (bits + 63) / 64)
     throw Error(file.string() + ": expected packed " + std::to_string(bits) + "-bit codes");
-  std::memcpy(codes.data().data(), a.bytes.data(), a.bytes.size());
+  BinaryCodes codes(a.shape[0], bits);
+  copy_bytes(codes.data().data(), a.bytes.data(), a.bytes.size());
   return codes;
 }
 

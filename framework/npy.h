@@ -22,6 +22,8 @@ struct NpyArray {
 void save_npy(const std::filesystem::path& file, const NpyArray& array);
 // Throws Error naming the file on a bad magic, header or truncated data.
 NpyArray load_npy(const std::filesystem::path& file);
+// The same checks, but only descr and shape are filled in (bytes stays empty).
+NpyArray load_npy_header(const std::filesystem::path& file);
 
 // Typed helpers.
 void save_embedding(const std::filesystem::path& file, const Embedding& m);

@@ -9,6 +9,7 @@
 
 #include "framework/artefacts.h"
 #include "framework/error.h"
+#include "tests/helpers.h"
 
 using namespace hamster;
 namespace fs = std::filesystem;
@@ -97,5 +98,31 @@ TEST_CASE("artefacts with a disk form are saved atomically and loaded by a later
                        "disk full", Error);
   CHECK_FALSE(fs::exists(dir / "m.txt"));
   CHECK_FALSE(fs::exists(dir / "m.txt.tmp"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an artefact on disk that no longer matches its manifest is refused naming the file") {
+  const fs::path dir = fs::temp_directory_path() / "hamster_test_artefact_manifest";
+  fs::remove_all(dir);
+  ArtefactStore(dir).get<int>(
+      "n.txt", [] { return 123456; }, &kIntFile);
+  REQUIRE(fs::exists(dir / "n.txt.manifest.json"));
+  const auto load = [&] {
+    return test::error_message([&] {
+      ArtefactStore(dir).get<int>(
+          "n.txt", [] { return 0; }, &kIntFile);
+    });
+  };
+  CHECK(load().empty());
+  std::ofstream(dir / "n.txt") << 123457;  // same size, one byte changed
+  std::string msg = load();
+  CHECK(msg.rfind((dir / "n.txt").string() + ": content hash ", 0) == 0);
+  CHECK(msg.find("the cached artefact n.txt is damaged: rerun with --force") != std::string::npos);
+  std::ofstream(dir / "n.txt") << 12345;
+  CHECK(load().find("n.txt: 5 bytes, but ") != std::string::npos);
+  fs::remove(dir / "n.txt.manifest.json");
+  msg = load();
+  CHECK(msg.rfind((dir / "n.txt.manifest.json").string() + ": missing", 0) == 0);
+  CHECK(msg.find("rerun with --force") != std::string::npos);
   fs::remove_all(dir);
 }

@@ -176,6 +176,22 @@ TEST_CASE("idx: every bad file gives an Error naming the file and the problem") 
     INFO(msg);
     CHECK(has(msg, "cut-images.gz"));
   }
+  SUBCASE("bytes after the end of the data") {
+    write_file(dir.path / "long-images.gz", idx_images(7, 3, 4) + "extra", true);
+    std::string msg = load(dir.path / "long-images.gz", good_labels);
+    INFO(msg);
+    CHECK(has(msg, "'" + (dir.path / "long-images.gz").string() + "': 5 bytes after the end"));
+    CHECK(has(msg, "announces 7 images of 3x4, 100 bytes in all, but the file holds 105"));
+    write_file(dir.path / "long-labels", idx_labels(kLabels) + "x", false);
+    msg = load(good_images, dir.path / "long-labels");
+    CHECK(has(msg, "long-labels': 1 bytes after the end of the IDX data"));
+    CHECK(has(msg, "announces 7 labels, 15 bytes in all, but the file holds 16"));
+  }
+  SUBCASE("a directory where a file should be") {
+    fs::create_directories(dir.path / "images-dir");
+    const std::string msg = load(dir.path / "images-dir", good_labels);
+    CHECK(msg == "'" + (dir.path / "images-dir").string() + "': is a directory, expected a file");
+  }
   SUBCASE("image and label counts differ") {
     write_file(dir.path / "six-labels.gz", idx_labels({1, 2, 3, 4, 5, 6}), true);
     const std::string msg = load(good_images, dir.path / "six-labels.gz");
@@ -306,6 +322,13 @@ TEST_CASE("cifar10: bad batches give an Error naming the file and the problem") 
     INFO(msg);
     CHECK(has(msg, "data_batch_2.bin"));
     CHECK(has(msg, "truncated record"));
+  }
+  SUBCASE("a directory where a batch file should be") {
+    const fs::path file = dir.path / "data_batch_3.bin";
+    fs::remove(file);
+    fs::create_directories(file);
+    const std::string msg = error_message([&] { load_cifar10(dir.path); });
+    CHECK(msg == "'" + file.string() + "': is a directory, expected a file");
   }
   SUBCASE("label out of range") {
     write_raw(dir.path / "test_batch.bin", cifar_record(4, 0) + cifar_record(10, 1));

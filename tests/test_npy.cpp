@@ -81,3 +81,31 @@ TEST_CASE("npy: corrupt files give an Error naming the file") {
                        doctest::Contains("expected packed 64-bit codes"), Error);
   fs::remove_all(dir);
 }
+
+TEST_CASE("npy: a directory given as the file is named as a directory") {
+  const fs::path dir = test::fresh_temp_dir("npy-dir");
+  fs::create_directories(dir / "m.npy");
+  CHECK_THROWS_WITH_AS(
+      load_npy(dir / "m.npy"),
+      ((dir / "m.npy").string() + ": is a directory, expected a .npy file").c_str(), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("npy: empty arrays load - a shape with a zero dimension cannot ask for huge others") {
+  // Found by fuzz_npy: an empty array's data was copied from a null pointer (undefined
+  // behaviour). Seen while fixing it: (10^12, 0) holds no data, yet its reader would
+  // allocate 10^12 rows.
+  const fs::path dir = test::fresh_temp_dir("npy-empty");
+  save_npy(dir / "e.npy", NpyArray{"<f4", {0, 3}, {}});
+  const Embedding e = load_embedding(dir / "e.npy");
+  CHECK(e.rows() == 0);
+  CHECK(e.cols() == 3);
+  save_npy(dir / "c.npy", NpyArray{"<u8", {0, 1}, {}});
+  CHECK(load_packed_codes(dir / "c.npy", 16).size() == 0);
+  save_npy(dir / "wide.npy", NpyArray{"|u1", {1000000000000, 0}, {}});
+  CHECK_THROWS_WITH_AS(load_labels(dir / "wide.npy"),
+                       doctest::Contains("wide.npy: npy shape '1000000000000,0' has a dimension "
+                                         "larger than the file's"),
+                       Error);
+  fs::remove_all(dir);
+}

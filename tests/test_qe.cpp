@@ -237,7 +237,10 @@ TEST_CASE("qe and kreciprocal results do not depend on the thread count") {
   const auto lists = random_lists(30, 400, 150, 13);
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> plugins = {
       {"aqe", {}}, {"alpha_qe", {}}, {"dba", {{"qe_n", "3"}}}, {"kreciprocal", {}}};
-  for (const auto& [name, params] : plugins) {
+  for (const auto& plugin : plugins) {
+    // Not a structured binding: CAPTURE's lambda cannot name one before C++20 (clang).
+    const std::string& name = plugin.first;
+    const auto& params = plugin.second;
     CAPTURE(name);
     std::vector<Shortlist> one, two;
     {

@@ -273,13 +273,30 @@ TEST_CASE("runner: duplicate builds and impossible metric cut-offs are refused")
   std::ostringstream log;
   CHECK_THROWS_WITH_AS(
       run_experiment(c, {}, log),
-      "builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
+      "tiny.yaml: builds lsh/16b/seed0 and lsh/16b/seed0 are the same (same hasher, effective "
       "parameters, bits and seed); list each once",
       Error);
   c = tiny_experiment(root);
   c.eval.precision_at = {551};
   CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
                        "metric cut-off k = 551 is larger than the database (550 items)", Error);
+  fs::remove_all(root);
+}
+
+TEST_CASE("runner: a directory given as the config or as results.jsonl is named as one") {
+  const fs::path root = test::fresh_temp_dir("runner-dirs");
+  fs::create_directories(root / "config.yaml");
+  CHECK_THROWS_WITH_AS(
+      load_config(root / "config.yaml"),
+      ("config " + (root / "config.yaml").string() + " is a directory, expected a YAML file")
+          .c_str(),
+      Error);
+  fs::create_directories(root / "results" / "results.jsonl");
+  CHECK_THROWS_WITH_AS(format_table(root / "results", "md"),
+                       ((root / "results" / "results.jsonl").string() +
+                        ": is a directory, expected a results.jsonl file")
+                           .c_str(),
+                       Error);
   fs::remove_all(root);
 }
 
@@ -373,6 +390,84 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   REQUIRE(rs.size() == 3);
   CHECK(rs[2]["artefacts"].size() >= 2);  // graph, affinity, eigenpairs...
   CHECK(rs[2]["times"]["artefact_seconds"].get<double>() > 0);
+  fs::remove_all(root);
+}
+
+namespace {
+
+// The cache folder of the one build whose folder holds `file`.
+fs::path cache_holding(const fs::path& results, const std::string& file) {
+  for (const auto& e : fs::directory_iterator(results / "cache"))
+    if (fs::exists(e.path() / file)) return e.path();
+  FAIL("no cache folder holds " << file);
+  return {};
+}
+
+void flip_byte(const fs::path& file, uintmax_t at) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(at));
+  const char byte = static_cast<char>(f.get() ^ 0x01);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.put(byte);
+}
+
+}  // namespace
+
+TEST_CASE("runner: a cached model that no longer matches its manifest is refused naming the file") {
+  const fs::path root = test::fresh_temp_dir("runner-manifest");
+  const ExperimentConfig c = tiny_experiment(root);
+  std::ostringstream log;
+  CHECK(run_experiment(c, {}, log) == 4);
+  const fs::path lsh = cache_holding(c.output_dir, "mean.npy");
+  const fs::path dsh = cache_holding(c.output_dir, "model.pt");
+  // The manifest lists every file of the folder with its size, hash and npy shape.
+  const auto manifest = nlohmann::json::parse(std::ifstream(lsh / "manifest.json"));
+  REQUIRE(manifest["files"].size() == 3);
+  CHECK(manifest["files"][0]["path"] == "fit.json");
+  CHECK(manifest["files"][1]["path"] == "mean.npy");
+  CHECK(manifest["files"][1]["dtype"] == "<f4");
+  CHECK(manifest["files"][1]["shape"] == nlohmann::json::array({1, 784}));
+  CHECK(manifest["files"][1]["bytes"] == fs::file_size(lsh / "mean.npy"));
+  CHECK(manifest["files"][2]["path"] == "projection.npy");
+  for (const auto& e : fs::directory_iterator(c.output_dir / "cache"))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+
+  // Every cell redone from the cache: the models are loaded again.
+  const auto rerun = [&](const RunOptions& options = {}) {
+    fs::remove(c.output_dir / "results.jsonl");
+    return test::error_message([&] { run_experiment(c, options, log); });
+  };
+  flip_byte(lsh / "mean.npy", 1000);
+  std::string msg = rerun();
+  CHECK(msg.rfind((lsh / "mean.npy").string() + ": content hash ", 0) == 0);
+  CHECK(msg.find("the cached model of lsh/16b/seed0 is damaged: rerun with --force") !=
+        std::string::npos);
+  // --force retrains the damaged build; the run is whole again.
+  CHECK(rerun({false, true, "hasher=lsh"}).empty());
+  CHECK(rerun().empty());
+  CHECK(records(c.output_dir).size() == 4);
+
+  flip_byte(dsh / "model.pt", fs::file_size(dsh / "model.pt") / 2);
+  msg = rerun();
+  CHECK(msg.rfind((dsh / "model.pt").string() + ": content hash ", 0) == 0);
+  CHECK(msg.find("rerun with --force") != std::string::npos);
+  CHECK(rerun({false, true, "hasher=dsh"}).empty());
+
+  fs::resize_file(lsh / "projection.npy", fs::file_size(lsh / "projection.npy") - 4);
+  msg = rerun();
+  CHECK(msg.rfind((lsh / "projection.npy").string() + ": ", 0) == 0);
+  CHECK(msg.find(" bytes, but " + (lsh / "manifest.json").string() + " says ") !=
+        std::string::npos);
+  fs::remove(lsh / "projection.npy");
+  CHECK(rerun().rfind((lsh / "projection.npy").string() + ": missing, but listed in", 0) == 0);
+  // A folder without a manifest (as older versions wrote them) is not trusted either.
+  fs::remove(lsh / "manifest.json");
+  msg = rerun();
+  CHECK(msg.rfind((lsh / "manifest.json").string() + ": missing: the cached model of lsh", 0) == 0);
+  CHECK(msg.find("rerun with --force") != std::string::npos);
+  std::ofstream(lsh / "manifest.json") << "{\"manifest\": 1, \"files\": [{\"path\": 3}]}";
+  CHECK(rerun().rfind((lsh / "manifest.json").string() + ": corrupt manifest", 0) == 0);
+  CHECK(rerun({false, true, "hasher=lsh"}).empty());
   fs::remove_all(root);
 }
 

@@ -4,7 +4,10 @@
 # on CMAKE_PREFIX_PATH works as well as Debian's. The header-only hnswlib and stb, and
 # Spectra where its config file is missing, get small imported targets here, searched on
 # the same prefixes.
-find_package(Torch REQUIRED)
+# HAMSTER_WITH_TORCH=OFF (sanitizer and fuzz builds) needs no LibTorch at all.
+if(HAMSTER_WITH_TORCH)
+  find_package(Torch REQUIRED)
+endif()
 find_package(TBB REQUIRED)
 find_package(fmt REQUIRED)
 find_package(Eigen3 REQUIRED NO_MODULE)

@@ -35,6 +35,7 @@ std::string at(const fs::path& list, int line) {
 
 std::vector<Entry> parse_list(const fs::path& list, const fs::path& image_root, int& classes) {
   if (!fs::exists(list)) throw Error(quoted(list) + ": list file not found");
+  if (fs::is_directory(list)) throw Error(quoted(list) + ": is a directory, expected a list file");
   std::ifstream in(list);
   if (!in) throw Error(quoted(list) + ": cannot open for reading");
   const fs::path root = image_root.empty() ? list.parent_path() : image_root;
@@ -85,11 +86,27 @@ struct StbiFree {
 // Decodes one image as RGB, resizes it to side x side and writes it as C, H, W planes.
 // Returns what went wrong, or "".
 std::string decode_into(const fs::path& file, int side, uint8_t* out) {
-  if (!fs::exists(file)) return "image " + quoted(file) + " not found";
+  // The error_code form: a name too long for the file system must be an answer, not a
+  // filesystem_error thrown out of the parallel decode (found by fuzz_image_list).
+  std::error_code ec;
+  if (!fs::exists(file, ec))
+    return "image " + quoted(file) +
+           (ec ? " cannot be looked up (" + ec.message() + ")" : " not found");
   int w = 0, h = 0, channels_in_file = 0;
+  // A header may announce far more pixels than any list image has (a 20-byte PPM claiming
+  // 6665x66665 took stb over 10 s and 1.3 GB; found by fuzz_image_list): refuse it unread.
+  constexpr int64_t kMaxPixels = int64_t{1} << 26;
+  if (stbi_info(file.c_str(), &w, &h, &channels_in_file) &&
+      static_cast<int64_t>(w) * h > kMaxPixels)
+    return "image " + quoted(file) + " is " + std::to_string(w) + "x" + std::to_string(h) +
+           ", more than " + std::to_string(kMaxPixels) + " pixels";
   std::unique_ptr<unsigned char, StbiFree> rgb(
       stbi_load(file.c_str(), &w, &h, &channels_in_file, 3));
   if (!rgb) return "cannot decode image " + quoted(file) + " (" + stbi_failure_reason() + ")";
+  // stb decodes a PNM header it cannot read as a 0x0 image, which its resizer asserts on.
+  if (w < 1 || h < 1)
+    return "image " + quoted(file) + " has no pixels (decoded as " + std::to_string(w) + "x" +
+           std::to_string(h) + ")";
   std::vector<unsigned char> resized(static_cast<size_t>(side) * side * 3);
   if (w == side && h == side) {
     std::copy(rgb.get(), rgb.get() + resized.size(), resized.begin());

@@ -40,6 +40,8 @@ class InputFile {
   explicit InputFile(const fs::path& path) : path_(path) {
     // gzopen's own failure says nothing about why; check the common cause first.
     if (!fs::exists(path)) throw Error(quoted(path) + ": file not found");
+    // gzread on a directory fails as if the data were corrupt: say what it really is.
+    if (fs::is_directory(path)) throw Error(quoted(path) + ": is a directory, expected a file");
     file_ = gzopen(path.c_str(), "rb");
     if (file_ == nullptr) throw Error(quoted(path) + ": cannot open for reading");
   }
@@ -48,13 +50,15 @@ class InputFile {
   InputFile& operator=(const InputFile&) = delete;
 
   // Up to n bytes; fewer only at the end of the data. Memory grows with what is actually
-  // read, so a corrupt header announcing a huge size cannot trigger a huge allocation.
+  // read, so a corrupt header announcing a huge size cannot trigger a huge allocation:
+  // chunks start at 64 KiB (a small file costs no 16 MiB buffer) and double up to 16 MiB.
   std::vector<uint8_t> read(size_t n) {
-    constexpr size_t kChunk = size_t{1} << 24;
+    size_t chunk = size_t{1} << 16;
     std::vector<uint8_t> out;
     while (out.size() < n) {
       const size_t old = out.size();
-      const size_t want = std::min(kChunk, n - old);
+      const size_t want = std::min(chunk, n - old);
+      chunk = std::min(chunk * 2, size_t{1} << 24);
       out.resize(old + want);
       const int got = gzread(file_, out.data() + old, static_cast<unsigned>(want));
       if (got < 0) {
@@ -68,6 +72,21 @@ class InputFile {
   }
 
   std::vector<uint8_t> read_all() { return read(SIZE_MAX); }
+
+  // How many bytes are left (read and dropped, chunk by chunk: no allocation of their size).
+  uint64_t count_rest() {
+    std::vector<uint8_t> chunk(size_t{1} << 16);
+    uint64_t rest = 0;
+    for (;;) {
+      const int got = gzread(file_, chunk.data(), static_cast<unsigned>(chunk.size()));
+      if (got < 0) {
+        int code = 0;
+        throw Error(quoted(path_) + ": corrupt compressed data (" + gzerror(file_, &code) + ")");
+      }
+      rest += static_cast<uint64_t>(got);
+      if (got == 0) return rest;
+    }
+  }
 
   // Exactly n bytes, or an Error saying which part (`what`) of the file is short.
   std::vector<uint8_t> read_exact(size_t n, const std::string& what) {
@@ -111,6 +130,18 @@ struct IdxImages {
   std::vector<uint8_t> pixels;
 };
 
+// IDX data has no end marker: bytes after what the header announces mean the header and
+// the data disagree (a wrong count, or two files joined), so the file is refused.
+void expect_end_of_idx(InputFile& in, const fs::path& file, uint64_t expected_bytes,
+                       const std::string& announced) {
+  const uint64_t extra = in.count_rest();
+  if (extra != 0)
+    throw Error(quoted(file) + ": " + std::to_string(extra) +
+                " bytes after the end of the IDX data: the header announces " + announced + ", " +
+                std::to_string(expected_bytes) + " bytes in all, but the file holds " +
+                std::to_string(expected_bytes + extra));
+}
+
 IdxImages read_idx_images(const fs::path& file) {
   InputFile in(file);
   const std::vector<uint8_t> header = read_idx_header(in, file, 16, kIdxImagesMagic, "images");
@@ -123,14 +154,21 @@ IdxImages read_idx_images(const fs::path& file) {
   if (out.height < 1 || out.width < 1 || out.height > kMaxSide || out.width > kMaxSide)
     throw Error(quoted(file) + ": implausible image size " + std::to_string(out.height) + "x" +
                 std::to_string(out.width));
-  out.pixels = in.read_exact(static_cast<size_t>(out.count * out.height * out.width), "image data");
+  const auto data_bytes = static_cast<size_t>(out.count * out.height * out.width);
+  out.pixels = in.read_exact(data_bytes, "image data");
+  expect_end_of_idx(in, file, 16 + data_bytes,
+                    std::to_string(out.count) + " images of " + std::to_string(out.height) + "x" +
+                        std::to_string(out.width));
   return out;
 }
 
 std::vector<uint8_t> read_idx_labels(const fs::path& file) {
   InputFile in(file);
   const std::vector<uint8_t> header = read_idx_header(in, file, 8, kIdxLabelsMagic, "labels");
-  return in.read_exact(big_endian_u32(&header[4]), "label data");
+  const uint32_t count = big_endian_u32(&header[4]);
+  std::vector<uint8_t> labels = in.read_exact(count, "label data");
+  expect_end_of_idx(in, file, 8 + uint64_t{count}, std::to_string(count) + " labels");
+  return labels;
 }
 
 // One-hot masks from class numbers, rejecting any outside [0, num_classes).

@@ -25,11 +25,20 @@ struct Reader {
     throw Error(source + ": " + key + ": " + what);
   }
 
+  // A mapping key or a plugin name as text. YAML allows a list or a mapping there (`{[1,
+  // 2]: x}`); a config does not.
+  std::string text(const YAML::Node& node, const std::string& where) const {
+    if (!node.IsScalar())
+      fail(where.empty() ? "(top level)" : where,
+           "expected a plain name, got '" + YAML::Dump(node) + "'");
+    return node.Scalar();
+  }
+
   void only_keys(const YAML::Node& node, const std::string& where,
                  const std::set<std::string>& known) const {
     if (!node.IsMap()) fail(where, "expected a mapping");
     for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = text(kv.first, where);
       if (!known.count(key)) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
@@ -89,13 +98,14 @@ struct Reader {
       } else {
         only_keys(node[i], where, {"name", "params", "zip"});
         if (!node[i]["name"]) fail(where, "missing 'name'");
-        expanded[0].name = node[i]["name"].as<std::string>();
+        expanded[0].name = text(node[i]["name"], where + ".name");
         if (const auto& p = node[i]["params"]) {
           if (!p.IsMap()) fail(where + ".params", "expected a mapping");
-          for (const auto& kv : p)
+          for (const auto& kv : p) {
+            const std::string param = text(kv.first, where + ".params");
             expanded =
-                with_values(expanded, kv.first.as<std::string>(),
-                            values_of(kv.second, where + ".params." + kv.first.as<std::string>()));
+                with_values(expanded, param, values_of(kv.second, where + ".params." + param));
+          }
         }
         if (const auto& z = node[i]["zip"]) expanded = zipped(expanded, z, where + ".zip");
       }
@@ -137,7 +147,7 @@ struct Reader {
     }
     if (node && node.IsMap()) {
       for (const auto& kv : node) {
-        const std::string option = kv.first.as<std::string>();
+        const std::string option = text(kv.first, key);
         if (option == "name" || option == "path" || option == "protocol") continue;
         if (std::find(spec->options.begin(), spec->options.end(), option) == spec->options.end())
           fail(key + "." + option, "not an option of dataset " + c.dataset);
@@ -189,7 +199,7 @@ struct Reader {
     if (!z.IsMap() || z.size() == 0) fail(where, "expected a mapping of lists");
     std::vector<std::pair<std::string, std::vector<std::string>>> lists;
     for (const auto& kv : z) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = text(kv.first, where);
       for (const PluginSpec& s : specs)
         if (s.params.count(key)) fail(where + "." + key, "also set in params");
       lists.emplace_back(key, values_of(kv.second, where + "." + key));
@@ -276,7 +286,9 @@ std::string content_hash(const std::string& text) {
   return buf;
 }
 
-ExperimentConfig parse_config(const std::string& text, const std::string& source) {
+namespace {
+
+ExperimentConfig parse(const std::string& text, const std::string& source) {
   Reader r{source};
   YAML::Node root;
   try {
@@ -290,6 +302,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
                "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
                "validation_per_class", "queries", "training", "datasets", "perturb"});
   ExperimentConfig c;
+  c.source = source;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
   c.name = r.scalar<std::string>(root["name"], "name");
   // The name is a folder under `output`: it must stay one, and be valid UTF-8 so that the
@@ -382,7 +395,7 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
         t, "training",
         {"epochs", "batch_size", "optimiser", "lr", "weight_decay", "select_every", "augment"});
     for (const auto& kv : t) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = r.text(kv.first, "training");
       c.training[key] = r.scalar<std::string>(kv.second, "training." + key);
     }
   }
@@ -421,6 +434,17 @@ ExperimentConfig parse_config(const std::string& text, const std::string& source
   return c;
 }
 
+}  // namespace
+
+ExperimentConfig parse_config(const std::string& text, const std::string& source) {
+  try {
+    return parse(text, source);
+  } catch (const YAML::Exception& e) {
+    // Every key is read through Reader, which names it; this is the net under that rule.
+    throw Error(source + ": cannot read the config (" + e.what() + ")");
+  }
+}
+
 ExperimentConfig for_dataset(const ExperimentConfig& config, size_t i) {
   ExperimentConfig c = config;
   const DatasetChoice& d = config.datasets.at(i);
@@ -432,6 +456,8 @@ ExperimentConfig for_dataset(const ExperimentConfig& config, size_t i) {
 }
 
 ExperimentConfig load_config(const std::filesystem::path& file) {
+  if (std::filesystem::is_directory(file))
+    throw Error("config " + file.string() + " is a directory, expected a YAML file");
   std::ifstream in(file);
   if (!in) throw Error("cannot open config " + file.string());
   std::stringstream ss;

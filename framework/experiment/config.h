@@ -79,6 +79,7 @@ struct ExperimentConfig {
   EvalOptions eval;
   std::filesystem::path output_dir;  // results/<name>
   std::string hash;                  // content hash of the whole config
+  std::string source;                // the config file (or text) it was read from, for errors
 };
 
 // Reads and validates a config: unknown keys, unknown plugins or parameters, bad values

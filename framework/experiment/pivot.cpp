@@ -26,13 +26,13 @@ std::string field_of(const json& r, const std::string& field) {
       args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
     return args.empty() ? label : label + "(" + args + ")";
   }
-  if (field == "bits") return std::to_string(r.at("bits").get<int>());
-  if (field == "seed") return std::to_string(r.at("seed").get<uint64_t>());
+  if (field == "bits") return integer_field(r, "bits");
+  if (field == "seed") return integer_field(r, "seed");
   if (field == "reranker") return r.at("reranker_label").get<std::string>();
   if (field == "dataset") return r.value("dataset", "");
   if (field == "protocol") return r.value("protocol", "");
   if (field == "queries") return r.value("queries_from", "test");
-  if (field == "L") return std::to_string(r.at("shortlist").get<int64_t>());
+  if (field == "L") return integer_field(r, "shortlist");
   if (field == "perturb") return r.value("perturb", "none");
   throw Error("unknown table field '" + field + "'");
 }
@@ -125,9 +125,13 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
   }
   if (!metric_found) {
     std::string known;
-    if (!records.empty())
-      for (const auto& m : records.front().at("metric_order"))
-        known += (known.empty() ? "" : ", ") + m.get<std::string>();
+    // What the first record offers, as far as it says (the records were read unchecked).
+    const json order = !records.empty() && records.front().is_object()
+                           ? records.front().value("metric_order", json())
+                           : json();
+    if (order.is_array())
+      for (const auto& m : order)
+        if (m.is_string()) known += (known.empty() ? "" : ", ") + m.get<std::string>();
     throw Error(file.string() + ": no record has metric '" + spec.metric + "' (known: " + known +
                 ")");
   }

@@ -14,6 +14,9 @@ namespace hamster {
 
 std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
   std::vector<nlohmann::json> records;
+  // Reading a directory yields no lines, which would pass for "no results yet".
+  if (std::filesystem::is_directory(file))
+    throw Error(file.string() + ": is a directory, expected a results.jsonl file");
   std::ifstream in(file);
   // A file that exists but cannot be read must not pass for "no results yet": the next
   // write would replace it.
@@ -47,6 +50,14 @@ void with_results_lock(const std::filesystem::path& dir, const std::function<voi
     throw;
   }
   ::close(fd);
+}
+
+std::string integer_field(const nlohmann::json& record, const char* key) {
+  const nlohmann::json& v = record.at(key);
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  throw nlohmann::json::type_error::create(
+      302, std::string("field '") + key + "' must be an integer, not " + v.type_name(), &v);
 }
 
 std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records) {

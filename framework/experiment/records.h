@@ -18,6 +18,12 @@ std::vector<nlohmann::json> read_records(const std::filesystem::path& file);
 // lock on <dir>/results.lock. Throws Error naming the lock file if it cannot be taken.
 void with_results_lock(const std::filesystem::path& dir, const std::function<void()>& f);
 
+// The integer field `key` of a record, as text. Records hold bits, seed and shortlist as
+// JSON integers; anything else (a float such as 1e300, whose conversion to an integer is
+// undefined, or a string) throws nlohmann::json::type_error, as a missing field throws
+// out_of_range, for the caller to report with the file's name.
+std::string integer_field(const nlohmann::json& record, const char* key);
+
 // results.jsonl is appended to, so a cell redone before the file was compacted appears
 // more than once: its last record is the one that counts. The records in file order, each
 // cell once (at its last record); records without a cell_key are kept as they are.

@@ -96,10 +96,9 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
                                          {"rerank_us_per_query", "rerank ms/q", 1e-3}};
   for (const TimeColumn& col : times) t.header.push_back(col.name);
   for (const auto& r : records) {
-    std::vector<std::string> row = {hasher_label(r), std::to_string(r.at("bits").get<int>()),
-                                    std::to_string(r.at("seed").get<uint64_t>()),
-                                    r.at("reranker_label").get<std::string>(),
-                                    std::to_string(r.at("shortlist").get<int64_t>())};
+    std::vector<std::string> row = {
+        hasher_label(r), integer_field(r, "bits"), integer_field(r, "seed"),
+        r.at("reranker_label").get<std::string>(), integer_field(r, "shortlist")};
     if (mixed) row.push_back(r.value("queries_from", "test"));
     if (perturbed) row.push_back(r.value("perturb", "none"));
     if (datasets) row.insert(row.begin(), r.value("protocol", ""));
@@ -120,7 +119,7 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
                                       augment == "none" ? "" : " " + augment)
                         : "");
       row.push_back(f.contains("chosen_epoch")
-                        ? std::to_string(static_cast<int>(f.at("chosen_epoch").get<double>()))
+                        ? fmt::format("{:.0f}", f.at("chosen_epoch").get<double>())
                         : "");
     }
     if (selected) {

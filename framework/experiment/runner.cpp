@@ -26,6 +26,7 @@
 #include "framework/experiment/raw_results.h"
 #include "framework/experiment/records.h"
 #include "framework/hasher.h"
+#include "framework/manifest.h"
 #include "framework/npy.h"
 #include "framework/reranker.h"
 
@@ -39,6 +40,12 @@ using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
+
+// In every cached model folder, beside the hasher's files and fit.json.
+constexpr const char* kModelManifest = "manifest.json";
+
+// "<config file>: " before a message about the grid, so the user knows which file to fix.
+std::string in_config(const ExperimentConfig& c) { return c.source.empty() ? "" : c.source + ": "; }
 
 // One trained hasher: (hasher, bits, seed) on this dataset and split.
 struct Build {
@@ -102,7 +109,7 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         b.protocol = c.protocol;
         for (const Build& other : builds)
           if (other.key == b.key)
-            throw Error("builds " + other.id + " and " + b.id +
+            throw Error(in_config(c) + "builds " + other.id + " and " + b.id +
                         " are the same (same hasher, effective parameters, bits and seed); "
                         "list each once");
         builds.push_back(b);
@@ -133,7 +140,7 @@ std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>
                   &p};
         for (const Cell& other : cells)
           if (other.key == cell.key)
-            throw Error("cells " + other.id + " and " + cell.id +
+            throw Error(in_config(c) + "cells " + other.id + " and " + cell.id +
                         " are the same; list each re-ranker once");
         cells.push_back(cell);
       }
@@ -270,6 +277,30 @@ class Logger {
   std::mutex mutex_;
 };
 
+// Saves a trained model as the cache folder `dir`: its files and fit.json, then the
+// manifest over them, in a temporary folder renamed into place, so the folder appears
+// whole or not at all. Without --force, a folder another process (a shard, or a second run
+// of the same config) stored first is kept: the build is deterministic, so it is the same.
+void store_model(const fs::path& dir, const Hasher& hasher, const std::string& fit_json,
+                 bool force) {
+  fs::path tmp = dir;
+  tmp += ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  hasher.save(tmp);
+  write_file_atomic(tmp / "fit.json", fit_json);
+  write_manifest(tmp / kModelManifest, tmp, files_under(tmp));  // last: it vouches for the rest
+  // A folder without a manifest is no finished model (one left by an older hamster, say).
+  if (force || !fs::exists(dir / kModelManifest)) fs::remove_all(dir);
+  std::error_code taken;
+  fs::rename(tmp, dir, taken);  // fails when another process's folder is already there
+  if (taken) {
+    fs::remove_all(tmp);
+    if (!fs::exists(dir / kModelManifest))
+      throw Error("cannot store the model in " + dir.string() + " (" + taken.message() + ")");
+  }
+}
+
 // Trains the builds that have no cached model, `parallel_fits` at a time. Two small-network
 // trainings side by side use two cores better than one training on two threads
 // (bench_training: 1.96x against 1.71x one training on one thread).
@@ -300,20 +331,11 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         const auto t0 = clock_type::now();
         hasher->fit(data, split.train, ctx);
         const double seconds = seconds_since(t0);
-        // Write into a temporary folder, then rename: a crash leaves no half model.
-        const fs::path final_dir = c.output_dir / b.cache_dir();
-        fs::path tmp = final_dir;
-        tmp += ".tmp";
-        fs::remove_all(tmp);
-        fs::create_directories(tmp);
-        hasher->save(tmp);
         json fit = {{"train_seconds", seconds},
                     {"train_images_per_second", hasher->train_images_per_second()},
                     {"fit_threads", threads_each}};
         for (const auto& [k, v] : hasher->fit_summary()) fit["summary"][k] = v;
-        write_file_atomic(tmp / "fit.json", fit.dump(2));
-        fs::remove_all(final_dir);
-        fs::rename(tmp, final_dir);
+        store_model(c.output_dir / b.cache_dir(), *hasher, fit.dump(2), force);
         const size_t finished = ++done;
         const double elapsed = seconds_since(start);
         log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
@@ -345,6 +367,7 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
   EncodedBuild e;
   const fs::path dir = c.output_dir / b.cache_dir();
   e.hasher = make_hasher(b);
+  verify_manifest(dir / kModelManifest, dir, "cached model of " + b.id);
   e.hasher->load(dir);
   std::ifstream fit_file(dir / "fit.json");
   try {
@@ -572,7 +595,11 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   Logger log(out);
   const std::vector<Build> builds = make_builds(c);
   const std::vector<Cell> cells = make_cells(c, builds);
-  std::map<std::string, json> records = records_by_key(c.output_dir / "results.jsonl");
+  // Under the lock: another process of the grid may be appending a record right now.
+  std::map<std::string, json> records;
+  if (fs::exists(c.output_dir))
+    with_results_lock(c.output_dir,
+                      [&] { records = records_by_key(c.output_dir / "results.jsonl"); });
   const CellFilter filter(opt.filter);
 
   // The cells this invocation owns and has still to do, grouped by build.
