@@ -41,7 +41,7 @@ for t in "${targets[@]}"; do
     status="no crash"
   else
     status="CRASHED: $(grep -E -m1 "ERROR|runtime error|deadly signal|uncaught|terminate" "$log" || true)"
-    status+=" (input: $(ls -t build-sanitize/fuzz-artifacts/"$t"-* 2> /dev/null | head -n1); log: $log)"
+    status+=" (input: $(ls -t build-sanitize/fuzz-artifacts/"$t"-* 2> /dev/null | head -n1 || true); log: $log)"
     crashed=1
   fi
   runs=$(grep -E -o "stat::number_of_executed_units: *[0-9]+" "$log" | grep -E -o "[0-9]+$" || echo "?")
