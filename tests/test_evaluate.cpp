@@ -16,6 +16,7 @@
 #include "framework/experiment/raw_results.h"
 #include "framework/experiment/runner.h"
 #include "tests/helpers.h"
+#include "tests/run_command.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -44,15 +45,7 @@ std::vector<json> records(const fs::path& dir) {
   return out;
 }
 
-std::string run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[256];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  CHECK(pclose(pipe) == 0);
-  return out;
-}
+using test::run_command;
 
 }  // namespace
 

@@ -21,6 +21,7 @@
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
 #include "tests/helpers.h"
+#include "tests/run_command.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -55,15 +56,7 @@ std::vector<nlohmann::json> records(const fs::path& dir) {
   return out;
 }
 
-std::string run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[256];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  CHECK(pclose(pipe) == 0);
-  return out;
-}
+using test::run_command;
 
 double value_after(const std::string& text, const std::string& key) {
   const auto at = text.find(key + " ");
