@@ -5,6 +5,7 @@
 #include "framework/hasher.h"
 #include "hashers/greedyhash/greedyhash_loss.h"
 #include "hashers/torch_doctest.h"
+#include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -78,16 +79,11 @@ TEST_CASE("GreedyHash classifier parameters receive gradients and are trained wi
   // their codes, which a classifier left at its random start would not (chance is 0.1).
   const Dataset d = test::synthetic_images(50, 10, 1);
   const auto ids = test::iota_ids(d.size());
-  auto gh =
-      HasherRegistry::instance().create("greedyhash", {{"epochs", "4"}, {"batch_size", "50"}}, 16);
-  FitContext ctx;
-  ctx.seed = 2;
-  ctx.log = [](const std::string&) {};
-  gh->fit(d, ids, ctx);
+  auto gh = test::make_hasher("greedyhash", 16, {{"epochs", "4"}, {"batch_size", "50"}});
+  gh->fit(d, ids, test::quiet(2));
   const Encoded e = gh->encode(d, ids, 1);
   CHECK(e.codes.distinct() >= 10);
-  CHECK(evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-            .get("mAP@all") > 0.8);
+  CHECK(test::map_all(e, d) > 0.8);
 
   const auto dir = test::fresh_temp_dir("greedyhash-save");
   gh->save(dir);

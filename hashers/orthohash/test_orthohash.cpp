@@ -5,6 +5,7 @@
 #include "framework/hasher.h"
 #include "hashers/orthohash/orthohash_loss.h"
 #include "hashers/torch_doctest.h"
+#include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -48,16 +49,11 @@ TEST_CASE("OrthoHash loss: cosine cross-entropy with a margin - value and gradie
 TEST_CASE("OrthoHash learns separating codes and keeps its codebook with the model") {
   const Dataset d = test::synthetic_images(50, 10, 1);
   const auto ids = test::iota_ids(d.size());
-  auto oh =
-      HasherRegistry::instance().create("orthohash", {{"epochs", "4"}, {"batch_size", "50"}}, 16);
-  FitContext ctx;
-  ctx.seed = 5;
-  ctx.log = [](const std::string&) {};
-  oh->fit(d, ids, ctx);
+  auto oh = test::make_hasher("orthohash", 16, {{"epochs", "4"}, {"batch_size", "50"}});
+  oh->fit(d, ids, test::quiet(5));
   const Encoded e = oh->encode(d, ids, 1);
   CHECK(e.codes.distinct() >= 10);
-  CHECK(evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-            .get("mAP@all") > 0.8);
+  CHECK(test::map_all(e, d) > 0.8);
 
   const auto dir = test::fresh_temp_dir("orthohash-save");
   oh->save(dir);
