@@ -5,21 +5,16 @@
 #include "framework/hasher.h"
 #include "hashers/csq/csq_loss.h"
 #include "hashers/hash_centres.h"
-#include "hashers/torch_doctest.h"
+#include "hashers/torch_test_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
+using test::rows;
 
 namespace {
 
 // Hamming distance between +-1 rows: the places where they differ.
 torch::Tensor pairwise_hamming(const torch::Tensor& c) { return (c.size(1) - c.matmul(c.t())) / 2; }
-
-torch::Tensor rows(std::vector<std::vector<float>> values) {
-  std::vector<torch::Tensor> out;
-  for (auto& r : values) out.push_back(torch::tensor(r));
-  return torch::stack(out);
-}
 
 }  // namespace
 
@@ -112,12 +107,8 @@ TEST_CASE("CSQ learns separating codes and keeps its centres with the model") {
 
   const auto dir = test::fresh_temp_dir("csq-save");
   csq->save(dir);
-  torch::serialize::InputArchive archive, state;
-  archive.load_from((dir / "model.pt").string());
-  REQUIRE(archive.try_read("method_state", state));
-  torch::Tensor centres, tie_break;
-  REQUIRE(state.try_read("centres", centres));
-  REQUIRE(state.try_read("tie_break", tie_break));
+  const torch::Tensor centres = test::saved_state(dir, "centres");
+  const torch::Tensor tie_break = test::saved_state(dir, "tie_break");
   CHECK(centres.equal(sylvester_hadamard(16).slice(0, 0, 10)));
   CHECK(tie_break.abs().eq(1).all().item<bool>());
   auto loaded = HasherRegistry::instance().create("csq", {}, 16);

@@ -7,7 +7,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/dsdh/dsdh_steps.h"
-#include "hashers/torch_doctest.h"
+#include "hashers/torch_test_helpers.h"
 #include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
@@ -52,13 +52,6 @@ bool only_plus_minus_one(const torch::Tensor& b) {
 
 using test::map_all;
 using test::quiet;
-
-torch::serialize::InputArchive method_state(const std::filesystem::path& dir) {
-  torch::serialize::InputArchive archive, state;
-  archive.load_from((dir / "model.pt").string());
-  archive.read("method_state", state);
-  return state;
-}
 
 }  // namespace
 
@@ -177,10 +170,8 @@ TEST_CASE("DSDH learns with multi-label data and keeps W and B with the model") 
 
   auto dir = test::fresh_temp_dir("dsdh-save");
   dsdh->save(dir);
-  torch::serialize::InputArchive state = method_state(dir);
-  torch::Tensor b, w;
-  state.read("B", b);
-  state.read("W", w);
+  const torch::Tensor b = test::saved_state(dir, "B");
+  const torch::Tensor w = test::saved_state(dir, "W");
   CHECK(b.size(0) == bits);
   CHECK(b.size(1) == d.size());
   CHECK(w.size(0) == bits);
@@ -200,12 +191,8 @@ TEST_CASE("DSDH learns with multi-label data and keeps W and B with the model") 
   CHECK(loaded->encode(d, ids, 1).codes.data() == e.codes.data());
   auto again = test::fresh_temp_dir("dsdh-save-again");
   loaded->save(again);
-  torch::serialize::InputArchive state2 = method_state(again);
-  torch::Tensor b2, w2;
-  state2.read("B", b2);
-  state2.read("W", w2);
-  CHECK(torch::equal(b2, b));
-  CHECK(torch::equal(w2, w));
+  CHECK(torch::equal(test::saved_state(again, "B"), b));
+  CHECK(torch::equal(test::saved_state(again, "W"), w));
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(again);
 }

@@ -4,21 +4,12 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/greedyhash/greedyhash_loss.h"
-#include "hashers/torch_doctest.h"
+#include "hashers/torch_test_helpers.h"
 #include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
-
-namespace {
-
-torch::Tensor rows(std::vector<std::vector<float>> values) {
-  std::vector<torch::Tensor> out;
-  for (auto& r : values) out.push_back(torch::tensor(r));
-  return torch::stack(out);
-}
-
-}  // namespace
+using test::rows;
 
 TEST_CASE("GreedyHash straight-through gradient equals the gradient with respect to the codes") {
   const torch::Tensor h0 = rows({{0.3, -1.2, 0.7}, {-0.1, 0.5, 2.0}});
@@ -87,11 +78,7 @@ TEST_CASE("GreedyHash classifier parameters receive gradients and are trained wi
 
   const auto dir = test::fresh_temp_dir("greedyhash-save");
   gh->save(dir);
-  torch::serialize::InputArchive archive, state;
-  archive.load_from((dir / "model.pt").string());
-  REQUIRE(archive.try_read("method_state", state));
-  torch::Tensor classifier;
-  REQUIRE(state.try_read("classifier", classifier));
+  const torch::Tensor classifier = test::saved_state(dir, "classifier");
   CHECK(classifier.sizes() == torch::IntArrayRef{10, 16});
   torch::Tensor codes =
       torch::from_blob(const_cast<float*>(e.real.data()), {e.real.rows(), 16}).sign();

@@ -5,18 +5,13 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/hashnet/hashnet_loss.h"
-#include "hashers/torch_doctest.h"
+#include "hashers/torch_test_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
+using test::rows;
 
 namespace {
-
-torch::Tensor rows(std::vector<std::vector<float>> values) {
-  std::vector<torch::Tensor> out;
-  for (auto& r : values) out.push_back(torch::tensor(r));
-  return torch::stack(out);
-}
 
 // Three items, the first two of one class, paired with each other but not with themselves.
 const std::vector<std::vector<float>> kSimilar = {{1, 1, 0}, {1, 1, 0}, {0, 0, 1}};
@@ -87,11 +82,7 @@ TEST_CASE("HashNet learns separating codes and keeps its final beta with the mod
     // (1 + 0.005 * 30)^0.5 = 1.0723805.
     const auto dir = test::fresh_temp_dir("hashnet-save");
     hn->save(dir);
-    torch::serialize::InputArchive archive, state;
-    archive.load_from((dir / "model.pt").string());
-    REQUIRE(archive.try_read("method_state", state));
-    torch::Tensor beta;
-    REQUIRE(state.try_read("beta", beta));
+    const torch::Tensor beta = test::saved_state(dir, "beta");
     CHECK(beta.item<double>() == doctest::Approx(1.0723805));
     auto loaded = HasherRegistry::instance().create("hashnet", {}, 16);
     loaded->load(dir);

@@ -6,6 +6,7 @@
 #include "framework/error.h"
 #include "framework/hasher.h"
 #include "framework/npy.h"
+#include "hashers/pixel_projection.h"
 
 namespace hamster {
 namespace {
@@ -30,19 +31,7 @@ class Lsh final : public Hasher {
   }
 
   Encoded encode(const Dataset& data, const std::vector<int64_t>& ids, int) const override {
-    if (projection_.size() == 0) throw Error("lsh: encode() before fit() or load()");
-    const int64_t d = data.image_bytes();
-    if (d != projection_.rows())
-      throw Error("lsh: fitted on images of " + std::to_string(projection_.rows()) +
-                  " values, got " + std::to_string(d) + " from " + data.name);
-    Encoded out;
-    out.features.resize(static_cast<int64_t>(ids.size()), d);
-    for (size_t i = 0; i < ids.size(); ++i)
-      for (int64_t p = 0; p < d; ++p)
-        out.features(i, p) = (data.image(ids[i])[p] - mean_(0, p)) / 255.0f;
-    out.real = out.features * projection_;
-    out.codes = BinaryCodes::from_signs(out.real.data(), out.real.rows(), bits_);
-    return out;
+    return encode_projected_pixels("lsh", data, ids, mean_, projection_);
   }
 
   void save(const std::filesystem::path& dir) const override {

@@ -4,21 +4,12 @@
 #include "framework/eval/metrics.h"
 #include "framework/hasher.h"
 #include "hashers/orthohash/orthohash_loss.h"
-#include "hashers/torch_doctest.h"
+#include "hashers/torch_test_helpers.h"
 #include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
-
-namespace {
-
-torch::Tensor rows(std::vector<std::vector<float>> values) {
-  std::vector<torch::Tensor> out;
-  for (auto& r : values) out.push_back(torch::tensor(r));
-  return torch::stack(out);
-}
-
-}  // namespace
+using test::rows;
 
 TEST_CASE("OrthoHash loss: cosine cross-entropy with a margin - value and gradient") {
   // Codes c0 = [1, 1], c1 = [1, -1]; s = 2, m = 0.5.
@@ -57,11 +48,7 @@ TEST_CASE("OrthoHash learns separating codes and keeps its codebook with the mod
 
   const auto dir = test::fresh_temp_dir("orthohash-save");
   oh->save(dir);
-  torch::serialize::InputArchive archive, state;
-  archive.load_from((dir / "model.pt").string());
-  REQUIRE(archive.try_read("method_state", state));
-  torch::Tensor codebook;
-  REQUIRE(state.try_read("codebook", codebook));
+  const torch::Tensor codebook = test::saved_state(dir, "codebook");
   // 10 classes at 16 bits: the first 10 rows of H_16, pairwise orthogonal.
   CHECK(codebook.matmul(codebook.t()).equal(16 * torch::eye(10)));
   auto loaded = HasherRegistry::instance().create("orthohash", {}, 16);
