@@ -1,6 +1,7 @@
 #include "hashers/backbone.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <cmath>
 #include <mutex>
@@ -95,6 +96,15 @@ void keep_blas_single_threaded() {
     using SetThreads = void (*)(int);
     if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
       set(1);
+  });
+}
+
+void keep_freed_memory_for_reuse() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_TOP_PAD, 64 << 20);
   });
 }
 

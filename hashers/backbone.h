@@ -56,6 +56,14 @@ torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& 
 // bench_training, two trainings side by side went from 1.3x to 1.96x one training.
 void keep_blas_single_threaded();
 
+// Makes glibc's malloc keep freed memory for reuse instead of handing it back to the
+// kernel: LibTorch frees and reallocates the same megabytes of activations every batch,
+// and glibc's default (trim the heap top past a dynamic threshold, mmap large blocks)
+// turned that into page faults: a fifth of a training thread's time was system time.
+// Fixed thresholds: blocks under 32 MB come from the heap, and a heap is trimmed only
+// when 256 MB lie free at its top.
+void keep_freed_memory_for_reuse();
+
 // Resolves "cpu" / "cuda"; throws Error if CUDA is asked for but unavailable.
 torch::Device resolve_device(const std::string& name);
 

@@ -89,6 +89,7 @@ void DeepHasher::build(int64_t channels, int64_t height, int64_t width) {
 void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const FitContext& ctx) {
   if (ids.size() < 2) throw Error(method() + ": needs at least 2 training items");
   keep_blas_single_threaded();
+  keep_freed_memory_for_reuse();
   at::set_num_threads(std::max(1, ctx.threads));
   const torch::Device device = resolve_device(device_name_);
   build(data.channels, data.height, data.width);
@@ -233,6 +234,7 @@ Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
                 data.name + " with " + std::to_string(data.channels) + "x" +
                 std::to_string(data.height) + "x" + std::to_string(data.width));
   keep_blas_single_threaded();
+  keep_freed_memory_for_reuse();
   at::set_num_threads(std::max(1, threads));
   const torch::Device device = resolve_device(device_name_);
   c10::InferenceMode inference;
