@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
 
   auto* exp = app.add_subcommand("export", "write codes, embeddings and labels as .npy files");
   exp->add_option("config", config_file, "experiment config (YAML)")->required();
-  exp->add_option("--filter", filter, "only builds whose id contains this, e.g. dsh/32b");
+  exp->add_option("--filter", filter,
+                  "only matching builds: key=value terms (hasher=dsh,bits=32; keys hasher, bits, seed, protocol) or text the build id contains");
   exp->add_option("--out", out_dir, "output folder (default: export)");
 
   CLI11_PARSE(app, argc, argv);

@@ -237,6 +237,14 @@ TEST_CASE("exported codes give the same mAP in an independent numpy computation"
         doctest::Approx(none["metrics"]["mAP@100"].get<double>()).epsilon(1e-6));
   CHECK_THROWS_WITH_AS(export_encodings(c, "nothing", root / "export", log),
                        "export: no build matches 'nothing'", Error);
+  // key=value terms choose builds as they choose cells in `hamster run`.
+  CHECK(export_encodings(c, "hasher=dsh,bits=16", root / "by-terms", log) == 1);
+  CHECK(fs::exists(root / "by-terms" / "dsh_batch_size_50_epochs_2__16b_seed0" / "db_codes.npy"));
+  CHECK_THROWS_WITH_AS(export_encodings(c, "hasher=dsh,bits=32", root / "none", log),
+                       "export: no build matches 'hasher=dsh,bits=32'", Error);
+  CHECK(test::error_message([&] { export_encodings(c, "reranker=none", root / "none", log); })
+            .find("export chooses builds; 'reranker' does not apply") != std::string::npos);
+  CHECK(!fs::exists(root / "none"));
   fs::remove_all(root);
 }
 

@@ -180,16 +180,24 @@ class CellFilter {
 
   bool matches(const Cell& cell) const {
     if (terms_.empty()) return cell.id.find(text_) != std::string::npos;
-    const Build& b = *cell.build;
     for (const auto& [key, value] : terms_) {
-      const bool ok = key == "hasher" ? value == b.hasher->name || value == b.hasher->label()
-                      : key == "reranker"
+      const bool ok = key == "reranker"
                           ? value == cell.reranker->name || value == cell.reranker->label()
-                      : key == "bits"     ? value == std::to_string(b.bits)
-                      : key == "protocol" ? value == b.protocol
-                      : key == "perturb"  ? value == cell.perturb->label()
-                                          : value == std::to_string(b.seed);
+                      : key == "perturb" ? value == cell.perturb->label()
+                                         : build_term_holds(*cell.build, key, value);
       if (!ok) return false;
+    }
+    return true;
+  }
+
+  // For `hamster export`, which chooses builds: re-ranker and perturbation terms do not apply.
+  bool matches(const Build& b) const {
+    if (terms_.empty()) return b.id.find(text_) != std::string::npos;
+    for (const auto& [key, value] : terms_) {
+      if (key == "reranker" || key == "perturb")
+        throw Error("--filter: export chooses builds; '" + key +
+                    "' does not apply (keys: hasher, bits, seed, protocol)");
+      if (!build_term_holds(b, key, value)) return false;
     }
     return true;
   }
@@ -197,6 +205,13 @@ class CellFilter {
  private:
   inline static const std::set<std::string> kKeys = {"hasher",   "bits",     "seed",
                                                      "reranker", "protocol", "perturb"};
+  static bool build_term_holds(const Build& b, const std::string& key, const std::string& value) {
+    return key == "hasher"     ? value == b.hasher->name || value == b.hasher->label()
+           : key == "bits"     ? value == std::to_string(b.bits)
+           : key == "protocol" ? value == b.protocol
+                               : value == std::to_string(b.seed);
+  }
+
   std::string text_;
   std::vector<std::pair<std::string, std::string>> terms_;  // empty: match text_ in the id
 };
@@ -737,14 +752,15 @@ int run_experiment(const ExperimentConfig& config, const RunOptions& opt, std::o
   return done;
 }
 
-int export_encodings(const ExperimentConfig& c, const std::string& filter, const fs::path& out,
-                     std::ostream& stream) {
-  Logger log(stream);
+namespace {
+
+int export_dataset(const ExperimentConfig& c, const CellFilter& filter, const fs::path& out,
+                   Logger& log) {
   const std::vector<Build> builds = make_builds(c);
   std::vector<const Build*> chosen;
   for (const Build& b : builds)
-    if (b.id.find(filter) != std::string::npos) chosen.push_back(&b);
-  if (chosen.empty()) throw Error("export: no build matches '" + filter + "'");
+    if (filter.matches(b)) chosen.push_back(&b);
+  if (chosen.empty()) return 0;
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, c.threads);
   const Dataset data = load_dataset(c);
   const Split split = split_for(c, data);
@@ -767,6 +783,19 @@ int export_encodings(const ExperimentConfig& c, const std::string& filter, const
     log("exported " + b->id + " to " + dir.string());
   }
   return static_cast<int>(chosen.size());
+}
+
+}  // namespace
+
+int export_encodings(const ExperimentConfig& config, const std::string& filter,
+                     const fs::path& out, std::ostream& stream) {
+  Logger log(stream);
+  const CellFilter parsed(filter);
+  int exported = 0;
+  for (size_t i = 0; i < config.datasets.size(); ++i)
+    exported += export_dataset(for_dataset(config, i), parsed, out, log);
+  if (exported == 0) throw Error("export: no build matches '" + filter + "'");
+  return exported;
 }
 
 }  // namespace hamster
