@@ -150,7 +150,8 @@ def main():
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--eta", type=float, default=0.1, help="DPSH quantization weight")
+    p.add_argument("--eta", type=float, default=0.002,
+                   help="DPSH quantization weight (hamster's default)")
     p.add_argument("--no-bank", action="store_true",
                    help="pairs within the batch only (hamster: memory_bank: false)")
     p.add_argument("--threads", type=int, default=1)
