@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +14,12 @@
 
 namespace hamster {
 
+double scheduled_lr(const std::string& schedule, double lr, int epoch, int epochs) {
+  if (schedule == "constant") return lr;
+  if (schedule == "cosine") return lr * 0.5 * (1 + std::cos(M_PI * (epoch - 1) / epochs));
+  throw Error("unknown lr_schedule '" + schedule + "' (known: constant, cosine)");
+}
+
 std::vector<ParamSpec> deep_hasher_params() {
   return {
       {"backbone", "small-cnn", "network trunk: small-cnn or small-cnn-wide"},
@@ -20,6 +27,8 @@ std::vector<ParamSpec> deep_hasher_params() {
       {"batch_size", "64", "mini-batch size"},
       {"optimiser", "adam", "adam or sgd (momentum 0.9)"},
       {"lr", "0.001", "learning rate"},
+      {"lr_schedule", "constant",
+       "constant, or cosine: epoch e of E runs at lr (1 + cos(pi (e - 1) / E)) / 2"},
       {"weight_decay", "0", "weight decay"},
       {"augment", "none",
        "training images: none, flip, shiftN or flip+shiftN (random horizontal flip, random "
@@ -61,6 +70,7 @@ DeepHasher::DeepHasher(const Params& p, int bits)
       backbone_name_(p.get_string("backbone")),
       device_name_(p.get_string("device")),
       optimiser_name_(p.get_string("optimiser")),
+      lr_schedule_(p.get_string("lr_schedule")),
       epochs_(p.get_int("epochs")),
       batch_size_(p.get_int("batch_size")),
       select_every_(p.get_int("select_every")),
@@ -74,6 +84,7 @@ DeepHasher::DeepHasher(const Params& p, int bits)
   if (weight_decay_ < 0) throw Error("weight_decay must be >= 0");
   if (select_every_ < 0)
     throw Error("select_every must be >= 0, got " + std::to_string(select_every_));
+  scheduled_lr(lr_schedule_, lr_, 1, epochs_);  // an unknown schedule fails here
   if (optimiser_name_ != "adam" && optimiser_name_ != "sgd")
     throw Error("unknown optimiser '" + optimiser_name_ + "' (known: adam, sgd)");
   // Fail at configuration time, not after loading data.
@@ -130,6 +141,7 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   double selection_seconds = 0;
   for (int epoch = 1; epoch <= epochs_; ++epoch) {
     begin_epoch(epoch, epochs_);
+    for (auto& group : optimiser->param_groups()) group.options().set_lr(scheduled_lr(lr_schedule_, lr_, epoch, epochs_));
     shuffle(order, rng);
     double loss_sum = 0;
     int64_t batches = 0;

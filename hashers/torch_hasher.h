@@ -61,6 +61,11 @@ struct Batch {
   torch::Tensor labels;   // B x C multi-hot floats
 };
 
+// The learning rate of epoch `epoch` (1-based) of `epochs` under `schedule`: "constant"
+// (always lr) or "cosine" (lr (1 + cos(pi (epoch - 1) / epochs)) / 2: lr at the first
+// epoch, lr / 2 halfway, near 0 at the last). Throws on another schedule.
+double scheduled_lr(const std::string& schedule, double lr, int epoch, int epochs);
+
 class DeepHasher : public Hasher {
  public:
   DeepHasher(const Params& params, int bits);
@@ -109,7 +114,7 @@ class DeepHasher : public Hasher {
   void write_archive(torch::serialize::OutputArchive& archive) const;
   void read_archive(torch::serialize::InputArchive& archive);
 
-  std::string backbone_name_, device_name_, optimiser_name_;
+  std::string backbone_name_, device_name_, optimiser_name_, lr_schedule_;
   int epochs_, batch_size_, select_every_;
   double lr_, weight_decay_;
   Augmentation augmentation_;

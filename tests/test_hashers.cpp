@@ -94,6 +94,8 @@ TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"device", "tpu"}}),
                        "unknown device 'tpu' (known: cpu, cuda)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "0"}}), "epochs must be >= 1, got 0", Error);
+  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"lr_schedule", "step"}}),
+                       "unknown lr_schedule 'step' (known: constant, cosine)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16)->encode(test::synthetic_images(1, 2, 1), {0}, 1),
                        "dsh: encode() before fit() or load()", Error);
   auto dsh = make("dsh", 16, {{"epochs", "1"}});

@@ -164,7 +164,8 @@ TEST_CASE("config: a repeated key is an error naming both lines") {
 TEST_CASE("config: one training block budgets every deep hasher - a method may override it") {
   const ExperimentConfig c = parse_config(R"(
 name: budget
-training: {epochs: 12, batch_size: 32, optimiser: sgd, lr: 0.01}
+training: {epochs: 12, batch_size: 32, optimiser: sgd, lr: 0.01, lr_schedule: cosine,
+           backbone: small-cnn-wide, device: cpu}
 hashers:
   - dsh
   - name: dsh
@@ -176,6 +177,8 @@ rerankers: [none]
   REQUIRE(c.hashers.size() == 3);
   CHECK(c.hashers[0].values().at("epochs") == "12");
   CHECK(c.hashers[0].values().at("optimiser") == "sgd");
+  CHECK(c.hashers[0].values().at("lr_schedule") == "cosine");
+  CHECK(c.hashers[0].values().at("backbone") == "small-cnn-wide");
   CHECK(c.hashers[0].label() == "dsh");  // the budget is shown apart, not in every label
   CHECK(c.hashers[1].values().at("epochs") == "30");
   CHECK(c.hashers[1].values().at("lr") == "0.01");

@@ -393,7 +393,8 @@ ExperimentConfig parse(const std::string& text, const std::string& source) {
     if (!t.IsMap()) r.fail("training", "expected a mapping");
     r.only_keys(
         t, "training",
-        {"epochs", "batch_size", "optimiser", "lr", "weight_decay", "select_every", "augment"});
+        {"backbone", "epochs", "batch_size", "optimiser", "lr", "lr_schedule", "weight_decay",
+         "select_every", "augment", "device"});
     for (const auto& kv : t) {
       const std::string key = r.text(kv.first, "training");
       c.training[key] = r.scalar<std::string>(kv.second, "training." + key);

@@ -111,11 +111,13 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
       const json f = r.value("fit_summary", json::object());
       // Augmentation is part of the budget; records from before it existed had none.
       const std::string augment = p.value("augment", std::string("none"));
+      const std::string schedule = p.value("lr_schedule", std::string("constant"));
       row.push_back(p.contains("epochs")
-                        ? fmt::format("{}x{} {} {}{}", p.at("epochs").get<std::string>(),
+                        ? fmt::format("{}x{} {} {}{}{}", p.at("epochs").get<std::string>(),
                                       p.at("batch_size").get<std::string>(),
                                       p.at("optimiser").get<std::string>(),
                                       p.at("lr").get<std::string>(),
+                                      schedule == "constant" ? "" : " " + schedule,
                                       augment == "none" ? "" : " " + augment)
                         : "");
       row.push_back(f.contains("chosen_epoch")
