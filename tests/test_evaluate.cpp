@@ -26,8 +26,8 @@ using json = nlohmann::json;
 namespace {
 
 // LSH (no training) on a tiny Fashion-MNIST-format dataset: 50 queries, 550 database
-// items, two re-rankers.
-ExperimentConfig lsh_experiment(const fs::path& root, int64_t shortlist) {
+// items, two re-rankers (none, feature); run once, so both cells are computed.
+ExperimentConfig ran_lsh_experiment(const fs::path& root, int64_t shortlist) {
   test::write_fashion_mnist_dir(test::synthetic_images(60, 10, 9), 500, root / "data");
   const std::string yaml = fmt::format(
       "name: tiny\ndataset: {{name: fashion-mnist, path: {}}}\nprotocol: stratified\n"
@@ -35,7 +35,10 @@ ExperimentConfig lsh_experiment(const fs::path& root, int64_t shortlist) {
       "hashers: [lsh]\nrerankers: [none, feature]\n"
       "metrics: {{map_at: [all, 100], precision_at: [10], recall_at: [100]}}\noutput: {}\n",
       (root / "data").string(), shortlist, (root / "results").string());
-  return parse_config(yaml, "tiny.yaml");
+  ExperimentConfig c = parse_config(yaml, "tiny.yaml");
+  std::ostringstream log;
+  CHECK(run_experiment(c, {}, log) == 2);
+  return c;
 }
 
 std::vector<json> records(const fs::path& dir) {
@@ -100,9 +103,7 @@ TEST_CASE("split file: load_split reads what save_split wrote - bad lines are na
 
 TEST_CASE("runner: each cell stores its final top-L items - metric names are not its identity") {
   const fs::path root = test::fresh_temp_dir("raw-runner");
-  ExperimentConfig c = lsh_experiment(root, 100);
-  std::ostringstream log;
-  CHECK(run_experiment(c, {}, log) == 2);
+  ExperimentConfig c = ran_lsh_experiment(root, 100);
   const auto rs = records(c.output_dir);
   REQUIRE(rs.size() == 2);
   const Dataset data = load_fashion_mnist(root / "data");
@@ -143,9 +144,7 @@ TEST_CASE("runner: each cell stores its final top-L items - metric names are not
 
 TEST_CASE("runner: records keyed before raw results existed still count as their cells") {
   const fs::path root = test::fresh_temp_dir("raw-legacy");
-  ExperimentConfig c = lsh_experiment(root, 100);
-  std::ostringstream log;
-  CHECK(run_experiment(c, {}, log) == 2);
+  ExperimentConfig c = ran_lsh_experiment(root, 100);
   const std::string key_today = records(c.output_dir)[0]["cell_key"];
   // Rewrite the records as the runner keyed them before: metric names inside the key.
   std::string text;
@@ -165,7 +164,7 @@ TEST_CASE("runner: records keyed before raw results existed still count as their
   std::ostringstream again;
   CHECK(run_experiment(c, {}, again) == 0);
   // A new re-ranker runs alone; the old records are compacted under today's keys, once.
-  c.rerankers.push_back({"asymmetric", {}});
+  c.rerankers.push_back({"asymmetric", {}, {}});
   CHECK(run_experiment(c, {}, again) == 1);
   const auto rs = records(c.output_dir);
   REQUIRE(rs.size() == 3);
@@ -184,9 +183,7 @@ TEST_CASE("runner: records keyed before raw results existed still count as their
 
 TEST_CASE("evaluate: adds a metric from the stored rankings - same numbers - nothing retrained") {
   const fs::path root = test::fresh_temp_dir("evaluate");
-  const ExperimentConfig c = lsh_experiment(root, 100);
-  std::ostringstream log;
-  CHECK(run_experiment(c, {}, log) == 2);
+  const ExperimentConfig c = ran_lsh_experiment(root, 100);
   const auto before = records(c.output_dir);
   std::vector<fs::file_time_type> cache_times;
   for (const auto& f : fs::recursive_directory_iterator(c.output_dir / "cache"))
@@ -258,9 +255,7 @@ TEST_CASE("evaluate: adds a metric from the stored rankings - same numbers - not
 
 TEST_CASE("evaluate: with L = the database size mAP@all is recomputed - to the last bit") {
   const fs::path root = test::fresh_temp_dir("evaluate-all");
-  const ExperimentConfig c = lsh_experiment(root, 550);
-  std::ostringstream log;
-  CHECK(run_experiment(c, {}, log) == 2);
+  const ExperimentConfig c = ran_lsh_experiment(root, 550);
   const auto before = records(c.output_dir);
   MetricRequest all;
   all.map_at = {kAll};

@@ -312,7 +312,7 @@ TEST_CASE("table: records written under other metric settings show blanks - not 
   c.eval.map_at = {kAll, 100, 10};
   CHECK(run_experiment(c, {}, log) == 0);
   // ...and a new re-ranker's cell, run under the new settings, has the new column.
-  c.rerankers.push_back({"feature", {}});
+  c.rerankers.push_back({"feature", {}, {}});
   CHECK(run_experiment(c, {}, log) == 1);
   const std::string csv = format_table(c.output_dir, "csv");
   CHECK(csv.find("mAP@all,mAP@100,mAP@10,") != std::string::npos);
