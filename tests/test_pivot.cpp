@@ -47,19 +47,34 @@ TEST_CASE("table pivot: mean and std over seeds - best of each column marked") {
              record("lsh", 16, 0, "feature", 0.9)});
   PivotSpec spec;
   const std::string md = format_pivot(dir, spec);
-  // Columns in natural order: "feature" before "none".
-  CHECK(md.find("| hasher bits | feature | none |") != std::string::npos);
-  CHECK(md.find("| dsh 16 | 0.7500 ± 0.0707 | **0.5000 ± 0.1414** |") != std::string::npos);
-  CHECK(md.find("| lsh 16 | **0.9000** | 0.3000 ± 0.0000 |") != std::string::npos);
+  // Columns in the order the records first name them: "none" before "feature".
+  CHECK(md.find("| hasher bits | none | feature |") != std::string::npos);
+  CHECK(md.find("| dsh 16 | **0.5000 ± 0.1414** | 0.7500 ± 0.0707 |") != std::string::npos);
+  CHECK(md.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
   spec.format = "latex";
   const std::string tex = format_pivot(dir, spec);
   CHECK(tex.find("\\textbf{0.9000}") != std::string::npos);
   CHECK(tex.find("\\toprule") != std::string::npos);
   spec.format = "csv";
-  CHECK(format_pivot(dir, spec).find("dsh 16,0.750000,0.070711,0.500000,0.141421") !=
+  CHECK(format_pivot(dir, spec).find("dsh 16,0.500000,0.141421,0.750000,0.070711") !=
         std::string::npos);
   spec.where = {{"reranker", "none"}};
   CHECK(format_pivot(dir, spec).find("feature") == std::string::npos);
+}
+
+TEST_CASE("table pivot: numbers in numeric order - names in the order the config listed them") {
+  // As a config writes them: lsh listed before dsh, aqe's n swept 5 then 10; the 64-bit
+  // records happen to come first (another shard).
+  const auto dir =
+      write({record("lsh", 64, 0, "aqe(n=5)", 0.1), record("lsh", 64, 0, "aqe(n=10)", 0.2),
+             record("lsh", 128, 0, "aqe(n=5)", 0.3), record("lsh", 16, 0, "aqe(n=5)", 0.4),
+             record("dsh", 16, 0, "aqe(n=10)", 0.5)});
+  const std::string md = format_pivot(dir, PivotSpec{});
+  const auto at = [&](const std::string& s) { return md.find(s); };
+  CHECK(at("| hasher bits | aqe(n=5) | aqe(n=10) |") != std::string::npos);
+  CHECK(at("| lsh 16 |") < at("| lsh 64 |"));
+  CHECK(at("| lsh 64 |") < at("| lsh 128 |"));
+  CHECK(at("| lsh 128 |") < at("| dsh 16 |"));
 }
 
 TEST_CASE("table pivot: a field varying inside a cell - an unknown field or metric is an error") {

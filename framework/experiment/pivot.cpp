@@ -37,19 +37,45 @@ std::string field_of(const json& r, const std::string& field) {
   throw Error("unknown table field '" + field + "'");
 }
 
-std::string key_of(const json& r, const std::vector<std::string>& fields) {
-  std::string key;
-  for (const auto& f : fields) key += (key.empty() ? "" : " ") + field_of(r, f);
-  return key;
-}
+// Row and column order: numeric fields (bits, seed, L) by value; named ones (hasher,
+// reranker, dataset, ...) in the order they first appear in the results, which is the
+// order the config listed them: "none" before "feature", aqe(n=5) before aqe(n=10).
+class FieldOrder {
+ public:
+  explicit FieldOrder(std::vector<std::string> fields) : fields_(std::move(fields)) {}
 
-// Orders numbers numerically ("16" < "32" < "128"), text alphabetically.
-bool natural_less(const std::string& a, const std::string& b) {
-  const bool na = !a.empty() && std::all_of(a.begin(), a.end(), ::isdigit);
-  const bool nb = !b.empty() && std::all_of(b.begin(), b.end(), ::isdigit);
-  if (na && nb) return a.size() != b.size() ? a.size() < b.size() : a < b;
-  return a < b;
-}
+  // Remembers a key's parts (and each part's first appearance); returns the joined key.
+  std::string add(const json& r) {
+    std::vector<std::string> parts;
+    for (const auto& f : fields_) {
+      parts.push_back(field_of(r, f));
+      first_seen_[f].emplace(parts.back(), first_seen_[f].size());
+    }
+    std::string key;
+    for (const auto& p : parts) key += (key.empty() ? "" : " ") + p;
+    parts_.emplace(key, std::move(parts));
+    return key;
+  }
+
+  bool less(const std::string& a, const std::string& b) const {
+    const auto& x = parts_.at(a);
+    const auto& y = parts_.at(b);
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      if (x[i] == y[i]) continue;
+      if (is_numeric(fields_[i])) return std::stod(x[i]) < std::stod(y[i]);
+      const auto& seen = first_seen_.at(fields_[i]);
+      return seen.at(x[i]) < seen.at(y[i]);
+    }
+    return false;
+  }
+
+ private:
+  static bool is_numeric(const std::string& f) { return f == "bits" || f == "seed" || f == "L"; }
+
+  std::vector<std::string> fields_;
+  std::map<std::string, std::map<std::string, size_t>> first_seen_;  // field -> value -> rank
+  std::map<std::string, std::vector<std::string>> parts_;            // key -> field values
+};
 
 struct Stats {
   double mean = 0, std = 0;
@@ -98,13 +124,14 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;
   std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> seen;
   std::vector<std::string> row_keys, col_keys;
+  FieldOrder row_order(spec.rows), col_order(spec.cols);
   bool metric_found = false;
   try {
     for (const json& r : records) {
       if (std::any_of(spec.where.begin(), spec.where.end(),
                       [&](const auto& w) { return field_of(r, w.first) != w.second; }))
         continue;
-      const std::string row = key_of(r, spec.rows), col = key_of(r, spec.cols);
+      const std::string row = row_order.add(r), col = col_order.add(r);
       for (const auto& f : others) {
         auto [it, fresh] = seen[{row, col}].emplace(f, field_of(r, f));
         if (!fresh && it->second != field_of(r, f))
@@ -135,19 +162,10 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
     throw Error(file.string() + ": no record has metric '" + spec.metric + "' (known: " + known +
                 ")");
   }
-  auto split_less = [](const std::string& a, const std::string& b) {
-    // Compare field by field so that "dsh 16" < "dsh 64" < "lsh 16".
-    std::vector<std::string> x, y;
-    size_t i = 0, j;
-    while ((j = a.find(' ', i)) != std::string::npos) x.push_back(a.substr(i, j - i)), i = j + 1;
-    x.push_back(a.substr(i));
-    i = 0;
-    while ((j = b.find(' ', i)) != std::string::npos) y.push_back(b.substr(i, j - i)), i = j + 1;
-    y.push_back(b.substr(i));
-    return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(), natural_less);
-  };
-  std::stable_sort(row_keys.begin(), row_keys.end(), split_less);
-  std::stable_sort(col_keys.begin(), col_keys.end(), split_less);
+  std::stable_sort(row_keys.begin(), row_keys.end(),
+                   [&](const auto& a, const auto& b) { return row_order.less(a, b); });
+  std::stable_sort(col_keys.begin(), col_keys.end(),
+                   [&](const auto& a, const auto& b) { return col_order.less(a, b); });
 
   std::map<std::pair<std::string, std::string>, Stats> stats;
   std::map<std::string, double> best;  // per column

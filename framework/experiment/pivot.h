@@ -23,6 +23,8 @@ struct PivotSpec {
 // deviation; one seed shows no ±). Any other field that varies inside one table cell is an
 // error naming it, never averaged silently. The best mean of each column is bold in md
 // and LaTeX (booktabs); csv gives "<col> mean" and "<col> std" columns and no marks.
+// Rows and columns follow the config: bits, seed and L by value, the named fields (hasher,
+// reranker, ...) in the order the results first name them.
 std::string format_pivot(const std::filesystem::path& results_dir, const PivotSpec& spec);
 
 }  // namespace hamster
