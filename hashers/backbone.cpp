@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 
@@ -14,7 +15,9 @@ namespace nn = torch::nn;
 
 SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits,
                            int64_t conv1_width, int64_t conv2_width, int64_t feature_width)
-    : feature_width_(feature_width) {
+    : feature_width_(feature_width),
+      largest_activation_bytes_(conv1_width * height * width *
+                                static_cast<int64_t>(sizeof(float))) {
   if (height % 4 || width % 4)
     throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) + "x" +
                 std::to_string(width));
@@ -88,6 +91,11 @@ torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& 
     for (int64_t p = 0; p < bytes; ++p) dst[i * bytes + p] = src[p] * (2.0f / 255.0f) - 1.0f;
   }
   return out;
+}
+
+int64_t encode_batch_rows(const SmallCnnImpl& net) {
+  constexpr int64_t kBatchBytes = 50 << 20;  // what 500 Fashion-MNIST images take
+  return std::clamp<int64_t>(kBatchBytes / net.largest_activation_bytes(), 16, 500);
 }
 
 void keep_blas_single_threaded() {

@@ -24,6 +24,8 @@ class SmallCnnImpl : public torch::nn::Module {
   SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits, int64_t conv1_width = 32,
                int64_t conv2_width = 64, int64_t feature_width = 500);
   int64_t feature_width() const { return feature_width_; }
+  // Bytes of the largest activation one image makes (conv1's output), for sizing batches.
+  int64_t largest_activation_bytes() const { return largest_activation_bytes_; }
   BackboneOutput forward(const torch::Tensor& images);
   // Forward-only (encoding). On the CPU it runs in MKL-DNN's blocked layout, which skips
   // the layout conversions around every convolution: same numbers, about 2x the images/s.
@@ -38,6 +40,7 @@ class SmallCnnImpl : public torch::nn::Module {
   torch::nn::Linear hash_{nullptr};
   torch::nn::BatchNorm1d hash_bn_{nullptr};
   int64_t feature_width_;
+  int64_t largest_activation_bytes_;
 };
 TORCH_MODULE(SmallCnn);
 
@@ -63,6 +66,13 @@ void keep_blas_single_threaded();
 // Fixed thresholds: blocks under 32 MB come from the heap, and a heap is trimmed only
 // when 256 MB lie free at its top.
 void keep_freed_memory_for_reuse();
+
+// Images per forward pass when encoding: as many as keep the batch's largest activation
+// near what 500 Fashion-MNIST images need (50 MB), at least 16 and at most 500. Larger
+// batches cost more in fresh memory than they save: 500 fmnist-mosaic images per batch
+// (4x the pixels) encoded at a fifth of the speed of 130 (bench_training --dataset
+// fmnist-mosaic), while on 28x28 images batches smaller than 500 were slower.
+int64_t encode_batch_rows(const SmallCnnImpl& net);
 
 // Resolves "cpu" / "cuda"; throws Error if CUDA is asked for but unavailable.
 torch::Device resolve_device(const std::string& name);

@@ -141,7 +141,8 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   double selection_seconds = 0;
   for (int epoch = 1; epoch <= epochs_; ++epoch) {
     begin_epoch(epoch, epochs_);
-    for (auto& group : optimiser->param_groups()) group.options().set_lr(scheduled_lr(lr_schedule_, lr_, epoch, epochs_));
+    for (auto& group : optimiser->param_groups())
+      group.options().set_lr(scheduled_lr(lr_schedule_, lr_, epoch, epochs_));
     shuffle(order, rng);
     double loss_sum = 0;
     int64_t batches = 0;
@@ -149,8 +150,8 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
     for (int64_t b = 0; b + 1 < n; b += batch_size_) {
       const int64_t e = std::min(n, b + batch_size_);
       auto index = torch::from_blob(order.data() + b, {e - b}, torch::kInt64).to(device);
-      BackboneOutput out = net_->forward(
-          augment_batch(images.index_select(0, index), augmentation_, augment_rng));
+      BackboneOutput out =
+          net_->forward(augment_batch(images.index_select(0, index), augmentation_, augment_rng));
       Batch batch{activate(out.hash), out.feature, index, labels.index_select(0, index)};
       bank_.update(index, batch.u);
       torch::Tensor l = loss(batch);
@@ -257,9 +258,9 @@ Encoded DeepHasher::encode(const Dataset& data, const std::vector<int64_t>& ids,
   Encoded out;
   out.real.resize(n, bits_);
   out.features.resize(n, width);
-  constexpr int64_t kBatch = 500;
-  for (int64_t b = 0; b < n; b += kBatch) {
-    std::vector<int64_t> chunk(ids.begin() + b, ids.begin() + std::min(n, b + kBatch));
+  const int64_t batch = encode_batch_rows(*net_);
+  for (int64_t b = 0; b < n; b += batch) {
+    std::vector<int64_t> chunk(ids.begin() + b, ids.begin() + std::min(n, b + batch));
     BackboneOutput o = net_->infer(images_to_tensor(data, chunk).to(device));
     torch::Tensor h = activate(o.hash).to(torch::kCPU).contiguous();
     torch::Tensor f = o.feature.to(torch::kCPU).contiguous();
