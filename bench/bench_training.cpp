@@ -1,7 +1,7 @@
 // Training and encoding throughput of a deep hasher on Fashion-MNIST, side by side in one
 // run: one training on 1 thread, one on 2 threads, two trainings at once on 1 thread each
 // (how the runner uses a second core), and encoding on 1 and 2 threads. With --map, the
-// 1-thread fit's mAP@all on fmnist-1 (so speed is compared at equal accuracy); with
+// 1-thread fit's mAP@all on the dataset's split (so speed is compared at equal accuracy); with
 // --write-split FILE, the split, for bench/train_pytorch.py (bench/compare_training.sh
 // runs both sides). --dataset fmnist-mosaic runs the same on the 56x56 mosaics (4x the
 // pixels of each image), split by their own protocol.

@@ -49,7 +49,8 @@ class FieldOrder {
     std::vector<std::string> parts;
     for (const auto& f : fields_) {
       parts.push_back(field_of(r, f));
-      first_seen_[f].emplace(parts.back(), first_seen_[f].size());
+      auto& seen = first_seen_[f];
+      seen.emplace(parts.back(), seen.size());  // rank = values seen before it
     }
     std::string key;
     for (const auto& p : parts) key += (key.empty() ? "" : " ") + p;
