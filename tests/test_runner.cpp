@@ -628,6 +628,25 @@ TEST_CASE("runner: a datasets list runs the grid on each - records and table nam
   only.filter = "protocol=fmnist-2,reranker=none";
   only.force = true;
   CHECK(run_experiment(c, only, log) == 2);  // --force redoes the build's cells
+  // results.jsonl stays in the config's order: running the second dataset alone does not
+  // move its records ahead of the first's.
+  std::vector<std::string> order;
+  for (const auto& r : records(c.output_dir)) order.push_back(r.at("cell").get<std::string>());
+  CHECK(order == std::vector<std::string>{
+                     "stratified/lsh/16b/seed0/none", "stratified/lsh/16b/seed0/feature",
+                     "fmnist-2/lsh/16b/seed0/none", "fmnist-2/lsh/16b/seed0/feature"});
+  // A folder out of order (merged shards, an older hamster) is put back in order by a
+  // re-run that has nothing to run.
+  {
+    auto rs_now = records(c.output_dir);
+    std::ofstream reversed(c.output_dir / "results.jsonl", std::ios::trunc);
+    for (auto it = rs_now.rbegin(); it != rs_now.rend(); ++it) reversed << it->dump() << "\n";
+  }
+  CHECK(run_experiment(c, {}, log) == 0);
+  std::vector<std::string> reordered;
+  for (const auto& r : records(c.output_dir))
+    reordered.push_back(r.at("cell").get<std::string>());
+  CHECK(reordered == order);
   CHECK_THROWS_WITH_AS(parse_config("name: t\ndataset: cifar10\ndatasets: [{name: cifar10}]\n"
                                     "hashers: [lsh]\nrerankers: [none]\n",
                                     "d.yaml"),

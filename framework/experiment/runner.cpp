@@ -9,6 +9,7 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -94,7 +95,7 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
     for (int bits : c.bits)
       for (uint64_t seed : c.seeds) {
         Build b{&h, bits, seed, fmt::format("{}{}/{}b/seed{}", c.id_prefix, h.label(), bits, seed),
-                ""};
+                "", c.protocol};
         std::string text = fmt::format(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
@@ -106,7 +107,6 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
         // The fit's thread count can change float summation order, hence the codes.
         text += "|threads=" + std::to_string(fit_threads(c));
         b.key = content_hash(text);
-        b.protocol = c.protocol;
         for (const Build& other : builds)
           if (other.key == b.key)
             throw Error(in_config(c) + "builds " + other.id + " and " + b.id +
@@ -250,28 +250,32 @@ void append_record(const ExperimentConfig& c, const json& record) {
   });
 }
 
-// Rewrites results.jsonl once per run: one record per cell (the last written), in grid
-// order, then records of cells no longer in the config (kept, not lost); and derives
-// results.csv from it. A record found under its legacy key is stored under the cell's key
-// from then on. Atomic, under the lock.
-void compact_results(const ExperimentConfig& c, const std::vector<Cell>& cells) {
-  with_results_lock(c.output_dir, [&] {
-    const fs::path file = c.output_dir / "results.jsonl";
+// Rewrites results.jsonl once per run: one record per cell (the last written), in the
+// order of the whole config's grid (every dataset, whatever --filter or --shard ran), then
+// records of cells no longer in the config (kept, not lost); and derives results.csv from
+// it. A record found under its legacy key is stored under the cell's key from then on.
+// Atomic, under the lock.
+void compact_results(const fs::path& output_dir, const std::vector<const Cell*>& grid) {
+  with_results_lock(output_dir, [&] {
+    const fs::path file = output_dir / "results.jsonl";
     std::map<std::string, json> records = records_by_key(file);
     std::vector<json> ordered;
     std::set<std::string> written;
-    for (const auto& cell : cells)
-      if (const json* r = record_of(records, cell)) {
-        written.insert({cell.key, cell.legacy_key});
+    for (const Cell* cell : grid)
+      if (const json* r = record_of(records, *cell)) {
+        written.insert({cell->key, cell->legacy_key});
         ordered.push_back(*r);
-        ordered.back()["cell_key"] = cell.key;
+        ordered.back()["cell_key"] = cell->key;
       }
     for (const auto& [k, r] : records)
       if (!written.count(k)) ordered.push_back(r);
     std::string text;
     for (const json& r : ordered) text += r.dump() + "\n";
+    std::ifstream current(file, std::ios::binary);
+    const std::string before{std::istreambuf_iterator<char>(current), {}};
+    if (text == before && fs::exists(output_dir / "results.csv")) return;  // already in order
     write_file_atomic(file, text);
-    write_file_atomic(c.output_dir / "results.csv", format_records(ordered, "csv", file.string()));
+    write_file_atomic(output_dir / "results.csv", format_records(ordered, "csv", file.string()));
   });
 }
 
@@ -722,7 +726,6 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
       log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key, a.from_disk ? "loaded" : "built",
                       a.seconds));
   }
-  compact_results(c, cells);
   return static_cast<int>(finished);
 }
 
@@ -749,6 +752,22 @@ int run_experiment(const ExperimentConfig& config, const RunOptions& opt, std::o
   }
   int done = 0;
   for (const ExperimentConfig& c : parts) done += run_one_dataset(c, opt, out);
+  // Also when nothing ran: a re-run puts a folder that filtered or sharded runs (or an older
+  // hamster) left out of order back into the config's order, which `hamster table` follows.
+  if (!opt.dry_run && fs::exists(config.output_dir / "results.jsonl")) {
+    // Every dataset's cells, in the config's order: a filtered or sharded run must not move
+    // the cells it ran ahead of the others.
+    std::vector<std::vector<Build>> builds;  // the cells point into these
+    builds.reserve(parts.size());
+    std::vector<Cell> cells;
+    for (const ExperimentConfig& c : parts) {
+      builds.push_back(make_builds(c));
+      for (Cell& cell : make_cells(c, builds.back())) cells.push_back(std::move(cell));
+    }
+    std::vector<const Cell*> grid;
+    for (const Cell& cell : cells) grid.push_back(&cell);
+    compact_results(config.output_dir, grid);
+  }
   return done;
 }
 
