@@ -255,17 +255,17 @@ void append_record(const ExperimentConfig& c, const json& record) {
 // records of cells no longer in the config (kept, not lost); and derives results.csv from
 // it. A record found under its legacy key is stored under the cell's key from then on.
 // Atomic, under the lock.
-void compact_results(const fs::path& output_dir, const std::vector<const Cell*>& grid) {
+void compact_results(const fs::path& output_dir, const std::vector<Cell>& grid) {
   with_results_lock(output_dir, [&] {
     const fs::path file = output_dir / "results.jsonl";
     std::map<std::string, json> records = records_by_key(file);
     std::vector<json> ordered;
     std::set<std::string> written;
-    for (const Cell* cell : grid)
-      if (const json* r = record_of(records, *cell)) {
-        written.insert({cell->key, cell->legacy_key});
+    for (const Cell& cell : grid)
+      if (const json* r = record_of(records, cell)) {
+        written.insert({cell.key, cell.legacy_key});
         ordered.push_back(*r);
-        ordered.back()["cell_key"] = cell->key;
+        ordered.back()["cell_key"] = cell.key;
       }
     for (const auto& [k, r] : records)
       if (!written.count(k)) ordered.push_back(r);
@@ -759,13 +759,11 @@ int run_experiment(const ExperimentConfig& config, const RunOptions& opt, std::o
     // the cells it ran ahead of the others.
     std::vector<std::vector<Build>> builds;  // the cells point into these
     builds.reserve(parts.size());
-    std::vector<Cell> cells;
+    std::vector<Cell> grid;
     for (const ExperimentConfig& c : parts) {
       builds.push_back(make_builds(c));
-      for (Cell& cell : make_cells(c, builds.back())) cells.push_back(std::move(cell));
+      for (Cell& cell : make_cells(c, builds.back())) grid.push_back(std::move(cell));
     }
-    std::vector<const Cell*> grid;
-    for (const Cell& cell : cells) grid.push_back(&cell);
     compact_results(config.output_dir, grid);
   }
   return done;
