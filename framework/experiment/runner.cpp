@@ -9,7 +9,6 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -216,15 +215,20 @@ class CellFilter {
   std::vector<std::pair<std::string, std::string>> terms_;  // empty: match text_ in the id
 };
 
-std::map<std::string, json> records_by_key(const fs::path& file) {
+// `list`, read from `file`, by cell_key (the last record of a key wins).
+std::map<std::string, json> by_cell_key(std::vector<json> list, const fs::path& file) {
   std::map<std::string, json> records;
-  for (json& r : read_records(file)) {
+  for (json& r : list) {
     if (!r.contains("cell_key"))
       throw Error(file.string() + ": a record has no cell_key (not written by hamster run?)");
     const std::string key = r["cell_key"].get<std::string>();
     records[key] = std::move(r);
   }
   return records;
+}
+
+std::map<std::string, json> records_by_key(const fs::path& file) {
+  return by_cell_key(read_records(file), file);
 }
 
 // The record of a cell in `records` (by its key, or the key it had when metric names were
@@ -258,7 +262,10 @@ void append_record(const ExperimentConfig& c, const json& record) {
 void compact_results(const fs::path& output_dir, const std::vector<Cell>& grid) {
   with_results_lock(output_dir, [&] {
     const fs::path file = output_dir / "results.jsonl";
-    std::map<std::string, json> records = records_by_key(file);
+    std::vector<json> in_file = read_records(file);
+    std::vector<std::string> keys_in_file;
+    for (const json& r : in_file) keys_in_file.push_back(r.value("cell_key", ""));
+    std::map<std::string, json> records = by_cell_key(std::move(in_file), file);
     std::vector<json> ordered;
     std::set<std::string> written;
     for (const Cell& cell : grid)
@@ -269,11 +276,11 @@ void compact_results(const fs::path& output_dir, const std::vector<Cell>& grid) 
       }
     for (const auto& [k, r] : records)
       if (!written.count(k)) ordered.push_back(r);
+    std::vector<std::string> keys;
+    for (const json& r : ordered) keys.push_back(r.value("cell_key", ""));
+    if (keys == keys_in_file && fs::exists(output_dir / "results.csv")) return;  // in order
     std::string text;
     for (const json& r : ordered) text += r.dump() + "\n";
-    std::ifstream current(file, std::ios::binary);
-    const std::string before{std::istreambuf_iterator<char>(current), {}};
-    if (text == before && fs::exists(output_dir / "results.csv")) return;  // already in order
     write_file_atomic(file, text);
     write_file_atomic(output_dir / "results.csv", format_records(ordered, "csv", file.string()));
   });
