@@ -13,14 +13,25 @@ namespace hamster {
 
 namespace nn = torch::nn;
 
+namespace {
+
+// Both backbones pool twice by 2.
+void check_sides(const char* backbone, int64_t height, int64_t width) {
+  if (height % 4 || width % 4)
+    throw Error(std::string(backbone) + " needs image sides divisible by 4, got " +
+                std::to_string(height) + "x" + std::to_string(width));
+}
+
+int64_t activation_bytes(int64_t conv1_width, int64_t height, int64_t width) {
+  return conv1_width * height * width * static_cast<int64_t>(sizeof(float));
+}
+
+}  // namespace
+
 SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits,
                            int64_t conv1_width, int64_t conv2_width, int64_t feature_width)
-    : feature_width_(feature_width),
-      largest_activation_bytes_(conv1_width * height * width *
-                                static_cast<int64_t>(sizeof(float))) {
-  if (height % 4 || width % 4)
-    throw Error("small-cnn needs image sides divisible by 4, got " + std::to_string(height) + "x" +
-                std::to_string(width));
+    : BackboneImpl(feature_width, activation_bytes(conv1_width, height, width)) {
+  check_sides("small-cnn", height, width);
   const int64_t flat = conv2_width * (height / 4) * (width / 4);
   conv1_ =
       register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, conv1_width, 5).padding(2)));
@@ -54,13 +65,39 @@ BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
   return {feature, hash_bn_->forward(hash_->forward(feature))};
 }
 
-void SmallCnnImpl::initialise(uint64_t seed) {
+VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits)
+    : BackboneImpl(256, activation_bytes(32, height, width)) {
+  check_sides("vgg-bn", height, width);
+  trunk_ = register_module("trunk", nn::Sequential());
+  int64_t in = channels;
+  for (int64_t out : {32, 32, 0, 64, 64, 0}) {  // 0: a 2x2 max-pool
+    if (out == 0) {
+      trunk_->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+      continue;
+    }
+    // No bias: the BatchNorm after it has one.
+    trunk_->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
+    trunk_->push_back(nn::BatchNorm2d(out));
+    trunk_->push_back(nn::ReLU());
+    in = out;
+  }
+  fc_ = register_module("fc", nn::Linear(64 * (height / 4) * (width / 4), feature_width()));
+  hash_ = register_module("hash", nn::Linear(feature_width(), bits));
+  hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
+}
+
+BackboneOutput VggBnImpl::forward(const torch::Tensor& images) {
+  torch::Tensor feature = fc_->forward(trunk_->forward(images).flatten(1)).relu();
+  return {feature, hash_bn_->forward(hash_->forward(feature))};
+}
+
+void BackboneImpl::initialise(uint64_t seed) {
   torch::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (auto& module : modules(/*include_self=*/false)) {
     torch::Tensor w, b;
     if (auto* conv = module->as<nn::Conv2d>()) {
-      w = conv->weight, b = conv->bias;
+      w = conv->weight, b = conv->bias;  // b is undefined when the conv has none
     } else if (auto* lin = module->as<nn::Linear>()) {
       w = lin->weight, b = lin->bias;
     } else {
@@ -68,17 +105,20 @@ void SmallCnnImpl::initialise(uint64_t seed) {
     }
     const double bound = 1.0 / std::sqrt(static_cast<double>(w[0].numel()));
     w.uniform_(-bound, bound, gen);
-    b.uniform_(-bound, bound, gen);
+    if (b.defined()) b.uniform_(-bound, bound, gen);
   }
 }
 
-std::vector<std::string> backbone_names() { return {"small-cnn", "small-cnn-wide"}; }
+std::vector<std::string> backbone_names() { return {"small-cnn", "small-cnn-wide", "vgg-bn"}; }
 
-SmallCnn make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
+Backbone make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
                        int bits) {
-  if (name == "small-cnn") return SmallCnn(channels, height, width, bits, 32, 64, 500);
-  if (name == "small-cnn-wide") return SmallCnn(channels, height, width, bits, 64, 128, 1000);
-  throw Error("unknown backbone '" + name + "' (known: small-cnn, small-cnn-wide)");
+  if (name == "small-cnn")
+    return std::make_shared<SmallCnnImpl>(channels, height, width, bits, 32, 64, 500);
+  if (name == "small-cnn-wide")
+    return std::make_shared<SmallCnnImpl>(channels, height, width, bits, 64, 128, 1000);
+  if (name == "vgg-bn") return std::make_shared<VggBnImpl>(channels, height, width, bits);
+  throw Error("unknown backbone '" + name + "' (known: small-cnn, small-cnn-wide, vgg-bn)");
 }
 
 torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids) {
@@ -93,7 +133,7 @@ torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& 
   return out;
 }
 
-int64_t encode_batch_rows(const SmallCnnImpl& net) {
+int64_t encode_batch_rows(const BackboneImpl& net) {
   constexpr int64_t kBatchBytes = 50 << 20;  // what 500 Fashion-MNIST images take
   return std::clamp<int64_t>(kBatchBytes / net.largest_activation_bytes(), 16, 500);
 }

@@ -1,9 +1,13 @@
 #pragma once
-// The backbone every deep hasher shares, so comparisons between methods are fair:
-// conv5x5-c1, pool, conv5x5-c2, pool, fc-F (the "deep feature"), then the fc-bits hash
-// layer with batch normalisation on its pre-activation. "small-cnn" is c1 = 32, c2 = 64,
-// F = 500; "small-cnn-wide" doubles every width (64, 128, 1000). The output activation belongs to
-// the method (DSH: linear; tanh-based methods: tanh), applied by the hasher.
+// The backbones the deep hashers share, so comparisons between methods are fair. Each
+// ends in the "deep feature" (fc-F, after ReLU) and the fc-bits hash layer with batch
+// normalisation on its pre-activation; the output activation belongs to the method (DSH:
+// linear; tanh-based methods: tanh), applied by the hasher.
+// - "small-cnn": conv5x5-32, pool, conv5x5-64, pool, fc-500 (the deep-hashing papers'
+//   small-image network). "small-cnn-wide" doubles every width (64, 128, 1000).
+// - "vgg-bn": two VGG stages of two conv3x3 + BatchNorm + ReLU (32 then 64 channels), each
+//   followed by a 2x2 pool, then fc-256. BatchNorm in the trunk is what lets it train
+//   further on 4,500 images before it memorises them.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -19,34 +23,60 @@ struct BackboneOutput {
   torch::Tensor hash;     // N x bits, batch-normalised pre-activation
 };
 
-class SmallCnnImpl : public torch::nn::Module {
+// What the hashers see of a backbone.
+class BackboneImpl : public torch::nn::Module {
  public:
-  SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits, int64_t conv1_width = 32,
-               int64_t conv2_width = 64, int64_t feature_width = 500);
+  BackboneImpl(int64_t feature_width, int64_t largest_activation_bytes)
+      : feature_width_(feature_width), largest_activation_bytes_(largest_activation_bytes) {}
   int64_t feature_width() const { return feature_width_; }
-  // Bytes of the largest activation one image makes (conv1's output), for sizing batches.
+  // Bytes of the largest activation one image makes (the first conv's output), for sizing
+  // batches.
   int64_t largest_activation_bytes() const { return largest_activation_bytes_; }
-  BackboneOutput forward(const torch::Tensor& images);
-  // Forward-only (encoding). On the CPU it runs in MKL-DNN's blocked layout, which skips
-  // the layout conversions around every convolution: same numbers, about 2x the images/s.
-  BackboneOutput infer(const torch::Tensor& images);
-  // Deterministic initialisation (PyTorch's default ranges) from one seeded generator, so
-  // that concurrent trainings in one process do not share the global torch seed.
+  virtual BackboneOutput forward(const torch::Tensor& images) = 0;
+  // Forward-only (encoding), in evaluation mode; a backbone may take a faster path.
+  virtual BackboneOutput infer(const torch::Tensor& images) { return forward(images); }
+  // Deterministic initialisation (PyTorch's default ranges for convolutions and linear
+  // layers; BatchNorm keeps weight 1, bias 0) from one seeded generator, so that
+  // concurrent trainings in one process do not share the global torch seed.
   void initialise(uint64_t seed);
+
+ private:
+  int64_t feature_width_;
+  int64_t largest_activation_bytes_;
+};
+using Backbone = std::shared_ptr<BackboneImpl>;
+
+class SmallCnnImpl : public BackboneImpl {
+ public:
+  SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits, int64_t conv1_width,
+               int64_t conv2_width, int64_t feature_width);
+  BackboneOutput forward(const torch::Tensor& images) override;
+  // On the CPU it runs in MKL-DNN's blocked layout, which skips the layout conversions
+  // around every convolution: same numbers, about 2x the images/s.
+  BackboneOutput infer(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
   torch::nn::Linear fc_{nullptr};
   torch::nn::Linear hash_{nullptr};
   torch::nn::BatchNorm1d hash_bn_{nullptr};
-  int64_t feature_width_;
-  int64_t largest_activation_bytes_;
 };
-TORCH_MODULE(SmallCnn);
+
+class VggBnImpl : public BackboneImpl {
+ public:
+  VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits);
+  BackboneOutput forward(const torch::Tensor& images) override;
+
+ private:
+  torch::nn::Sequential trunk_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+  torch::nn::Linear hash_{nullptr};
+  torch::nn::BatchNorm1d hash_bn_{nullptr};
+};
 
 // Builds the backbone named in a config for images of this shape; throws Error naming
 // the known backbones for an unknown name.
-SmallCnn make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
+Backbone make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
                        int bits);
 std::vector<std::string> backbone_names();
 
@@ -72,7 +102,7 @@ void keep_freed_memory_for_reuse();
 // batches cost more in fresh memory than they save: 500 fmnist-mosaic images per batch
 // (4x the pixels) encoded at a fifth of the speed of 130 (bench_training --dataset
 // fmnist-mosaic), while on 28x28 images batches smaller than 500 were slower.
-int64_t encode_batch_rows(const SmallCnnImpl& net);
+int64_t encode_batch_rows(const BackboneImpl& net);
 
 // Resolves "cpu" / "cuda"; throws Error if CUDA is asked for but unavailable.
 torch::Device resolve_device(const std::string& name);

@@ -119,7 +119,7 @@ class DeepHasher : public Hasher {
   double lr_, weight_decay_;
   Augmentation augmentation_;
   // mutable: torch modules have no const forward(); encode() does not change the weights.
-  mutable SmallCnn net_{nullptr};
+  mutable Backbone net_;
   int64_t channels_ = 0, height_ = 0, width_ = 0;
   OutputBank bank_;
   double train_images_per_second_ = 0;

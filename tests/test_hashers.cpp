@@ -87,7 +87,7 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
 
 TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}}),
-                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide)", Error);
+                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"optimiser", "lbfgs"}}),
                        "unknown optimiser 'lbfgs' (known: adam, sgd)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "abc"}}), doctest::Contains("epochs"), Error);
@@ -196,6 +196,33 @@ TEST_CASE("deep hashers keep the best validation epoch and never look at the que
   CHECK(c->fit_summary().count("validation_map") == 0);
 }
 
+TEST_CASE("vgg-bn is seeded, learns, and keeps its BatchNorm statistics with the model") {
+  const Dataset d = test::synthetic_images(30, 10, 1);
+  const auto ids = test::iota_ids(d.size());
+  const std::map<std::string, std::string> p = {
+      {"epochs", "3"}, {"batch_size", "50"}, {"backbone", "vgg-bn"}};
+  auto a = make("dsh", 32, p);
+  auto b = make("dsh", 32, p);
+  a->fit(d, ids, quiet(5));
+  b->fit(d, ids, quiet(5));
+  const Encoded ea = a->encode(d, ids, 1);
+  CHECK(ea.codes.data() == b->encode(d, ids, 2).codes.data());
+  CHECK(map_all(ea, d) > 0.5);  // chance is 0.1
+
+  // Encoding runs in evaluation mode on the running mean and variance of every BatchNorm
+  // layer: a loaded model must bring them, or its codes differ.
+  auto dir = test::fresh_temp_dir("vgg-save");
+  a->save(dir);
+  auto loaded = make("dsh", 32, {{"backbone", "vgg-bn"}});
+  loaded->load(dir);
+  const Encoded el = loaded->encode(d, ids, 1);
+  CHECK(el.codes.data() == ea.codes.data());
+  CHECK(el.real.isApprox(ea.real, 1e-5f));
+  // The model of another backbone does not load into this one.
+  CHECK_THROWS_WITH_AS(make("dsh", 32)->load(dir), doctest::Contains("cannot load the model"),
+                       Error);
+}
+
 TEST_CASE("the backbone parameter selects the network and its feature width") {
   const Dataset d = test::synthetic_images(10, 2, 1);
   const auto ids = test::iota_ids(d.size());
@@ -206,6 +233,9 @@ TEST_CASE("the backbone parameter selects the network and its feature width") {
   wide->fit(d, ids, quiet(0));
   CHECK(narrow->encode(d, ids, 1).features.cols() == 500);
   CHECK(wide->encode(d, ids, 1).features.cols() == 1000);
+  auto vgg = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"backbone", "vgg-bn"}});
+  vgg->fit(d, ids, quiet(0));
+  CHECK(vgg->encode(d, ids, 1).features.cols() == 256);
   // sgd trains too (a different optimiser, different codes from the same seed).
   auto sgd = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"optimiser", "sgd"}});
   sgd->fit(d, ids, quiet(0));
