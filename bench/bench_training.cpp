@@ -8,6 +8,7 @@
 //
 //   build/bench/bench_training [--hasher dsh] [--bits 32] [--train 5000] [--epochs 2]
 //                              [--encode 20000] [--dataset fmnist|fmnist-mosaic]
+//                              [--backbone small-cnn|small-cnn-wide|vgg-bn]
 //                              [--map] [--write-split FILE]
 #include <fmt/format.h>
 
@@ -33,12 +34,13 @@ struct Args {
   bool map = false;
   std::string write_split;
   std::string dataset = "fmnist";
+  std::string backbone = "small-cnn";
 };
 
 double fit_seconds(const Args& a, const Dataset& d, const std::vector<int64_t>& ids, int threads,
                    std::unique_ptr<Hasher>* keep = nullptr) {
-  auto h =
-      HasherRegistry::instance().create(a.hasher, {{"epochs", std::to_string(a.epochs)}}, a.bits);
+  auto h = HasherRegistry::instance().create(
+      a.hasher, {{"epochs", std::to_string(a.epochs)}, {"backbone", a.backbone}}, a.bits);
   FitContext ctx;
   ctx.threads = threads;
   ctx.log = [](const std::string&) {};
@@ -93,6 +95,8 @@ int main(int argc, char** argv) {
       a.encode = std::stoi(v);
     else if (k == "--dataset")
       a.dataset = v;
+    else if (k == "--backbone")
+      a.backbone = v;
     else if (k == "--write-split")
       a.write_split = v;
     else {
@@ -112,8 +116,8 @@ int main(int argc, char** argv) {
                            split.train.begin() + std::min<size_t>(a.train, split.train.size()));
   const double images = static_cast<double>(ids.size()) * a.epochs;
 
-  fmt::print("{} {} bits, {} training images x {} epochs\n", a.hasher, a.bits, ids.size(),
-             a.epochs);
+  fmt::print("{} {} bits, {}, {} training images x {} epochs\n", a.hasher, a.bits, a.backbone,
+             ids.size(), a.epochs);
   fmt::print("{:<44} {:>10}\n", "setting", "images/s");
   std::unique_ptr<Hasher> fitted;
   const double one = images / fit_seconds(a, d, ids, 1, &fitted);
@@ -128,7 +132,8 @@ int main(int argc, char** argv) {
   const double side_by_side = images / s1 + images / s2;
   fmt::print("{:<44} {:>10.0f}\n", "train, 2 fits side by side x 1 thread (sum)", side_by_side);
 
-  auto h = HasherRegistry::instance().create(a.hasher, {{"epochs", "1"}}, a.bits);
+  auto h = HasherRegistry::instance().create(a.hasher, {{"epochs", "1"}, {"backbone", a.backbone}},
+                                             a.bits);
   FitContext ctx;
   ctx.log = [](const std::string&) {};
   h->fit(d, std::vector<int64_t>(ids.begin(), ids.begin() + 200), ctx);

@@ -68,17 +68,12 @@ BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
 VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits)
     : BackboneImpl(256, activation_bytes(32, height, width)) {
   check_sides("vgg-bn", height, width);
-  trunk_ = register_module("trunk", nn::Sequential());
   int64_t in = channels;
-  for (int64_t out : {32, 32, 0, 64, 64, 0}) {  // 0: a 2x2 max-pool
-    if (out == 0) {
-      trunk_->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
-      continue;
-    }
-    // No bias: the BatchNorm after it has one.
-    trunk_->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-    trunk_->push_back(nn::BatchNorm2d(out));
-    trunk_->push_back(nn::ReLU());
+  for (int64_t out : {32, 32, 64, 64}) {
+    const std::string i = std::to_string(convs_.size() + 1);
+    convs_.push_back(register_module(
+        "conv" + i, nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false))));
+    norms_.push_back(register_module("bn" + i, nn::BatchNorm2d(out)));
     in = out;
   }
   fc_ = register_module("fc", nn::Linear(64 * (height / 4) * (width / 4), feature_width()));
@@ -86,8 +81,29 @@ VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits)
   hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
 }
 
+// Layers 1-2 and 3-4 are the two stages; a 2x2 max-pool ends each.
 BackboneOutput VggBnImpl::forward(const torch::Tensor& images) {
-  torch::Tensor feature = fc_->forward(trunk_->forward(images).flatten(1)).relu();
+  torch::Tensor x = images;
+  for (size_t i = 0; i < convs_.size(); ++i) {
+    x = norms_[i]->forward(convs_[i]->forward(x)).relu();
+    if (i % 2 == 1) x = torch::max_pool2d(x, 2);
+  }
+  torch::Tensor feature = fc_->forward(x.flatten(1)).relu();
+  return {feature, hash_bn_->forward(hash_->forward(feature))};
+}
+
+BackboneOutput VggBnImpl::infer(const torch::Tensor& images) {
+  if (!images.is_cpu() || !at::hasMKLDNN() || is_training()) return forward(images);
+  torch::Tensor x = images.to_mkldnn();
+  for (size_t i = 0; i < convs_.size(); ++i) {
+    const auto& bn = norms_[i];
+    const torch::Tensor scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
+    const torch::Tensor w = convs_[i]->weight * scale.view({-1, 1, 1, 1});
+    const torch::Tensor b = bn->bias - bn->running_mean * scale;
+    x = at::relu(at::mkldnn_convolution(x, w.to_mkldnn(), b.to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1));
+    if (i % 2 == 1) x = at::mkldnn_max_pool2d(x, {2, 2}, {2, 2});
+  }
+  torch::Tensor feature = fc_->forward(x.to_dense().flatten(1)).relu();
   return {feature, hash_bn_->forward(hash_->forward(feature))};
 }
 

@@ -66,9 +66,13 @@ class VggBnImpl : public BackboneImpl {
  public:
   VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits);
   BackboneOutput forward(const torch::Tensor& images) override;
+  // On the CPU each BatchNorm is folded into the convolution before it (evaluation mode
+  // uses fixed statistics, so conv + BN is one affine map) and runs in MKL-DNN's layout.
+  BackboneOutput infer(const torch::Tensor& images) override;
 
  private:
-  torch::nn::Sequential trunk_{nullptr};
+  std::vector<torch::nn::Conv2d> convs_;  // conv3x3, no bias (the BatchNorm has one)
+  std::vector<torch::nn::BatchNorm2d> norms_;
   torch::nn::Linear fc_{nullptr};
   torch::nn::Linear hash_{nullptr};
   torch::nn::BatchNorm1d hash_bn_{nullptr};

@@ -41,3 +41,22 @@ TEST_CASE("encoding gives the same codes however the items fall into batches") {
     row += piece;
   }
 }
+
+TEST_CASE("vgg-bn's encoding path (BatchNorm folded into the convolutions) matches forward") {
+  auto net = make_backbone("vgg-bn", 1, 28, 28, 16);
+  net->initialise(3);
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  // A few training-mode passes move the running statistics away from 0 and 1, so the
+  // fold has something to fold.
+  net->train();
+  for (int i = 0; i < 5; ++i) net->forward(torch::randn({32, 1, 28, 28}, gen) * 0.5 + 0.2);
+  net->eval();
+  const torch::Tensor images = torch::randn({40, 1, 28, 28}, gen);
+  const BackboneOutput plain = net->forward(images);
+  const BackboneOutput fast = net->infer(images);
+  CHECK(net->named_buffers()["bn1.running_mean"].abs().max().item<float>() > 1e-3f);
+  CHECK(net->named_buffers()["bn3.running_var"].sub(1).abs().max().item<float>() > 1e-3f);
+  CHECK((plain.feature - fast.feature).abs().max().item<float>() < 1e-4f);
+  CHECK((plain.hash - fast.hash).abs().max().item<float>() < 1e-4f);
+}
