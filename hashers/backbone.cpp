@@ -30,7 +30,7 @@ int64_t activation_bytes(int64_t conv1_width, int64_t height, int64_t width) {
 
 SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t height, int64_t width, int bits,
                            int64_t conv1_width, int64_t conv2_width, int64_t feature_width)
-    : BackboneImpl(feature_width, activation_bytes(conv1_width, height, width)) {
+    : BackboneImpl(feature_width, activation_bytes(conv1_width, height, width), 50 << 20) {
   check_sides("small-cnn", height, width);
   const int64_t flat = conv2_width * (height / 4) * (width / 4);
   conv1_ =
@@ -66,7 +66,7 @@ BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
 }
 
 VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits)
-    : BackboneImpl(256, activation_bytes(32, height, width)) {
+    : BackboneImpl(256, activation_bytes(32, height, width), 6 << 20) {
   check_sides("vgg-bn", height, width);
   int64_t in = channels;
   for (int64_t out : {32, 32, 64, 64}) {
@@ -150,8 +150,7 @@ torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& 
 }
 
 int64_t encode_batch_rows(const BackboneImpl& net) {
-  constexpr int64_t kBatchBytes = 50 << 20;  // what 500 Fashion-MNIST images take
-  return std::clamp<int64_t>(kBatchBytes / net.largest_activation_bytes(), 16, 500);
+  return std::clamp<int64_t>(net.encode_batch_bytes() / net.largest_activation_bytes(), 16, 500);
 }
 
 void keep_blas_single_threaded() {

@@ -6,8 +6,9 @@
 // - "small-cnn": conv5x5-32, pool, conv5x5-64, pool, fc-500 (the deep-hashing papers'
 //   small-image network). "small-cnn-wide" doubles every width (64, 128, 1000).
 // - "vgg-bn": two VGG stages of two conv3x3 + BatchNorm + ReLU (32 then 64 channels), each
-//   followed by a 2x2 pool, then fc-256. BatchNorm in the trunk is what lets it train
-//   further on 4,500 images before it memorises them.
+//   followed by a 2x2 pool, then fc-256. About 1.6x small-cnn's multiply-adds; with
+//   augmentation it kept improving for 60 epochs on fmnist-1 and beat small-cnn's mAP@all
+//   by 2 to 4 points (README, "Deep hashers under one budget").
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -26,12 +27,17 @@ struct BackboneOutput {
 // What the hashers see of a backbone.
 class BackboneImpl : public torch::nn::Module {
  public:
-  BackboneImpl(int64_t feature_width, int64_t largest_activation_bytes)
-      : feature_width_(feature_width), largest_activation_bytes_(largest_activation_bytes) {}
+  BackboneImpl(int64_t feature_width, int64_t largest_activation_bytes, int64_t encode_batch_bytes)
+      : feature_width_(feature_width),
+        largest_activation_bytes_(largest_activation_bytes),
+        encode_batch_bytes_(encode_batch_bytes) {}
   int64_t feature_width() const { return feature_width_; }
   // Bytes of the largest activation one image makes (the first conv's output), for sizing
   // batches.
   int64_t largest_activation_bytes() const { return largest_activation_bytes_; }
+  // How large that activation may grow for a whole encoding batch: the fastest size
+  // measured with bench_training (see encode_batch_rows).
+  int64_t encode_batch_bytes() const { return encode_batch_bytes_; }
   virtual BackboneOutput forward(const torch::Tensor& images) = 0;
   // Forward-only (encoding), in evaluation mode; a backbone may take a faster path.
   virtual BackboneOutput infer(const torch::Tensor& images) { return forward(images); }
@@ -43,6 +49,7 @@ class BackboneImpl : public torch::nn::Module {
  private:
   int64_t feature_width_;
   int64_t largest_activation_bytes_;
+  int64_t encode_batch_bytes_;
 };
 using Backbone = std::shared_ptr<BackboneImpl>;
 
@@ -102,10 +109,14 @@ void keep_blas_single_threaded();
 void keep_freed_memory_for_reuse();
 
 // Images per forward pass when encoding: as many as keep the batch's largest activation
-// near what 500 Fashion-MNIST images need (50 MB), at least 16 and at most 500. Larger
-// batches cost more in fresh memory than they save: 500 fmnist-mosaic images per batch
-// (4x the pixels) encoded at a fifth of the speed of 130 (bench_training --dataset
-// fmnist-mosaic), while on 28x28 images batches smaller than 500 were slower.
+// near the backbone's encode_batch_bytes(), at least 16 and at most 500.
+// - small-cnn: 50 MB, what 500 Fashion-MNIST images need. Larger batches cost more in
+//   fresh memory than they save: 500 fmnist-mosaic images per batch (4x the pixels)
+//   encoded at a fifth of the speed of 130 (bench_training --dataset fmnist-mosaic), while
+//   on 28x28 images batches smaller than 500 were slower.
+// - vgg-bn: 6 MB (60 Fashion-MNIST images). Its four 3x3 convolutions each read and write
+//   the whole batch's activations; at 500 images they miss the cache, and encoding ran at
+//   a quarter to half the speed (bench_training --backbone vgg-bn).
 int64_t encode_batch_rows(const BackboneImpl& net);
 
 // Resolves "cpu" / "cuda"; throws Error if CUDA is asked for but unavailable.
