@@ -100,7 +100,8 @@ BackboneOutput VggBnImpl::infer(const torch::Tensor& images) {
     const torch::Tensor scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
     const torch::Tensor w = convs_[i]->weight * scale.view({-1, 1, 1, 1});
     const torch::Tensor b = bn->bias - bn->running_mean * scale;
-    x = at::relu(at::mkldnn_convolution(x, w.to_mkldnn(), b.to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1));
+    x = at::relu(
+        at::mkldnn_convolution(x, w.to_mkldnn(), b.to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1));
     if (i % 2 == 1) x = at::mkldnn_max_pool2d(x, {2, 2}, {2, 2});
   }
   torch::Tensor feature = fc_->forward(x.to_dense().flatten(1)).relu();

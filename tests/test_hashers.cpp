@@ -87,7 +87,8 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
 
 TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}}),
-                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn)", Error);
+                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn)",
+                       Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"optimiser", "lbfgs"}}),
                        "unknown optimiser 'lbfgs' (known: adam, sgd)", Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "abc"}}), doctest::Contains("epochs"), Error);

@@ -121,3 +121,24 @@ TEST_CASE("tables: records with fields of the wrong kind are an Error naming the
   CHECK_THROWS_WITH_AS(format_table(dir, "csv"),
                        doctest::Contains("field 'seed' must be an integer, not string"), Error);
 }
+
+TEST_CASE("the cell table's budget column names what differs from the default training") {
+  auto trained = [](const std::string& hasher, json params) {
+    json r = record(hasher, 32, 0, "none", 0.8);
+    params.update(
+        {{"epochs", "120"}, {"batch_size", "64"}, {"optimiser", "adam"}, {"lr", "0.001"}});
+    r["hasher_effective_params"] = params;
+    r["fit_summary"] = {{"epochs", 120}, {"chosen_epoch", 114}};
+    r["times"] = json::object();  // every runner record has them
+    return r;
+  };
+  const auto dir = write(
+      {trained("dsh", {{"backbone", "small-cnn"}}),
+       trained("dpsh",
+               {{"backbone", "vgg-bn"}, {"augment", "flip+shift2"}, {"lr_schedule", "cosine"}}),
+       trained("csq", json::object())});  // a record from before backbones
+  const std::string md = format_table(dir, "md");
+  CHECK(md.find("| 120x64 adam 0.001 | 114 |") != std::string::npos);
+  CHECK(md.find("| 120x64 adam 0.001 cosine flip+shift2 vgg-bn | 114 |") != std::string::npos);
+  CHECK(md.find("small-cnn") == std::string::npos);
+}

@@ -109,16 +109,21 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     if (budgets) {
       const json p = r.value("hasher_effective_params", json::object());
       const json f = r.value("fit_summary", json::object());
-      // Augmentation is part of the budget; records from before it existed had none.
-      const std::string augment = p.value("augment", std::string("none"));
-      const std::string schedule = p.value("lr_schedule", std::string("constant"));
+      // Schedule, augmentation and backbone are part of the budget, shown where they are
+      // not the default; records from before they existed ran with the default.
+      std::string extras;
+      for (const auto& [key, fallback] :
+           {std::pair<const char*, const char*>{"lr_schedule", "constant"},
+            {"augment", "none"},
+            {"backbone", "small-cnn"}}) {
+        const std::string value = p.value(key, std::string(fallback));
+        if (value != fallback) extras += " " + value;
+      }
       row.push_back(p.contains("epochs")
-                        ? fmt::format("{}x{} {} {}{}{}", p.at("epochs").get<std::string>(),
+                        ? fmt::format("{}x{} {} {}{}", p.at("epochs").get<std::string>(),
                                       p.at("batch_size").get<std::string>(),
                                       p.at("optimiser").get<std::string>(),
-                                      p.at("lr").get<std::string>(),
-                                      schedule == "constant" ? "" : " " + schedule,
-                                      augment == "none" ? "" : " " + augment)
+                                      p.at("lr").get<std::string>(), extras)
                         : "");
       row.push_back(f.contains("chosen_epoch")
                         ? fmt::format("{:.0f}", f.at("chosen_epoch").get<double>())
