@@ -1,6 +1,7 @@
 #include "hashers/backbone.h"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -76,7 +77,7 @@ VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits)
     norms_.push_back(register_module("bn" + i, nn::BatchNorm2d(out)));
     in = out;
   }
-  fc_ = register_module("fc", nn::Linear(64 * (height / 4) * (width / 4), feature_width()));
+  fc_ = register_module("fc", nn::Linear(in * (height / 4) * (width / 4), feature_width()));
   hash_ = register_module("hash", nn::Linear(feature_width(), bits));
   hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
 }
@@ -135,7 +136,8 @@ Backbone make_backbone(const std::string& name, int64_t channels, int64_t height
   if (name == "small-cnn-wide")
     return std::make_shared<SmallCnnImpl>(channels, height, width, bits, 64, 128, 1000);
   if (name == "vgg-bn") return std::make_shared<VggBnImpl>(channels, height, width, bits);
-  throw Error("unknown backbone '" + name + "' (known: small-cnn, small-cnn-wide, vgg-bn)");
+  throw Error(
+      fmt::format("unknown backbone '{}' (known: {})", name, fmt::join(backbone_names(), ", ")));
 }
 
 torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids) {

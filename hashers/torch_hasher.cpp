@@ -22,7 +22,8 @@ double scheduled_lr(const std::string& schedule, double lr, int epoch, int epoch
 
 std::vector<ParamSpec> deep_hasher_params() {
   return {
-      {"backbone", "small-cnn", "network trunk: small-cnn, small-cnn-wide or vgg-bn"},
+      {"backbone", "small-cnn",
+       fmt::format("network trunk: {}", fmt::join(backbone_names(), ", "))},
       {"epochs", "40", "passes over the training set"},
       {"batch_size", "64", "mini-batch size"},
       {"optimiser", "adam", "adam or sgd (momentum 0.9)"},
