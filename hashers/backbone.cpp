@@ -50,7 +50,7 @@ BackboneOutput SmallCnnImpl::forward(const torch::Tensor& images) {
   torch::Tensor x = torch::max_pool2d(conv1_->forward(images), 2).relu();
   x = torch::max_pool2d(conv2_->forward(x), 2).relu().flatten(1);
   torch::Tensor feature = fc_->forward(x).relu();
-  return {feature, hash_bn_->forward(hash_->forward(feature))};
+  return {feature, hash_bn_->forward(hash_->forward(hash_input(feature)))};
 }
 
 BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
@@ -90,7 +90,7 @@ BackboneOutput VggBnImpl::forward(const torch::Tensor& images) {
     if (i % 2 == 1) x = torch::max_pool2d(x, 2);
   }
   torch::Tensor feature = fc_->forward(x.flatten(1)).relu();
-  return {feature, hash_bn_->forward(hash_->forward(feature))};
+  return {feature, hash_bn_->forward(hash_->forward(hash_input(feature)))};
 }
 
 BackboneOutput VggBnImpl::infer(const torch::Tensor& images) {
@@ -109,8 +109,24 @@ BackboneOutput VggBnImpl::infer(const torch::Tensor& images) {
   return {feature, hash_bn_->forward(hash_->forward(feature))};
 }
 
+void BackboneImpl::set_dropout(double probability) {
+  if (!(probability >= 0 && probability < 1))
+    throw Error(fmt::format("dropout must be in [0, 1), got {}", probability));
+  dropout_ = probability;
+}
+
+torch::Tensor BackboneImpl::hash_input(const torch::Tensor& feature) {
+  if (!is_training() || dropout_ == 0) return feature;
+  // Drawn on the CPU whatever the device, so the masks are the same on CUDA.
+  torch::Tensor keep = torch::empty(feature.sizes(), torch::kFloat)
+                           .bernoulli_(1 - dropout_, dropout_generator_)
+                           .to(feature.device());
+  return feature * keep / (1 - dropout_);
+}
+
 void BackboneImpl::initialise(uint64_t seed) {
   torch::NoGradGuard no_grad;
+  dropout_generator_ = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xd7090e7ull);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (auto& module : modules(/*include_self=*/false)) {
     torch::Tensor w, b;

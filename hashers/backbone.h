@@ -45,11 +45,21 @@ class BackboneImpl : public torch::nn::Module {
   // layers; BatchNorm keeps weight 1, bias 0) from one seeded generator, so that
   // concurrent trainings in one process do not share the global torch seed.
   void initialise(uint64_t seed);
+  // Dropout on the deep feature where it enters the hash layer, in training only (the
+  // deep-hashing papers' networks drop out before their last layers). Masks come from the
+  // backbone's own generator, seeded by initialise(), for the same reason as the weights.
+  void set_dropout(double probability);
+
+ protected:
+  // The feature the hash layer sees: `feature` itself, or with dropout while training.
+  torch::Tensor hash_input(const torch::Tensor& feature);
 
  private:
   int64_t feature_width_;
   int64_t largest_activation_bytes_;
   int64_t encode_batch_bytes_;
+  double dropout_ = 0;
+  at::Generator dropout_generator_ = at::make_generator<at::CPUGeneratorImpl>(0);
 };
 using Backbone = std::shared_ptr<BackboneImpl>;
 

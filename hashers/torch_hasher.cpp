@@ -31,6 +31,8 @@ std::vector<ParamSpec> deep_hasher_params() {
       {"lr_schedule", "constant",
        "constant, or cosine: epoch e of E runs at lr (1 + cos(pi (e - 1) / E)) / 2"},
       {"weight_decay", "0", "weight decay"},
+      {"dropout", "0",
+       "probability of dropping each deep-feature unit before the hash layer, in training"},
       {"augment", "none",
        "training images: none, flip, shiftN or flip+shiftN (random horizontal flip, random "
        "shift by up to N pixels)"},
@@ -77,12 +79,15 @@ DeepHasher::DeepHasher(const Params& p, int bits)
       select_every_(p.get_int("select_every")),
       lr_(p.get_double("lr")),
       weight_decay_(p.get_double("weight_decay")),
+      dropout_(p.get_double("dropout")),
       augmentation_(parse_augmentation(p.get_string("augment"))) {
   if (bits < 1 || bits > 1024) throw Error("bits must be in 1..1024, got " + std::to_string(bits));
   if (epochs_ < 1) throw Error("epochs must be >= 1, got " + std::to_string(epochs_));
   if (batch_size_ < 2) throw Error("batch_size must be >= 2, got " + std::to_string(batch_size_));
   if (lr_ <= 0) throw Error("lr must be > 0");
   if (weight_decay_ < 0) throw Error("weight_decay must be >= 0");
+  if (!(dropout_ >= 0 && dropout_ < 1))
+    throw Error(fmt::format("dropout must be in [0, 1), got {}", dropout_));
   if (select_every_ < 0)
     throw Error("select_every must be >= 0, got " + std::to_string(select_every_));
   scheduled_lr(lr_schedule_, lr_, 1, epochs_);  // an unknown schedule fails here
@@ -95,6 +100,7 @@ DeepHasher::DeepHasher(const Params& p, int bits)
 
 void DeepHasher::build(int64_t channels, int64_t height, int64_t width) {
   net_ = make_backbone(backbone_name_, channels, height, width, bits_);
+  net_->set_dropout(dropout_);
   channels_ = channels, height_ = height, width_ = width;
 }
 

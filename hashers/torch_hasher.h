@@ -116,7 +116,7 @@ class DeepHasher : public Hasher {
 
   std::string backbone_name_, device_name_, optimiser_name_, lr_schedule_;
   int epochs_, batch_size_, select_every_;
-  double lr_, weight_decay_;
+  double lr_, weight_decay_, dropout_;
   Augmentation augmentation_;
   // mutable: torch modules have no const forward(); encode() does not change the weights.
   mutable Backbone net_;

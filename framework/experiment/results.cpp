@@ -109,15 +109,18 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     if (budgets) {
       const json p = r.value("hasher_effective_params", json::object());
       const json f = r.value("fit_summary", json::object());
-      // Schedule, augmentation and backbone are part of the budget, shown where they are
-      // not the default; records from before they existed ran with the default.
+      // Schedule, augmentation, backbone, weight decay and dropout are part of the budget,
+      // shown where they are not the default (the numbers with a name: "wd 0.0005");
+      // records from before they existed ran with the default.
+      struct Extra {
+        const char *key, *fallback, *label;
+      };
       std::string extras;
-      for (const auto& [key, fallback] :
-           {std::pair<const char*, const char*>{"lr_schedule", "constant"},
-            {"augment", "none"},
-            {"backbone", "small-cnn"}}) {
-        const std::string value = p.value(key, std::string(fallback));
-        if (value != fallback) extras += " " + value;
+      for (const Extra& e : {Extra{"lr_schedule", "constant", ""}, Extra{"augment", "none", ""},
+                             Extra{"backbone", "small-cnn", ""}, Extra{"weight_decay", "0", "wd "},
+                             Extra{"dropout", "0", "dropout "}}) {
+        const std::string value = p.value(e.key, std::string(e.fallback));
+        if (value != e.fallback) extras += " " + std::string(e.label) + value;
       }
       row.push_back(p.contains("epochs")
                         ? fmt::format("{}x{} {} {}{}", p.at("epochs").get<std::string>(),

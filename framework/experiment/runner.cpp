@@ -78,7 +78,9 @@ std::string effective_params(const Reg& registry, const PluginSpec& spec) {
   for (const auto& [k, v] : effective.values()) {
     // A parameter added later, at its default, leaves the keys of older builds (and so
     // their cached models) unchanged.
-    if ((k == "augment" && v == "none") || (k == "lr_schedule" && v == "constant")) continue;
+    if ((k == "augment" && v == "none") || (k == "lr_schedule" && v == "constant") ||
+        (k == "dropout" && v == "0"))
+      continue;
     text += "|" + k + "=" + v;
   }
   return text;
