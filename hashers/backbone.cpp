@@ -66,23 +66,30 @@ BackboneOutput SmallCnnImpl::infer(const torch::Tensor& images) {
   return {feature, hash_bn_->forward(hash_->forward(feature))};
 }
 
-VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits)
-    : BackboneImpl(256, activation_bytes(32, height, width), 6 << 20) {
+VggBnImpl::VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits,
+                     const std::vector<int64_t>& stage_widths)
+    : BackboneImpl(256, activation_bytes(stage_widths.at(0), height, width), 6 << 20) {
   check_sides("vgg-bn", height, width);
   int64_t in = channels;
-  for (int64_t out : {32, 32, 64, 64}) {
-    const std::string i = std::to_string(convs_.size() + 1);
-    convs_.push_back(register_module(
-        "conv" + i, nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false))));
-    norms_.push_back(register_module("bn" + i, nn::BatchNorm2d(out)));
-    in = out;
-  }
-  fc_ = register_module("fc", nn::Linear(in * (height / 4) * (width / 4), feature_width()));
+  for (int64_t out : stage_widths)
+    for (int layer = 0; layer < 2; ++layer) {
+      const std::string i = std::to_string(convs_.size() + 1);
+      convs_.push_back(register_module(
+          "conv" + i, nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false))));
+      norms_.push_back(register_module("bn" + i, nn::BatchNorm2d(out)));
+      in = out;
+    }
+  // Each stage's 2x2 pool halves the sides, rounding down (7 -> 3).
+  for (size_t stage = 0; stage < stage_widths.size(); ++stage) height /= 2, width /= 2;
+  if (height < 1 || width < 1)
+    throw Error(fmt::format("vgg-bn with {} stages needs image sides of at least {}",
+                            stage_widths.size(), 1 << stage_widths.size()));
+  fc_ = register_module("fc", nn::Linear(in * height * width, feature_width()));
   hash_ = register_module("hash", nn::Linear(feature_width(), bits));
   hash_bn_ = register_module("hash_bn", nn::BatchNorm1d(bits));
 }
 
-// Layers 1-2 and 3-4 are the two stages; a 2x2 max-pool ends each.
+// Each stage is two layers (1-2, 3-4, ...); a 2x2 max-pool ends each.
 BackboneOutput VggBnImpl::forward(const torch::Tensor& images) {
   torch::Tensor x = images;
   for (size_t i = 0; i < convs_.size(); ++i) {
@@ -143,7 +150,9 @@ void BackboneImpl::initialise(uint64_t seed) {
   }
 }
 
-std::vector<std::string> backbone_names() { return {"small-cnn", "small-cnn-wide", "vgg-bn"}; }
+std::vector<std::string> backbone_names() {
+  return {"small-cnn", "small-cnn-wide", "vgg-bn", "vgg-bn-deep"};
+}
 
 Backbone make_backbone(const std::string& name, int64_t channels, int64_t height, int64_t width,
                        int bits) {
@@ -151,7 +160,11 @@ Backbone make_backbone(const std::string& name, int64_t channels, int64_t height
     return std::make_shared<SmallCnnImpl>(channels, height, width, bits, 32, 64, 500);
   if (name == "small-cnn-wide")
     return std::make_shared<SmallCnnImpl>(channels, height, width, bits, 64, 128, 1000);
-  if (name == "vgg-bn") return std::make_shared<VggBnImpl>(channels, height, width, bits);
+  if (name == "vgg-bn")
+    return std::make_shared<VggBnImpl>(channels, height, width, bits, std::vector<int64_t>{32, 64});
+  if (name == "vgg-bn-deep")
+    return std::make_shared<VggBnImpl>(channels, height, width, bits,
+                                       std::vector<int64_t>{32, 64, 128});
   throw Error(
       fmt::format("unknown backbone '{}' (known: {})", name, fmt::join(backbone_names(), ", ")));
 }

@@ -8,7 +8,8 @@
 // - "vgg-bn": two VGG stages of two conv3x3 + BatchNorm + ReLU (32 then 64 channels), each
 //   followed by a 2x2 pool, then fc-256. About 1.6x small-cnn's multiply-adds; with
 //   augmentation it kept improving for 60 epochs on fmnist-1 and beat small-cnn's mAP@all
-//   by 2 to 4 points (README, "Deep hashers under one budget").
+//   by 2 to 4 points (README, "Deep hashers under one budget"). "vgg-bn-deep" adds a third
+//   stage of 128 channels (7x7 -> 3x3 on Fashion-MNIST), about 1.5x vgg-bn's multiply-adds.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -81,7 +82,9 @@ class SmallCnnImpl : public BackboneImpl {
 
 class VggBnImpl : public BackboneImpl {
  public:
-  VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits);
+  // Two conv3x3 + BatchNorm + ReLU layers per stage, `stage_widths` channels each.
+  VggBnImpl(int64_t channels, int64_t height, int64_t width, int bits,
+            const std::vector<int64_t>& stage_widths);
   BackboneOutput forward(const torch::Tensor& images) override;
   // On the CPU each BatchNorm is folded into the convolution before it (evaluation mode
   // uses fixed statistics, so conv + BN is one affine map) and runs in MKL-DNN's layout.

@@ -1,6 +1,7 @@
 // Encoding runs in batches sized from the image (encode_batch_rows); the codes must not
 // depend on how the items fell into batches, and the floats only in their last bits.
 #include "framework/codes/binary_codes.h"
+#include "framework/error.h"
 #include "framework/hasher.h"
 #include "hashers/backbone.h"
 #include "hashers/torch_doctest.h"
@@ -44,8 +45,11 @@ TEST_CASE("encoding gives the same codes however the items fall into batches") {
   }
 }
 
-TEST_CASE("vgg-bn's encoding path (BatchNorm folded into the convolutions) matches forward") {
-  auto net = make_backbone("vgg-bn", 1, 28, 28, 16);
+namespace {
+
+void check_folded_encoding(const std::string& name) {
+  CAPTURE(name);
+  auto net = make_backbone(name, 1, 28, 28, 16);
   net->initialise(3);
   torch::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
@@ -61,4 +65,20 @@ TEST_CASE("vgg-bn's encoding path (BatchNorm folded into the convolutions) match
   CHECK(net->named_buffers()["bn3.running_var"].sub(1).abs().max().item<float>() > 1e-3f);
   CHECK((plain.feature - fast.feature).abs().max().item<float>() < 1e-4f);
   CHECK((plain.hash - fast.hash).abs().max().item<float>() < 1e-4f);
+}
+
+}  // namespace
+
+TEST_CASE("vgg-bn's encoding path (BatchNorm folded into the convolutions) matches forward") {
+  check_folded_encoding("vgg-bn");
+  check_folded_encoding("vgg-bn-deep");
+}
+
+TEST_CASE("vgg-bn-deep pools three times: 28x28 ends at 3x3, and too small an image is an error") {
+  auto net = make_backbone("vgg-bn-deep", 1, 28, 28, 16);
+  CHECK(net->named_parameters()["fc.weight"].size(1) == 128 * 3 * 3);
+  CHECK(net->named_parameters()["conv6.weight"].size(0) == 128);
+  CHECK(net->feature_width() == 256);
+  CHECK_THROWS_WITH_AS(make_backbone("vgg-bn-deep", 1, 4, 4, 16),
+                       "vgg-bn with 3 stages needs image sides of at least 8", Error);
 }

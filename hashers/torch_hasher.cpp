@@ -94,7 +94,7 @@ DeepHasher::DeepHasher(const Params& p, int bits)
   if (optimiser_name_ != "adam" && optimiser_name_ != "sgd")
     throw Error("unknown optimiser '" + optimiser_name_ + "' (known: adam, sgd)");
   // Fail at configuration time, not after loading data.
-  make_backbone(backbone_name_, 1, 4, 4, bits);
+  make_backbone(backbone_name_, 1, 8, 8, bits);
   resolve_device(device_name_);
 }
 

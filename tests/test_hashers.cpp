@@ -87,7 +87,7 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
 
 TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}}),
-                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn)",
+                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn, vgg-bn-deep)",
                        Error);
   CHECK_THROWS_WITH_AS(make("dsh", 16, {{"optimiser", "lbfgs"}}),
                        "unknown optimiser 'lbfgs' (known: adam, sgd)", Error);
