@@ -119,6 +119,7 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   torch::Tensor images = images_to_tensor(data, ids).to(device);
   torch::Tensor labels = label_matrix(data, ids).to(device);
   bank_.reset(n, bits_, device);
+  train_labels_ = labels;
   begin_fit(TrainingSet{labels, device, ctx.seed});
 
   std::vector<torch::Tensor> trained = net_->parameters();
@@ -196,6 +197,12 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
     if (best_epoch != epochs_) restore(best_state);
   }
   net_->eval();
+}
+
+DeepHasher::Partners DeepHasher::partners(const Batch& batch, bool from_bank) const {
+  if (!from_bank) return {batch.u, batch.labels, batch.index};
+  torch::Tensor rows = bank_.seen();
+  return {bank_.outputs().index_select(0, rows), train_labels_.index_select(0, rows), rows};
 }
 
 double DeepHasher::validation_map(const Dataset& data, const std::vector<int64_t>& train,

@@ -100,6 +100,15 @@ class DeepHasher : public Hasher {
 
   const OutputBank& bank() const { return bank_; }
 
+  // Whom a pairwise loss pairs a batch with: the batch itself, or (from_bank) every
+  // training item that has an output in the bank this fit, the batch's own included.
+  struct Partners {
+    torch::Tensor u;       // M x bits (the bank's are detached)
+    torch::Tensor labels;  // M x C
+    torch::Tensor index;   // M: positions within the training set
+  };
+  Partners partners(const Batch& batch, bool from_bank) const;
+
   const int bits_;
 
  private:
@@ -122,6 +131,7 @@ class DeepHasher : public Hasher {
   mutable Backbone net_;
   int64_t channels_ = 0, height_ = 0, width_ = 0;
   OutputBank bank_;
+  torch::Tensor train_labels_;  // N x C, of the fit in progress
   double train_images_per_second_ = 0;
   std::map<std::string, double> summary_;
 };

@@ -27,24 +27,15 @@ class Dpsh final : public DeepHasher {
  private:
   std::string method() const override { return "dpsh"; }
 
-  void begin_fit(const TrainingSet& set) override { train_labels_ = set.labels; }
-
   torch::Tensor loss(const Batch& batch) override {
-    torch::Tensor others = batch.u, other_labels = batch.labels;
-    if (memory_bank_) {
-      // The batch's own outputs are already in the bank; unseen items have no output yet.
-      torch::Tensor rows = bank().seen();
-      others = bank().outputs().index_select(0, rows);
-      other_labels = train_labels_.index_select(0, rows);
-    }
-    torch::Tensor similar = label_similarity(batch.labels, other_labels);
-    return pairwise_likelihood_loss(batch.u, others, similar) +
+    const Partners others = partners(batch, memory_bank_);
+    torch::Tensor similar = label_similarity(batch.labels, others.labels);
+    return pairwise_likelihood_loss(batch.u, others.u, similar) +
            eta_ * quantization_loss(batch.u, binary_sign(batch.u));
   }
 
   double eta_;
   bool memory_bank_;
-  torch::Tensor train_labels_;
 };
 
 std::vector<ParamSpec> dpsh_params() {

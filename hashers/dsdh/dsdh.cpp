@@ -47,15 +47,11 @@ class Dsdh final : public DeepHasher {
   }
 
   torch::Tensor loss(const Batch& batch) override {
-    torch::Tensor others = batch.u, other_labels = batch.labels;
-    if (memory_bank_) {
-      torch::Tensor rows = bank().seen();
-      others = bank().outputs().index_select(0, rows);
-      other_labels = labels_.index_select(0, rows);
-    }
+    const Partners others = partners(batch, memory_bank_);
     torch::Tensor target =
         codes_.defined() ? codes_.index_select(1, batch.index).t() : binary_sign(batch.u);
-    return pairwise_likelihood_loss(batch.u, others, label_similarity(batch.labels, other_labels)) +
+    return pairwise_likelihood_loss(batch.u, others.u,
+                                    label_similarity(batch.labels, others.labels)) +
            eta_ * quantization_loss(batch.u, target);
   }
 

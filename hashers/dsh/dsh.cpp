@@ -22,24 +22,16 @@ class Dsh final : public DeepHasher {
  private:
   std::string method() const override { return "dsh"; }
 
-  void begin_fit(const TrainingSet& set) override { train_labels_ = set.labels; }
-
   torch::Tensor loss(const Batch& batch) override {
     const torch::Tensor& u = batch.u;
-    torch::Tensor others = u, other_labels = batch.labels;
-    if (memory_bank_) {
-      // Only items already seen this run have a meaningful bank entry (the batch's own
-      // outputs are already in it).
-      torch::Tensor rows = bank().seen();
-      others = bank().outputs().index_select(0, rows);
-      other_labels = train_labels_.index_select(0, rows);
-    }
+    const Partners partner = partners(batch, memory_bank_);
+    const torch::Tensor& others = partner.u;
     // Squared distances expanded by hand: cdist's sqrt has no gradient at distance 0,
     // which every item has to its own bank entry.
     torch::Tensor dist =
         (u.pow(2).sum(1, true) + others.pow(2).sum(1).unsqueeze(0) - 2 * u.matmul(others.t()))
             .clamp_min(0);
-    torch::Tensor similar = label_similarity(batch.labels, other_labels);
+    torch::Tensor similar = label_similarity(batch.labels, partner.labels);
     torch::Tensor pair = 0.5 * similar * dist + 0.5 * (1 - similar) * (margin_ - dist).clamp_min(0);
     // The paper's regulariser is a sum over bits per item (an L1 norm), not a mean: its
     // weight against the pair term then does not change with the code length.
@@ -48,7 +40,6 @@ class Dsh final : public DeepHasher {
 
   double alpha_, margin_;
   bool memory_bank_;
-  torch::Tensor train_labels_;
 };
 
 std::vector<ParamSpec> dsh_params() {

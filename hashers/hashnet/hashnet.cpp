@@ -51,7 +51,7 @@ class HashNet final : public DeepHasher {
   std::string method() const override { return "hashnet"; }
 
   void begin_fit(const TrainingSet& set) override {
-    train_labels_ = set.labels;
+    (void)set;
     iterations_ = 0;
     beta_ = 1;
   }
@@ -67,15 +67,11 @@ class HashNet final : public DeepHasher {
 
   torch::Tensor loss(const Batch& batch) override {
     ++iterations_;
-    torch::Tensor others = batch.u, other_labels = batch.labels, other_index = batch.index;
-    if (memory_bank_) {
-      other_index = bank().seen();
-      others = bank().outputs().index_select(0, other_index);
-      other_labels = train_labels_.index_select(0, other_index);
-    }
+    const Partners others = partners(batch, memory_bank_);
     // An item paired with itself says nothing about similarity: leave those pairs out.
-    torch::Tensor valid = batch.index.unsqueeze(1).ne(other_index.unsqueeze(0)).to(batch.u.dtype());
-    return hashnet_loss(batch.u, others, label_similarity(batch.labels, other_labels), valid,
+    torch::Tensor valid =
+        batch.index.unsqueeze(1).ne(others.index.unsqueeze(0)).to(batch.u.dtype());
+    return hashnet_loss(batch.u, others.u, label_similarity(batch.labels, others.labels), valid,
                         alpha_);
   }
 
@@ -91,7 +87,6 @@ class HashNet final : public DeepHasher {
 
   double alpha_, gamma_, power_;
   bool memory_bank_;
-  torch::Tensor train_labels_;
   int64_t iterations_ = 0;
   double beta_ = 1;
 };
