@@ -11,6 +11,9 @@ struct ParamSpec {
   std::string name;
   std::string default_value;  // as it would be written in YAML
   std::string help;
+  // false for a parameter added after models were cached: at its default it stays out of
+  // build keys, so those models (and records) remain this build's.
+  bool keyed_at_default = true;
 };
 
 class Params {

@@ -29,13 +29,16 @@ std::vector<ParamSpec> deep_hasher_params() {
       {"optimiser", "adam", "adam or sgd (momentum 0.9)"},
       {"lr", "0.001", "learning rate"},
       {"lr_schedule", "constant",
-       "constant, or cosine: epoch e of E runs at lr (1 + cos(pi (e - 1) / E)) / 2"},
+       "constant, or cosine: epoch e of E runs at lr (1 + cos(pi (e - 1) / E)) / 2",
+       /*keyed_at_default=*/false},
       {"weight_decay", "0", "weight decay"},
       {"dropout", "0",
-       "probability of dropping each deep-feature unit before the hash layer, in training"},
+       "probability of dropping each deep-feature unit before the hash layer, in training",
+       /*keyed_at_default=*/false},
       {"augment", "none",
        "training images: none, flip, shiftN or flip+shiftN (random horizontal flip, random "
-       "shift by up to N pixels)"},
+       "shift by up to N pixels)",
+       /*keyed_at_default=*/false},
       {"select_every", "5",
        "with a validation split: evaluate every this many epochs (and at the last) and keep "
        "the best epoch's weights; 0 = keep the last epoch"},
@@ -86,15 +89,14 @@ DeepHasher::DeepHasher(const Params& p, int bits)
   if (batch_size_ < 2) throw Error("batch_size must be >= 2, got " + std::to_string(batch_size_));
   if (lr_ <= 0) throw Error("lr must be > 0");
   if (weight_decay_ < 0) throw Error("weight_decay must be >= 0");
-  if (!(dropout_ >= 0 && dropout_ < 1))
-    throw Error(fmt::format("dropout must be in [0, 1), got {}", dropout_));
   if (select_every_ < 0)
     throw Error("select_every must be >= 0, got " + std::to_string(select_every_));
   scheduled_lr(lr_schedule_, lr_, 1, epochs_);  // an unknown schedule fails here
   if (optimiser_name_ != "adam" && optimiser_name_ != "sgd")
     throw Error("unknown optimiser '" + optimiser_name_ + "' (known: adam, sgd)");
-  // Fail at configuration time, not after loading data.
-  make_backbone(backbone_name_, 1, 8, 8, bits);
+  // Fail at configuration time, not after loading data (an unknown backbone, a dropout
+  // outside [0, 1)).
+  make_backbone(backbone_name_, 1, 8, 8, bits)->set_dropout(dropout_);
   resolve_device(device_name_);
 }
 

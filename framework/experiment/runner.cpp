@@ -5,6 +5,7 @@
 #include <tbb/global_control.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -73,14 +74,13 @@ struct Cell {
 // change when a default changes in the code, so a stale model or record is never reused.
 template <class Reg>
 std::string effective_params(const Reg& registry, const PluginSpec& spec) {
-  const Params effective(spec.values(), registry.entry(spec.name).params, spec.name);
+  const std::vector<ParamSpec>& specs = registry.entry(spec.name).params;
+  const Params effective(spec.values(), specs, spec.name);
   std::string text;
   for (const auto& [k, v] : effective.values()) {
-    // A parameter added later, at its default, leaves the keys of older builds (and so
-    // their cached models) unchanged.
-    if ((k == "augment" && v == "none") || (k == "lr_schedule" && v == "constant") ||
-        (k == "dropout" && v == "0"))
-      continue;
+    const auto it = std::find_if(specs.begin(), specs.end(),
+                                 [&k = k](const ParamSpec& s) { return s.name == k; });
+    if (it != specs.end() && !it->keyed_at_default && v == it->default_value) continue;
     text += "|" + k + "=" + v;
   }
   return text;
