@@ -11,6 +11,7 @@
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
 #include "framework/npy.h"
+#include "hashers/weight_average.h"
 
 namespace hamster {
 
@@ -32,6 +33,11 @@ std::vector<ParamSpec> deep_hasher_params() {
        "constant, or cosine: epoch e of E runs at lr (1 + cos(pi (e - 1) / E)) / 2",
        /*keyed_at_default=*/false},
       {"weight_decay", "0", "weight decay"},
+      {"weight_average", "0",
+       "decay of an exponential moving average of the weights that model selection "
+       "evaluates and the model keeps (0 = off, the last weights; 0.999 averages over "
+       "about the last 1,000 steps)",
+       /*keyed_at_default=*/false},
       {"dropout", "0",
        "probability of dropping each deep-feature unit before the hash layer, in training",
        /*keyed_at_default=*/false},
@@ -83,6 +89,7 @@ DeepHasher::DeepHasher(const Params& p, int bits)
       lr_(p.get_double("lr")),
       weight_decay_(p.get_double("weight_decay")),
       dropout_(p.get_double("dropout")),
+      weight_average_(p.get_double("weight_average")),
       augmentation_(parse_augmentation(p.get_string("augment"))) {
   if (bits < 1 || bits > 1024) throw Error("bits must be in 1..1024, got " + std::to_string(bits));
   if (epochs_ < 1) throw Error("epochs must be >= 1, got " + std::to_string(epochs_));
@@ -95,8 +102,10 @@ DeepHasher::DeepHasher(const Params& p, int bits)
   if (optimiser_name_ != "adam" && optimiser_name_ != "sgd")
     throw Error("unknown optimiser '" + optimiser_name_ + "' (known: adam, sgd)");
   // Fail at configuration time, not after loading data (an unknown backbone, a dropout
-  // outside [0, 1)).
-  make_backbone(backbone_name_, 1, 8, 8, bits)->set_dropout(dropout_);
+  // or weight_average outside [0, 1)).
+  Backbone check = make_backbone(backbone_name_, 1, 8, 8, bits);
+  check->set_dropout(dropout_);
+  WeightAverage(*check, weight_average_);
   resolve_device(device_name_);
 }
 
@@ -133,6 +142,11 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   else
     optimiser = std::make_unique<torch::optim::Adam>(
         trained, torch::optim::AdamOptions(lr_).weight_decay(weight_decay_));
+
+  // Created after the optimiser, from the initial weights; both train and evaluate the
+  // same tensors, the average is swapped in only to be evaluated or kept.
+  std::unique_ptr<WeightAverage> average;
+  if (weight_average_ > 0) average = std::make_unique<WeightAverage>(*net_, weight_average_);
 
   // Model selection looks only at training items: the validation split is carved from
   // them, and is ranked against the rest of them.
@@ -172,6 +186,7 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
       optimiser->zero_grad();
       l.backward();
       optimiser->step();
+      if (average) average->update();
       loss_sum += value;
       ++batches;
     }
@@ -180,8 +195,10 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
     std::string selection;
     if (selecting && (epoch % select_every_ == 0 || epoch == epochs_)) {
       const auto t0 = clock::now();
+      if (average) average->swap();
       const double map = validation_map(data, ids, ctx.validation, ctx.threads);
       if (map > best_map) best_map = map, best_epoch = epoch, best_state = snapshot();
+      if (average) average->swap();
       selection_seconds += std::chrono::duration<double>(clock::now() - t0).count();
       selection =
           fmt::format("  validation mAP {:.4f} (best {:.4f} at {})", map, best_map, best_epoch);
@@ -194,6 +211,7 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   const double seconds = std::chrono::duration<double>(clock::now() - start).count();
   train_images_per_second_ = static_cast<double>(n) * epochs_ / (seconds - selection_seconds);
   summary_ = {{"epochs", epochs_}, {"chosen_epoch", best_epoch}};
+  if (average) average->swap();  // the model kept is the average
   if (selecting) {
     summary_["validation_map"] = best_map;
     if (best_epoch != epochs_) restore(best_state);

@@ -19,8 +19,8 @@
 namespace hamster {
 
 // Parameters every deep hasher takes (a method appends its own). The runner fills the
-// budget keys (epochs, batch_size, optimiser, lr, weight_decay, select_every) from the
-// config's `training:` block unless a method's own params set them.
+// budget keys (those a config's `training:` block takes: epochs, batch_size, optimiser,
+// lr, ...) from that block unless a method's own params set them.
 std::vector<ParamSpec> deep_hasher_params();
 
 // Multi-hot label matrix of data[ids]: N x C floats, 1 where the item has the class.
@@ -125,7 +125,7 @@ class DeepHasher : public Hasher {
 
   std::string backbone_name_, device_name_, optimiser_name_, lr_schedule_;
   int epochs_, batch_size_, select_every_;
-  double lr_, weight_decay_, dropout_;
+  double lr_, weight_decay_, dropout_, weight_average_;
   Augmentation augmentation_;
   // mutable: torch modules have no const forward(); encode() does not change the weights.
   mutable Backbone net_;

@@ -137,10 +137,12 @@ TEST_CASE("the cell table's budget column names what differs from the default tr
        trained("dpsh",
                {{"backbone", "vgg-bn"}, {"augment", "flip+shift2"}, {"lr_schedule", "cosine"}}),
        trained("csq", json::object()),  // a record from before backbones
-       trained("dsdh", {{"backbone", "vgg-bn"}, {"weight_decay", "0.0005"}, {"dropout", "0.5"}})});
+       trained("dsdh", {{"backbone", "vgg-bn"}, {"weight_decay", "0.0005"}, {"dropout", "0.5"}}),
+       trained("hashnet", {{"weight_average", "0.999"}})});
   const std::string md = format_table(dir, "md");
   CHECK(md.find("| 120x64 adam 0.001 | 114 |") != std::string::npos);
   CHECK(md.find("| 120x64 adam 0.001 cosine flip+shift2 vgg-bn | 114 |") != std::string::npos);
   CHECK(md.find("| 120x64 adam 0.001 vgg-bn wd 0.0005 dropout 0.5 | 114 |") != std::string::npos);
+  CHECK(md.find("| 120x64 adam 0.001 avg 0.999 | 114 |") != std::string::npos);
   CHECK(md.find("small-cnn") == std::string::npos);
 }

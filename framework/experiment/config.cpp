@@ -394,7 +394,7 @@ ExperimentConfig parse(const std::string& text, const std::string& source) {
     r.only_keys(
         t, "training",
         {"backbone", "epochs", "batch_size", "optimiser", "lr", "lr_schedule", "weight_decay",
-         "dropout", "select_every", "augment", "device"});
+         "dropout", "weight_average", "select_every", "augment", "device"});
     for (const auto& kv : t) {
       const std::string key = r.text(kv.first, "training");
       c.training[key] = r.scalar<std::string>(kv.second, "training." + key);

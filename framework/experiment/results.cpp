@@ -109,8 +109,9 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
     if (budgets) {
       const json p = r.value("hasher_effective_params", json::object());
       const json f = r.value("fit_summary", json::object());
-      // Schedule, augmentation, backbone, weight decay and dropout are part of the budget,
-      // shown where they are not the default (the numbers with a name: "wd 0.0005");
+      // Schedule, augmentation, backbone, weight decay, dropout and weight averaging are
+      // part of the budget, shown where they are not the default (the numbers with a name:
+      // "wd 0.0005");
       // records from before they existed ran with the default.
       struct Extra {
         const char *key, *fallback, *label;
@@ -118,7 +119,8 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
       std::string extras;
       for (const Extra& e : {Extra{"lr_schedule", "constant", ""}, Extra{"augment", "none", ""},
                              Extra{"backbone", "small-cnn", ""}, Extra{"weight_decay", "0", "wd "},
-                             Extra{"dropout", "0", "dropout "}}) {
+                             Extra{"dropout", "0", "dropout "},
+                             Extra{"weight_average", "0", "avg "}}) {
         const std::string value = p.value(e.key, std::string(e.fallback));
         if (value != e.fallback) extras += " " + std::string(e.label) + value;
       }
