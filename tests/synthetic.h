@@ -10,6 +10,7 @@
 
 #include "framework/data/dataset.h"
 #include "framework/data/split.h"
+#include "tests/dirs_removed_at_exit.h"
 
 namespace hamster::test {
 
@@ -71,26 +72,9 @@ inline void write_fashion_mnist_dir(const Dataset& d, int64_t train_items,
                  dir / "t10k-labels-idx1-ubyte.gz");
 }
 
-// The folders fresh_temp_dir made, removed when the test process exits, so that a test run
-// leaves nothing behind in the temp folder. Only the process that made them removes them
-// (a forked child that exits normally must not delete its parent's folders).
-class TempDirsRemovedAtExit {
- public:
-  void add(const std::filesystem::path& dir) { dirs_.push_back(dir); }
-  ~TempDirsRemovedAtExit() {
-    if (::getpid() != owner_) return;
-    std::error_code ignored;
-    for (const auto& dir : dirs_) std::filesystem::remove_all(dir, ignored);
-  }
-
- private:
-  pid_t owner_ = ::getpid();
-  std::vector<std::filesystem::path> dirs_;
-};
-
 // An empty folder /tmp/hamster-test-NAME-PID, removed when the test process exits.
 inline std::filesystem::path fresh_temp_dir(const std::string& name) {
-  static TempDirsRemovedAtExit made;
+  static DirsRemovedAtExit made;
   auto dir = std::filesystem::temp_directory_path() /
              ("hamster-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

@@ -12,32 +12,22 @@
 #include <string>
 
 #include "framework/error.h"
+#include "tests/dirs_removed_at_exit.h"
 
 namespace hamster::fuzz {
 
 // A folder of this process's own (libFuzzer's -fork and -jobs run several at once),
 // removed when the process exits normally.
-class OwnWorkDir {
- public:
-  OwnWorkDir()
-      : path_(std::filesystem::temp_directory_path() /
-              ("hamster-fuzz-" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~OwnWorkDir() {
-    std::error_code ignored;
-    if (::getpid() == owner_) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  pid_t owner_ = ::getpid();
-  std::filesystem::path path_;
-};
-
 inline const std::filesystem::path& work_dir() {
-  static const OwnWorkDir dir;
-  return dir.path();
+  static const std::filesystem::path dir = [] {
+    static test::DirsRemovedAtExit made;
+    auto d = std::filesystem::temp_directory_path() /
+             ("hamster-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    made.add(d);
+    return d;
+  }();
+  return dir;
 }
 
 inline std::filesystem::path write_input(const std::string& name, const uint8_t* data,
