@@ -2,6 +2,7 @@
 // Helpers for the deep hashers' tests on the LibTorch side: small tensors written row by
 // row for losses worked by hand, and the method state a DeepHasher saved with its model.
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,14 @@ namespace hamster::test {
 inline torch::Tensor rows(const std::vector<std::vector<float>>& values) {
   std::vector<torch::Tensor> out;
   for (const auto& r : values) out.push_back(torch::tensor(r));
+  return torch::stack(out);
+}
+
+// {{1, 0}, {0.5, 1}} -> a 2 x 2 double tensor: losses worked by hand to six digits.
+inline torch::Tensor matrix(std::initializer_list<std::initializer_list<double>> values) {
+  std::vector<torch::Tensor> out;
+  for (const auto& r : values)
+    out.push_back(torch::tensor(std::vector<double>(r), torch::kFloat64));
   return torch::stack(out);
 }
 

@@ -6,6 +6,7 @@
 #include "framework/hasher.h"
 #include "hashers/dpsh/dpsh_loss.h"
 #include "hashers/torch_doctest.h"
+#include "hashers/torch_test_helpers.h"
 #include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
@@ -13,13 +14,8 @@ using namespace hamster;
 
 namespace {
 
-torch::Tensor matrix(std::initializer_list<std::initializer_list<double>> rows) {
-  std::vector<torch::Tensor> out;
-  for (const auto& r : rows) out.push_back(torch::tensor(std::vector<double>(r), torch::kFloat64));
-  return torch::stack(out);
-}
-
 using test::map_all;
+using test::matrix;
 using test::quiet;
 
 }  // namespace

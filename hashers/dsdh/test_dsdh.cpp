@@ -15,11 +15,7 @@ using namespace hamster;
 
 namespace {
 
-torch::Tensor matrix(std::initializer_list<std::initializer_list<double>> rows) {
-  std::vector<torch::Tensor> out;
-  for (const auto& r : rows) out.push_back(torch::tensor(std::vector<double>(r), torch::kFloat64));
-  return torch::stack(out);
-}
+using test::matrix;
 
 Eigen::MatrixXd to_eigen(const torch::Tensor& t) {
   const torch::Tensor c = t.to(torch::kFloat64).contiguous();
