@@ -103,9 +103,8 @@ DeepHasher::DeepHasher(const Params& p, int bits)
     throw Error("unknown optimiser '" + optimiser_name_ + "' (known: adam, sgd)");
   // Fail at configuration time, not after loading data (an unknown backbone, a dropout
   // or weight_average outside [0, 1)).
-  Backbone check = make_backbone(backbone_name_, 1, 8, 8, bits);
-  check->set_dropout(dropout_);
-  WeightAverage(*check, weight_average_);
+  make_backbone(backbone_name_, 1, 8, 8, bits)->set_dropout(dropout_);
+  WeightAverage::check_decay(weight_average_);
   resolve_device(device_name_);
 }
 
@@ -143,8 +142,8 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
     optimiser = std::make_unique<torch::optim::Adam>(
         trained, torch::optim::AdamOptions(lr_).weight_decay(weight_decay_));
 
-  // Created after the optimiser, from the initial weights; both train and evaluate the
-  // same tensors, the average is swapped in only to be evaluated or kept.
+  // Starts from the initial weights. Training updates the live tensors; the average is
+  // swapped into the network only to be evaluated or kept.
   std::unique_ptr<WeightAverage> average;
   if (weight_average_ > 0) average = std::make_unique<WeightAverage>(*net_, weight_average_);
 

@@ -8,9 +8,13 @@
 
 namespace hamster {
 
-WeightAverage::WeightAverage(torch::nn::Module& net, double decay) : decay_(decay) {
+void WeightAverage::check_decay(double decay) {
   if (!(decay >= 0 && decay < 1))
     throw Error(fmt::format("weight_average must be in [0, 1), got {}", decay));
+}
+
+WeightAverage::WeightAverage(torch::nn::Module& net, double decay) : decay_(decay) {
+  check_decay(decay);
   torch::NoGradGuard no_grad;
   for (const auto& p : net.parameters()) live_.push_back(p);
   // Integer buffers (BatchNorm's batch counter) are not averaged.

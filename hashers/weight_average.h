@@ -14,6 +14,9 @@ class WeightAverage {
   // running statistics). decay in [0, 1).
   WeightAverage(torch::nn::Module& net, double decay);
 
+  // Throws unless decay is in [0, 1) (also for checking a configuration before a fit).
+  static void check_decay(double decay);
+
   // After each optimiser step: average = d average + (1 - d) live, with
   // d = min(decay, (1 + t) / (10 + t)) at the t-th update (t from 0), so the first
   // steps do not keep the random initialisation in the average for long.

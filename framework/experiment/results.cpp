@@ -111,8 +111,7 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
       const json f = r.value("fit_summary", json::object());
       // Schedule, augmentation, backbone, weight decay, dropout and weight averaging are
       // part of the budget, shown where they are not the default (the numbers with a name:
-      // "wd 0.0005");
-      // records from before they existed ran with the default.
+      // "wd 0.0005"); records from before they existed ran with the default.
       struct Extra {
         const char *key, *fallback, *label;
       };
