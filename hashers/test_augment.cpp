@@ -14,9 +14,15 @@ TEST_CASE("augment parses its settings and refuses others") {
   CHECK(both.flip);
   CHECK(both.shift == 3);
   CHECK(parse_augmentation("shift2").shift == 2);
-  for (const char* bad : {"flip+", "flipx", "shift", "shift9", "shift0", "rotate"})
+  CHECK(!both.erase);
+  CHECK(parse_augmentation("erase").erase);
+  const Augmentation all = parse_augmentation("flip+shift2+erase");
+  CHECK((all.flip && all.shift == 2 && all.erase));
+  for (const char* bad : {"flip+", "flipx", "shift", "shift9", "shift0", "rotate", "+flip",
+                          "flip+flip", "erase+erase", "shift1+shift2", "none+flip"})
     CHECK_THROWS_WITH_AS(parse_augmentation(bad),
-                         doctest::Contains("(known: none, flip, shiftN, flip+shiftN"), Error);
+                         doctest::Contains("(known: none, or flip, shiftN with N in 1..8 and erase"),
+                         Error);
 }
 
 TEST_CASE("augment shifts and flips each image and is seeded") {
@@ -67,4 +73,39 @@ TEST_CASE("augment shifts and flips each image and is seeded") {
   CHECK(torch::equal(augment_batch(batch, both, a), augment_batch(batch, both, b)));
   Rng d(11);
   CHECK(!torch::equal(augment_batch(batch, both, d), augment_batch(batch, both, c)));
+}
+
+TEST_CASE("augment erases one noise rectangle of 2% to 40% of an image, half the time") {
+  // Sixteen 1x20x20 images at the value 5, outside the noise's range [-1, 1]: an erased
+  // pixel is one that is no longer 5.
+  const torch::Tensor batch = torch::full({16, 1, 20, 20}, 5.0f);
+  Rng rng(5);
+  const torch::Tensor erased = augment_batch(batch, parse_augmentation("erase"), rng);
+  CHECK(torch::equal(batch, torch::full({16, 1, 20, 20}, 5.0f)));  // the input is untouched
+  int whole = 0;
+  for (int i = 0; i < 16; ++i) {
+    const torch::Tensor changed = erased[i][0] != 5.0f;
+    const int64_t count = changed.sum().item<int64_t>();
+    if (count == 0) {
+      ++whole;
+      continue;
+    }
+    // The changed pixels form one rectangle: the box around them is full.
+    const torch::Tensor rows = changed.any(1).nonzero(), cols = changed.any(0).nonzero();
+    const int64_t height = rows.max().item<int64_t>() - rows.min().item<int64_t>() + 1;
+    const int64_t width = cols.max().item<int64_t>() - cols.min().item<int64_t>() + 1;
+    CHECK(count == height * width);
+    CHECK(count >= 6);    // lround of sqrt(0.02 x 400) squared, the smallest rectangle
+    CHECK(count <= 180);  // 40% of 400, with rounding up on both sides
+    const torch::Tensor noise = erased[i][0].masked_select(changed);
+    CHECK(noise.min().item<float>() >= -1.0f);
+    CHECK(noise.max().item<float>() <= 1.0f);
+  }
+  CHECK(whole > 0);
+  CHECK(whole < 16);
+
+  // Seeded: the same Rng state gives the same rectangles and noise.
+  Rng a(9), b(9);
+  const Augmentation erase = parse_augmentation("flip+shift1+erase");
+  CHECK(torch::equal(augment_batch(batch, erase, a), augment_batch(batch, erase, b)));
 }

@@ -42,8 +42,8 @@ std::vector<ParamSpec> deep_hasher_params() {
        "probability of dropping each deep-feature unit before the hash layer, in training",
        /*keyed_at_default=*/false},
       {"augment", "none",
-       "training images: none, flip, shiftN or flip+shiftN (random horizontal flip, random "
-       "shift by up to N pixels)",
+       "training images: none, or flip, shiftN and erase joined by '+' (random horizontal "
+       "flip, random shift by up to N pixels, random erasing of a rectangle)",
        /*keyed_at_default=*/false},
       {"select_every", "5",
        "with a validation split: evaluate every this many epochs (and at the last) and keep "

@@ -19,7 +19,9 @@ class WeightAverage {
 
   // After each optimiser step: average = d average + (1 - d) live, with
   // d = min(decay, (1 + t) / (10 + t)) at the t-th update (t from 0), so the first
-  // steps do not keep the random initialisation in the average for long.
+  // steps do not keep the random initialisation in the average for long. The bound is
+  // below 0.999 until t = 8,991: in shorter fits it alone sets d, and the average's
+  // weights are then t / 10 steps old on average, whatever the decay from 0.999 up.
   void update();
 
   // Exchanges the live weights and the average inside the network; a second call
