@@ -192,7 +192,7 @@ TEST_CASE("image list: every bad line gives an Error naming the file and the lin
   fs::remove_all(dir);
 }
 
-TEST_CASE("image list: an image stb decodes as 0x0 is refused - not resized") {
+TEST_CASE("image list: a PNM stb would misread (0x0, 16-bit, truncated) is refused") {
   // Found by fuzz_image_list: a PPM whose width is not a number decodes to a 0x0 image,
   // and stb's resizer aborts on it.
   const fs::path dir = image_folder("image-list-empty");
@@ -200,7 +200,19 @@ TEST_CASE("image list: an image stb decodes as 0x0 is refused - not resized") {
   write_text(dir / "list.txt", "a.png 1\nempty.ppm 1\n");
   CHECK(error_loading(dir / "list.txt") == "'" + (dir / "list.txt").string() + "' line 2: image '" +
                                                (dir / "empty.ppm").string() +
-                                               "' has no pixels (decoded as 0x0)");
+                                               "': unreadable PNM header");
+  // A 16-bit PGM whose pixels are cut short made stb read past its buffer (found by
+  // fuzz_image_list); binary PNM headers are checked before stb sees them.
+  write_text(dir / "deep.pgm", "P5 5  1530 1530m");
+  write_text(dir / "deep.txt", "deep.pgm 1\n");
+  CHECK(error_loading(dir / "deep.txt")
+            .find("image '" + (dir / "deep.pgm").string() +
+                  "': PNM maxval 1530 (only 8-bit PNM, maxval 1..255, is read)") !=
+        std::string::npos);
+  write_text(dir / "short.ppm", "P6 2 2 255\n" + std::string(11, '\x01'));
+  write_text(dir / "short.txt", "short.ppm 1\n");
+  CHECK(error_loading(dir / "short.txt").find("': truncated PNM (2x2 announced)") !=
+        std::string::npos);
   // A header announcing 444 million pixels is refused before decoding (found by fuzzing).
   write_text(dir / "huge.ppm", "P6\n6665\n66665\n255\n");
   write_text(dir / "huge.txt", "huge.ppm 1\n");

@@ -5,6 +5,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -83,6 +84,38 @@ struct StbiFree {
   void operator()(unsigned char* p) const { stbi_image_free(p); }
 };
 
+// stb reads past its buffer on a 16-bit binary PNM whose pixels are cut short (the 16-byte
+// "P5 5  1530 1530m" crashed it; found by fuzz_image_list), so binary PGM/PPM headers are
+// read here first: only 8-bit ones whose file holds every pixel go on to stb.
+// Returns what is wrong, or "".
+std::string check_pnm(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[2] = {0, 0};
+  if (!in.read(magic, 2) || magic[0] != 'P' || (magic[1] != '5' && magic[1] != '6')) return "";
+  int64_t fields[3] = {0, 0, 0};  // width, height, maxval
+  for (int64_t& field : fields) {
+    int c = in.get();
+    while (c == '#' || std::isspace(c)) {  // whitespace and comment lines between fields
+      if (c == '#')
+        while (c != EOF && c != '\n') c = in.get();
+      c = in.get();
+    }
+    if (!std::isdigit(c)) return "image " + quoted(file) + ": unreadable PNM header";
+    while (std::isdigit(c) && field < (int64_t{1} << 30)) field = field * 10 + (c - '0'), c = in.get();
+  }
+  if (fields[2] < 1 || fields[2] > 255)
+    return "image " + quoted(file) + ": PNM maxval " + std::to_string(fields[2]) +
+           " (only 8-bit PNM, maxval 1..255, is read)";
+  const int64_t channels = magic[1] == '6' ? 3 : 1;
+  const int64_t data_start = in.tellg();
+  std::error_code ec;
+  const auto size = static_cast<int64_t>(fs::file_size(file, ec));
+  if (ec || data_start < 0 || size - data_start < fields[0] * fields[1] * channels)
+    return "image " + quoted(file) + ": truncated PNM (" + std::to_string(fields[0]) + "x" +
+           std::to_string(fields[1]) + " announced)";
+  return "";
+}
+
 // Decodes one image as RGB, resizes it to side x side and writes it as C, H, W planes.
 // Returns what went wrong, or "".
 std::string decode_into(const fs::path& file, int side, uint8_t* out) {
@@ -100,6 +133,7 @@ std::string decode_into(const fs::path& file, int side, uint8_t* out) {
       static_cast<int64_t>(w) * h > kMaxPixels)
     return "image " + quoted(file) + " is " + std::to_string(w) + "x" + std::to_string(h) +
            ", more than " + std::to_string(kMaxPixels) + " pixels";
+  if (std::string why = check_pnm(file); !why.empty()) return why;
   std::unique_ptr<unsigned char, StbiFree> rgb(
       stbi_load(file.c_str(), &w, &h, &channels_in_file, 3));
   if (!rgb) return "cannot decode image " + quoted(file) + " (" + stbi_failure_reason() + ")";
