@@ -101,7 +101,8 @@ std::string check_pnm(const fs::path& file) {
       c = in.get();
     }
     if (!std::isdigit(c)) return "image " + quoted(file) + ": unreadable PNM header";
-    while (std::isdigit(c) && field < (int64_t{1} << 30)) field = field * 10 + (c - '0'), c = in.get();
+    // Saturate at 2^30 so that width x height x 3 cannot overflow (fuzz_image_list).
+    for (; std::isdigit(c); c = in.get()) field = std::min(field * 10 + (c - '0'), int64_t{1} << 30);
   }
   if (fields[2] < 1 || fields[2] > 255)
     return "image " + quoted(file) + ": PNM maxval " + std::to_string(fields[2]) +
