@@ -138,7 +138,8 @@ std::string decode_into(const fs::path& file, int side, uint8_t* out) {
   std::unique_ptr<unsigned char, StbiFree> rgb(
       stbi_load(file.c_str(), &w, &h, &channels_in_file, 3));
   if (!rgb) return "cannot decode image " + quoted(file) + " (" + stbi_failure_reason() + ")";
-  // stb decodes a PNM header it cannot read as a 0x0 image, which its resizer asserts on.
+  // stb can decode a header it cannot read as a 0x0 image, which its resizer asserts on
+  // (binary PNM ones are refused by check_pnm above; this guards every other format).
   if (w < 1 || h < 1)
     return "image " + quoted(file) + " has no pixels (decoded as " + std::to_string(w) + "x" +
            std::to_string(h) + ")";
