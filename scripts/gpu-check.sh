@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Run on a GPU machine that has a CUDA PyTorch, a C++ compiler and CMake but no apt, after
+# scripts/gpu-kit.sh filled .gpu-kit/ on a Debian machine. Unpacks the kit, builds the
+# hamster binary against python3's LibTorch, and trains DPSH at 32 bits on fmnist-1 with
+# hashers.yaml's budget (vgg-bn, 120 epochs, DPSH's overrides) on `device: cuda`, so the
+# result can be set beside the same fit on the CPU (README, "The comparison").
+#   scripts/gpu-check.sh [OUTDIR]     # results and logs go to OUTDIR (default gpu-check)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(realpath -m "${1:-gpu-check}")
+kit=/tmp/hamster-gpu-kit
+mkdir -p "$out"
+[[ -d .gpu-kit ]] || { echo "gpu-check: no .gpu-kit/ (run scripts/gpu-kit.sh on Debian first)"; exit 1; }
+
+rm -rf "$kit" && mkdir -p "$kit"
+for deb in .gpu-kit/*.deb; do dpkg-deb -x "$deb" "$kit"; done
+lib=$kit/usr/lib/x86_64-linux-gnu
+# zlib1g-dev's libz.so points at /lib/...; use this machine's own zlib runtime.
+if [[ ! -e $lib/libz.so ]]; then
+  system_z=$(ldconfig -p | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
+  ln -sf "$system_z" "$lib/libz.so"
+fi
+export CMAKE_PREFIX_PATH=$kit/usr
+export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# LibTorch: python3's PyTorch (CUDA when it has it), or HAMSTER_TORCH_PREFIX (a folder on
+# whose CMake path TorchConfig.cmake lies) where python3 has none.
+if [[ -z "${HAMSTER_TORCH_PREFIX:-}" ]]; then
+  python3 -c 'import torch; print("gpu-check: torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-", "cxx11 abi", torch._C._GLIBCXX_USE_CXX11_ABI)' | tee "$out/torch.txt"
+fi
+torch_prefix=${HAMSTER_TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')}
+start=$(date +%s)
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DHAMSTER_BUILD_TESTS=OFF \
+  -DHAMSTER_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$kit/usr;$torch_prefix" > "$out/build.log" 2>&1
+cmake --build build-gpu -j "$(nproc)" --target hamster >> "$out/build.log" 2>&1 ||
+  { grep -E -A5 "error" "$out/build.log" | head -n 60; exit 1; }
+echo "gpu-check: built in $(($(date +%s) - start)) s"
+
+cat > "$out/gpu-check.yaml" <<YAML
+name: gpu-check
+dataset: {name: fashion-mnist, path: $kit/usr/share/datasets/fashion-mnist}
+protocol: fmnist-1
+split_seed: 0
+validation_per_class: 50
+bits: [32]
+seeds: [0]
+shortlist: 1000
+threads: 2
+parallel_fits: 2
+output: $out/results
+training:
+  backbone: vgg-bn
+  augment: flip+shift2
+  epochs: 120
+  batch_size: 64
+  optimiser: adam
+  lr: 0.001
+  select_every: 6
+  weight_average: 0.999
+  device: cuda
+hashers:
+  - name: dpsh
+    params: {memory_bank: false, lr_schedule: cosine}
+rerankers: [none]
+metrics:
+  map_at: [all, 1000]
+  hamming_radius: 2
+YAML
+# The log keeps every epoch; the screen gets the lines with a validation mAP and the table.
+set +e
+build-gpu/experiments/hamster run "$out/gpu-check.yaml" > "$out/run.log" 2>&1
+rc=$?
+set -e
+grep -v -E "loss [0-9.]+  [0-9.]+s  ETA" "$out/run.log" | tail -n 40
+exit $rc
