@@ -13,7 +13,13 @@ mkdir -p "$out"
 [[ -d .gpu-kit ]] || { echo "gpu-check: no .gpu-kit/ (run scripts/gpu-kit.sh on Debian first)"; exit 1; }
 
 rm -rf "$kit" && mkdir -p "$kit"
-for deb in .gpu-kit/*.deb; do dpkg-deb -x "$deb" "$kit"; done
+for deb in .gpu-kit/*.deb; do
+  if command -v dpkg-deb > /dev/null; then
+    dpkg-deb -x "$deb" "$kit"
+  else  # a .deb is an ar archive; Debian 12 packs its files as data.tar.xz
+    ar p "$deb" data.tar.xz | tar -xJ -C "$kit"
+  fi
+done
 lib=$kit/usr/lib/x86_64-linux-gnu
 # zlib1g-dev's libz.so points at /lib/...; use this machine's own zlib runtime.
 if [[ ! -e $lib/libz.so ]]; then
