@@ -22,6 +22,11 @@ struct FitContext {
   // Held-out training items (never queries) for model selection; empty: none. A deep
   // hasher evaluates them against the training items every few epochs and keeps the best.
   std::vector<int64_t> validation;
+  // Where a deep hasher keeps its progress at the end of every epoch (a file), so that a fit
+  // stopped part way (killed, crashed, out of time) goes on from there when run again, to
+  // the same weights it would have reached. Empty: none. Whoever sets it removes the file
+  // once the model is stored.
+  std::filesystem::path checkpoint;
   // Progress lines (epoch, loss, seconds, ETA) go here; defaults to stderr.
   std::function<void(const std::string&)> log;
   void print(const std::string& line) const;

@@ -50,6 +50,9 @@ class BackboneImpl : public torch::nn::Module {
   // deep-hashing papers' networks drop out before their last layers). Masks come from the
   // backbone's own generator, seeded by initialise(), for the same reason as the weights.
   void set_dropout(double probability);
+  // The dropout generator's state, for a fit's checkpoint.
+  torch::Tensor dropout_state() const { return dropout_generator_.get_state(); }
+  void set_dropout_state(const torch::Tensor& state) { dropout_generator_.set_state(state); }
 
  protected:
   // The feature the hash layer sees: `feature` itself, or with dropout while training.

@@ -77,6 +77,13 @@ void OutputBank::update(const torch::Tensor& index, const torch::Tensor& u) {
   seen_.index_fill_(0, index, true);
 }
 
+void OutputBank::restore(const torch::Tensor& outputs, const torch::Tensor& seen) {
+  if (!outputs.sizes().equals(outputs_.sizes()) || !seen.sizes().equals(seen_.sizes()))
+    throw Error("output bank of the wrong shape");
+  outputs_.copy_(outputs);
+  seen_.copy_(seen);
+}
+
 DeepHasher::DeepHasher(const Params& p, int bits)
     : bits_(bits),
       backbone_name_(p.get_string("backbone")),
@@ -150,19 +157,30 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
   // Model selection looks only at training items: the validation split is carved from
   // them, and is ranked against the rest of them.
   const bool selecting = select_every_ > 0 && !ctx.validation.empty();
-  double best_map = -1;
-  int best_epoch = epochs_;
-  std::string best_state;
 
-  Rng rng(ctx.seed ^ 0x5eedf17ull);
-  Rng augment_rng(ctx.seed ^ 0xa5617e47ull);  // its own stream: the order does not change
-  std::vector<int64_t> order(n);
-  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  FitProgress progress;
+  progress.best_epoch = epochs_;
+  progress.order_rng = ctx.seed ^ 0x5eedf17ull;
+  progress.augment_rng = ctx.seed ^ 0xa5617e47ull;  // its own stream: the order does not change
+  progress.order.resize(n);
+  for (int64_t i = 0; i < n; ++i) progress.order[i] = i;
+  const bool resuming = !ctx.checkpoint.empty() && std::filesystem::exists(ctx.checkpoint);
+  if (resuming) {
+    progress = read_checkpoint(ctx.checkpoint, *optimiser, average.get());
+    ctx.print(fmt::format("  {} {}b seed {}: resuming after epoch {}/{} from {}", method(), bits_,
+                          ctx.seed, progress.epoch, epochs_, ctx.checkpoint.string()));
+  }
+  const double seconds_before = progress.seconds;
+  Rng rng(progress.order_rng), augment_rng(progress.augment_rng);
+  std::vector<int64_t>& order = progress.order;
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  double selection_seconds = 0;
-  for (int epoch = 1; epoch <= epochs_; ++epoch) {
+  auto elapsed = [&] {
+    return seconds_before + std::chrono::duration<double>(clock::now() - start).count();
+  };
+  const int first_epoch = progress.epoch + 1;
+  for (int epoch = first_epoch; epoch <= epochs_; ++epoch) {
     begin_epoch(epoch, epochs_);
     for (auto& group : optimiser->param_groups())
       group.options().set_lr(scheduled_lr(lr_schedule_, lr_, epoch, epochs_));
@@ -196,24 +214,35 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
       const auto t0 = clock::now();
       if (average) average->swap();
       const double map = validation_map(data, ids, ctx.validation, ctx.threads);
-      if (map > best_map) best_map = map, best_epoch = epoch, best_state = snapshot();
+      if (map > progress.best_map)
+        progress.best_map = map, progress.best_epoch = epoch, progress.best_state = snapshot();
       if (average) average->swap();
-      selection_seconds += std::chrono::duration<double>(clock::now() - t0).count();
-      selection =
-          fmt::format("  validation mAP {:.4f} (best {:.4f} at {})", map, best_map, best_epoch);
+      progress.selection_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+      selection = fmt::format("  validation mAP {:.4f} (best {:.4f} at {})", map,
+                              progress.best_map, progress.best_epoch);
     }
-    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+    progress.epoch = epoch;
+    progress.seconds = elapsed();
+    progress.order_rng = rng.state(), progress.augment_rng = augment_rng.state();
+    if (!ctx.checkpoint.empty())
+      write_checkpoint(ctx.checkpoint, progress, *optimiser, average.get());
+    // The ETA extrapolates from this process's epochs only.
+    const double here = progress.seconds - seconds_before;
     ctx.print(fmt::format("  {} {}b seed {}: epoch {}/{} loss {:.4f}{}  {:.1f}s  ETA {:.0f}s",
                           method(), bits_, ctx.seed, epoch, epochs_, loss_sum / batches, selection,
-                          seconds, seconds / epoch * (epochs_ - epoch)));
+                          progress.seconds, here / (epoch - first_epoch + 1) * (epochs_ - epoch)));
   }
-  const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-  train_images_per_second_ = static_cast<double>(n) * epochs_ / (seconds - selection_seconds);
-  summary_ = {{"epochs", epochs_}, {"chosen_epoch", best_epoch}};
+  train_images_per_second_ =
+      static_cast<double>(n) * epochs_ / (progress.seconds - progress.selection_seconds);
+  summary_ = {{"epochs", epochs_}, {"chosen_epoch", progress.best_epoch}};
+  if (resuming) {
+    summary_["resumed_after_epoch"] = first_epoch - 1;
+    summary_["seconds_before_resume"] = seconds_before;
+  }
   if (average) average->swap();  // the model kept is the average
   if (selecting) {
-    summary_["validation_map"] = best_map;
-    if (best_epoch != epochs_) restore(best_state);
+    summary_["validation_map"] = progress.best_map;
+    if (progress.best_epoch != epochs_) restore(progress.best_state);
   }
   net_->eval();
 }

@@ -15,6 +15,7 @@
 #include "framework/params.h"
 #include "hashers/augment.h"
 #include "hashers/backbone.h"
+#include "hashers/weight_average.h"
 
 namespace hamster {
 
@@ -40,6 +41,9 @@ class OutputBank {
   // Positions of the items written at least once this fit, ascending.
   torch::Tensor seen() const { return seen_.nonzero().squeeze(1); }
   bool all_seen() const { return seen_.all().item<bool>(); }
+  // For a fit's checkpoint: the written-once mask, and both put back.
+  const torch::Tensor& seen_mask() const { return seen_; }
+  void restore(const torch::Tensor& outputs, const torch::Tensor& seen);
 
  private:
   torch::Tensor outputs_, seen_;
@@ -122,6 +126,27 @@ class DeepHasher : public Hasher {
   void restore(const std::string& bytes);
   void write_archive(torch::serialize::OutputArchive& archive) const;
   void read_archive(torch::serialize::InputArchive& archive);
+
+  // Where a fit stands at the end of an epoch, beside the weights, the optimiser, the
+  // weight average and the output bank: what a stopped fit needs to go on exactly.
+  struct FitProgress {
+    int epoch = 0;  // epochs finished
+    double best_map = -1;
+    int best_epoch = 0;
+    std::string best_state;  // snapshot() of the best epoch so far
+    double seconds = 0, selection_seconds = 0;
+    uint64_t order_rng = 0, augment_rng = 0;  // Rng::state()
+    std::vector<int64_t> order;               // the training order, shuffled every epoch
+  };
+  // Written to a temporary file renamed over `file`, so a checkpoint is whole or absent.
+  void write_checkpoint(const std::filesystem::path& file, const FitProgress& progress,
+                        const torch::optim::Optimizer& optimiser,
+                        const WeightAverage* average) const;
+  // Restores what write_checkpoint() wrote into this fit (same data, parameters and
+  // seed: the runner keys the file like the model). Throws Error naming the file when it
+  // is unreadable or belongs to another fit.
+  FitProgress read_checkpoint(const std::filesystem::path& file, torch::optim::Optimizer& optimiser,
+                              WeightAverage* average);
 
   std::string backbone_name_, device_name_, optimiser_name_, lr_schedule_;
   int epochs_, batch_size_, select_every_;

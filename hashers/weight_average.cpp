@@ -39,4 +39,23 @@ void WeightAverage::swap() {
   }
 }
 
+void WeightAverage::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("updates", torch::tensor(updates_, torch::kInt64));
+  for (size_t i = 0; i < average_.size(); ++i) archive.write(std::to_string(i), average_[i]);
+}
+
+void WeightAverage::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor updates;
+  archive.read("updates", updates);
+  updates_ = updates.item<int64_t>();
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < average_.size(); ++i) {
+    torch::Tensor t;
+    archive.read(std::to_string(i), t);
+    if (!t.sizes().equals(average_[i].sizes()))
+      throw Error("weight average: tensor " + std::to_string(i) + " has the wrong shape");
+    average_[i].copy_(t);
+  }
+}
+
 }  // namespace hamster

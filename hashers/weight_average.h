@@ -30,6 +30,11 @@ class WeightAverage {
 
   int64_t updates() const { return updates_; }
 
+  // The averages and the update count, for a fit's checkpoint; load() expects an average
+  // of the same network.
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
  private:
   std::vector<torch::Tensor> live_;     // the network's own tensors
   std::vector<torch::Tensor> average_;  // their averages, same order

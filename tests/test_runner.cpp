@@ -557,7 +557,7 @@ TEST_CASE("runner: a run killed mid-grid with SIGKILL resumes to the results of 
   const fs::path killed = root / "results" / "killed";
   const std::string command = std::string(HAMSTER_BINARY) + " run " + config.string();
   // Start the run as a real child process and SIGKILL it once some, not all, of its work
-  // is on disk (the first trained model).
+  // is on disk (the first epoch's checkpoint, or the first trained model).
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
@@ -571,7 +571,8 @@ TEST_CASE("runner: a run killed mid-grid with SIGKILL resumes to the results of 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!fs::exists(killed / "cache")) continue;
     for (const auto& e : fs::directory_iterator(killed / "cache"))
-      if (fs::exists(e.path() / "fit.json")) killed_mid_grid = true;
+      if (fs::exists(e.path() / "fit.json") || e.path().extension() == ".checkpoint")
+        killed_mid_grid = true;
   }
   kill(child, SIGKILL);
   int status = 0;
@@ -583,6 +584,9 @@ TEST_CASE("runner: a run killed mid-grid with SIGKILL resumes to the results of 
   // Resume, then run the same grid cleanly into another folder and compare.
   run_command(command + " > /dev/null 2>&1");
   CHECK(records(killed).size() == 16);
+  // Every fit finished and stored: no checkpoint or temporary file is left in the cache.
+  for (const auto& e : fs::directory_iterator(killed / "cache"))
+    CHECK_MESSAGE(fs::exists(e.path() / "fit.json"), e.path().string());
   ExperimentConfig clean = load_config(config);
   clean.output_dir = root / "clean" / "killed";
   std::ostringstream log;

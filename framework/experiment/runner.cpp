@@ -356,14 +356,22 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         ctx.threads = threads_each;
         ctx.validation = split.validation;
         ctx.log = [&log](const std::string& line) { log(line); };
+        // Keyed like the model, so only this build ever resumes from it.
+        ctx.checkpoint = c.output_dir / (b.cache_dir().string() + ".checkpoint");
+        if (force) fs::remove(ctx.checkpoint);
         const auto t0 = clock_type::now();
         hasher->fit(data, split.train, ctx);
-        const double seconds = seconds_since(t0);
+        const auto summary = hasher->fit_summary();
+        // A resumed fit's time includes the stopped runs' epochs.
+        const auto before = summary.find("seconds_before_resume");
+        const double seconds =
+            seconds_since(t0) + (before == summary.end() ? 0.0 : before->second);
         json fit = {{"train_seconds", seconds},
                     {"train_images_per_second", hasher->train_images_per_second()},
                     {"fit_threads", threads_each}};
-        for (const auto& [k, v] : hasher->fit_summary()) fit["summary"][k] = v;
+        for (const auto& [k, v] : summary) fit["summary"][k] = v;
         store_model(c.output_dir / b.cache_dir(), *hasher, fit.dump(2), force);
+        fs::remove(ctx.checkpoint);
         const size_t finished = ++done;
         const double elapsed = seconds_since(start);
         log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,

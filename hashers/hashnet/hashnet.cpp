@@ -75,14 +75,17 @@ class HashNet final : public DeepHasher {
                         alpha_);
   }
 
-  // beta decides the real-valued output that encode() reports beside the codes.
+  // beta decides the real-valued output that encode() reports beside the codes; the
+  // iteration count sets the next beta when a stopped fit resumes.
   void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("beta", torch::tensor(beta_, torch::kDouble));
+    archive.write("iterations", torch::tensor(iterations_, torch::kInt64));
   }
 
   void load_state(torch::serialize::InputArchive& archive) override {
-    torch::Tensor beta;
+    torch::Tensor beta, iterations;
     if (archive.try_read("beta", beta)) beta_ = beta.item<double>();
+    if (archive.try_read("iterations", iterations)) iterations_ = iterations.item<int64_t>();
   }
 
   double alpha_, gamma_, power_;
