@@ -39,6 +39,13 @@ uint64_t as_uint64(int64_t v) {
   return out;
 }
 
+// The first line of a LibTorch error (the rest is a C++ stack trace), with the file named.
+Error unreadable(const std::filesystem::path& file, const std::exception& e) {
+  const std::string what = e.what();
+  return Error(file.string() + ": cannot read the checkpoint (" +
+               what.substr(0, what.find('\n')) + "); delete it to start the fit over");
+}
+
 // progress tensor layout
 enum Slot { kEpochs, kItems, kBits, kEpoch, kBestMap, kBestEpoch, kSeconds, kSelection, kSlots };
 
@@ -102,9 +109,7 @@ DeepHasher::FitProgress DeepHasher::read_checkpoint(const std::filesystem::path&
     archive.load_from(file.string(), device);
     archive.read("progress", numbers);
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw Error(file.string() + ": cannot read the checkpoint (" +
-                what.substr(0, what.find('\n')) + "); delete it to start the fit over");
+    throw unreadable(file, e);
   }
   numbers = numbers.to(torch::kCPU);
   auto number = [&](Slot s) { return numbers[s].item<double>(); };
@@ -142,9 +147,7 @@ DeepHasher::FitProgress DeepHasher::read_checkpoint(const std::filesystem::path&
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw Error(file.string() + ": cannot read the checkpoint (" +
-                what.substr(0, what.find('\n')) + "); delete it to start the fit over");
+    throw unreadable(file, e);
   }
   progress.epoch = static_cast<int>(number(kEpoch));
   progress.best_map = number(kBestMap);
