@@ -35,12 +35,18 @@ static void write_bytes_atomic(const fs::path& file, const std::string& head, co
                                size_t size) {
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
   const fs::path tmp = temp_path_beside(file);
+  bool written;
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw Error("cannot write " + tmp.string());
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     out.write(data, static_cast<std::streamsize>(size));
-    if (!out) throw Error("write failed: " + tmp.string());
+    written = static_cast<bool>(out.flush());
+  }
+  if (!written) {  // a full disk, say: leave nothing half-written behind
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw Error("write failed: " + tmp.string());
   }
   fs::rename(tmp, file);
 }

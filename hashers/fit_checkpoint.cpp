@@ -4,12 +4,12 @@
 // the output bank, the dropout generator, the two Rng streams, the training order, the
 // best epoch so far and the clock.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 
 #include "framework/error.h"
+#include "framework/npy.h"
 #include "hashers/torch_hasher.h"
 
 namespace hamster {
@@ -39,11 +39,9 @@ uint64_t as_uint64(int64_t v) {
   return out;
 }
 
-// The first line of a LibTorch error (the rest is a C++ stack trace), with the file named.
 Error unreadable(const std::filesystem::path& file, const std::exception& e) {
-  const std::string what = e.what();
-  return Error(file.string() + ": cannot read the checkpoint (" +
-               what.substr(0, what.find('\n')) + "); delete it to start the fit over");
+  return Error(file.string() + ": cannot read the checkpoint (" + torch_error_line(e) +
+               "); delete it to start the fit over");
 }
 
 // progress tensor layout
@@ -83,18 +81,15 @@ void DeepHasher::write_checkpoint(const std::filesystem::path& file, const FitPr
   archive.write("order", torch::tensor(progress.order, torch::kInt64));
   archive.write("best_state", bytes_tensor(progress.best_state));
 
-  std::filesystem::path tmp = file;
-  tmp += ".tmp." + std::to_string(::getpid());
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
   try {
-    if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-    archive.save_to(tmp.string());
-    std::filesystem::rename(tmp, file);
+    write_file_atomic(file, bytes);
   } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    const std::string what = e.what();
-    throw Error(file.string() + ": cannot write the checkpoint (" +
-                what.substr(0, what.find('\n')) + ")");
+    throw Error(file.string() + ": cannot write the checkpoint (" + torch_error_line(e) + ")");
   }
 }
 

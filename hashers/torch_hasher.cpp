@@ -52,6 +52,11 @@ std::vector<ParamSpec> deep_hasher_params() {
   };
 }
 
+std::string torch_error_line(const std::exception& e) {
+  const std::string what = e.what();
+  return what.substr(0, what.find('\n'));
+}
+
 torch::Tensor label_matrix(const Dataset& data, const std::vector<int64_t>& ids) {
   const int classes = data.num_classes();
   if (classes < 1) throw Error(data.name + ": no class names, cannot build a label matrix");
@@ -176,9 +181,6 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  auto elapsed = [&] {
-    return seconds_before + std::chrono::duration<double>(clock::now() - start).count();
-  };
   const int first_epoch = progress.epoch + 1;
   for (int epoch = first_epoch; epoch <= epochs_; ++epoch) {
     begin_epoch(epoch, epochs_);
@@ -222,7 +224,8 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
                               progress.best_map, progress.best_epoch);
     }
     progress.epoch = epoch;
-    progress.seconds = elapsed();
+    progress.seconds =
+        seconds_before + std::chrono::duration<double>(clock::now() - start).count();
     progress.order_rng = rng.state(), progress.augment_rng = augment_rng.state();
     if (!ctx.checkpoint.empty())
       write_checkpoint(ctx.checkpoint, progress, *optimiser, average.get());
@@ -366,8 +369,7 @@ void DeepHasher::load(const std::filesystem::path& dir) {
     archive.load_from(file.string());
     read_archive(archive);
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw Error(file.string() + ": cannot load the model (" + what.substr(0, what.find('\n')) +
+    throw Error(file.string() + ": cannot load the model (" + torch_error_line(e) +
                 "); rerun with --force");
   }
   net_->to(resolve_device(device_name_));

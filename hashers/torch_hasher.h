@@ -24,6 +24,9 @@ namespace hamster {
 // lr, ...) from that block unless a method's own params set them.
 std::vector<ParamSpec> deep_hasher_params();
 
+// The first line of a LibTorch error: the rest is a C++ stack trace that names no file.
+std::string torch_error_line(const std::exception& e);
+
 // Multi-hot label matrix of data[ids]: N x C floats, 1 where the item has the class.
 torch::Tensor label_matrix(const Dataset& data, const std::vector<int64_t>& ids);
 
