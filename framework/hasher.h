@@ -49,6 +49,13 @@ class Hasher {
   // What the last fit decided, for the record: e.g. "chosen_epoch", "validation_map",
   // "epochs". Empty for hashers with nothing to say.
   virtual std::map<std::string, double> fit_summary() const { return {}; }
+  // How far the fit that wrote `checkpoint` (FitContext::checkpoint) had got, in words
+  // ("after epoch 7/120, ..."), for `hamster run --dry-run`. Empty for hashers that keep
+  // no checkpoint; an error naming the file when it cannot be read.
+  virtual std::string checkpoint_progress(const std::filesystem::path& checkpoint) const {
+    (void)checkpoint;
+    return {};
+  }
 };
 
 // Factory arguments after Params: the code length.

@@ -93,6 +93,24 @@ void DeepHasher::write_checkpoint(const std::filesystem::path& file, const FitPr
   }
 }
 
+std::string DeepHasher::checkpoint_progress(const std::filesystem::path& file) const {
+  torch::serialize::InputArchive archive;
+  torch::Tensor numbers;
+  try {
+    archive.load_from(file.string(), torch::kCPU);
+    archive.read("progress", numbers);
+  } catch (const std::exception& e) {
+    throw unreadable(file, e);
+  }
+  auto number = [&](Slot s) { return numbers[s].item<double>(); };
+  std::string words = fmt::format("after epoch {:.0f}/{:.0f}, {:.0f} s", number(kEpoch),
+                                  number(kEpochs), number(kSeconds));
+  if (number(kBestMap) >= 0)  // model selection has run
+    words += fmt::format(", best validation mAP {:.4f} at epoch {:.0f}", number(kBestMap),
+                         number(kBestEpoch));
+  return words;
+}
+
 DeepHasher::FitProgress DeepHasher::read_checkpoint(const std::filesystem::path& file,
                                                     torch::optim::Optimizer& optimiser,
                                                     WeightAverage* average) {

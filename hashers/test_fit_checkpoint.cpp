@@ -52,6 +52,12 @@ TEST_CASE("a fit stopped after an epoch resumes to the model of an uninterrupted
     };
     CHECK_THROWS_AS(test::make_hasher(method, 16, busy_params("5"))->fit(d, train, dying), Stopped);
     REQUIRE(std::filesystem::exists(ctx.checkpoint));
+    // What `hamster run --dry-run` shows of it; validation ran at epoch 2 (every 2nd).
+    const std::string progress =
+        test::make_hasher(method, 16, busy_params("5"))->checkpoint_progress(ctx.checkpoint);
+    CHECK(progress.rfind("after epoch 3/5, ", 0) == 0);
+    CHECK(progress.find(", best validation mAP ") != std::string::npos);
+    CHECK(progress.find(" at epoch 2") != std::string::npos);
 
     std::vector<std::string> lines;
     ctx.log = [&](const std::string& line) { lines.push_back(line); };
@@ -86,6 +92,11 @@ TEST_CASE("a checkpoint of another fit, or a damaged one, is an error naming the
                       std::filesystem::directory_iterator()) == 1);
 
   const std::string file = ctx.checkpoint.string();
+  auto brief = test::make_hasher("dpsh", 16, {{"epochs", "2"}, {"batch_size", "8"}});
+  const std::string progress = brief->checkpoint_progress(ctx.checkpoint);
+  CHECK(progress.rfind("after epoch 2/2, ", 0) == 0);
+  CHECK(progress.find("best") == std::string::npos);  // no validation items, no selection
+  CHECK(test::make_hasher("lsh", 16)->checkpoint_progress(ctx.checkpoint).empty());
   CHECK_THROWS_WITH_AS(
       test::make_hasher("dpsh", 16, {{"epochs", "3"}, {"batch_size", "8"}})->fit(d, ids, ctx),
       (file + ": checkpoint of a fit of 2 epochs, 80 items, 16 bits; this fit has 3, 80, 16 "
@@ -116,4 +127,7 @@ TEST_CASE("a checkpoint of another fit, or a damaged one, is an error naming the
     CHECK(what.rfind(file + ": cannot read the checkpoint (", 0) == 0);
     CHECK(what.find("delete it to start the fit over") != std::string::npos);
   }
+  const std::string unreadable = file + ": cannot read the checkpoint (";
+  CHECK_THROWS_WITH_AS(brief->checkpoint_progress(ctx.checkpoint),
+                       doctest::Contains(unreadable.c_str()), Error);
 }

@@ -84,6 +84,7 @@ class DeepHasher : public Hasher {
   int bits() const override { return bits_; }
   double train_images_per_second() const override { return train_images_per_second_; }
   std::map<std::string, double> fit_summary() const override { return summary_; }
+  std::string checkpoint_progress(const std::filesystem::path& checkpoint) const override;
 
  protected:
   // Called once before training; labels and device are where the batches live.

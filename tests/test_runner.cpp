@@ -177,6 +177,35 @@ TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named"
   for (const auto& entry : fs::recursive_directory_iterator(c.output_dir))
     CHECK(entry.path().extension() != ".tmp");
 
+  // A dry run says what each pending build costs: an evaluation of its cached model, a fit
+  // that resumes from its checkpoint (which must be readable), a fit from the start.
+  std::string dsh_key, kept;
+  for (const nlohmann::json& r : records(c.output_dir))
+    if (r["hasher"] == "dsh")
+      dsh_key = r["provenance"]["build_key"];
+    else
+      kept += r.dump() + "\n";
+  REQUIRE(!dsh_key.empty());
+  std::ofstream(c.output_dir / "results.jsonl") << kept;  // as if DSH's cells were never run
+  const std::string dsh_build = "build dsh(batch_size=50,epochs=2)/16b/seed0: ";
+  auto dry_plan = [&](const RunOptions& options) {
+    std::ostringstream out;
+    run_experiment(c, options, out);
+    return out.str();
+  };
+  CHECK(dry_plan(dry).find(dsh_build + "model cached, evaluate only") != std::string::npos);
+  fs::remove_all(c.output_dir / "cache" / dsh_key);
+  CHECK(dry_plan(dry).find(dsh_build + "fit from the start") != std::string::npos);
+  RunOptions dry_force = dry;
+  dry_force.force = true;
+  CHECK(dry_plan(dry_force).find(dsh_build + "retrain") != std::string::npos);
+  const fs::path checkpoint = c.output_dir / "cache" / (dsh_key + ".checkpoint");
+  std::ofstream(checkpoint) << "not a checkpoint";
+  const std::string unreadable = checkpoint.string() + ": cannot read the checkpoint";
+  CHECK_THROWS_WITH_AS(dry_plan(dry), doctest::Contains(unreadable.c_str()), Error);
+  fs::remove(checkpoint);
+  CHECK(run_experiment(c, {}, log) == 2);
+
   std::ofstream(c.output_dir / "results.jsonl", std::ios::app) << "{\"cell_key\": \n";
   CHECK_THROWS_WITH_AS(run_experiment(c, {}, log),
                        doctest::Contains("results.jsonl:5: corrupt result record"), Error);

@@ -329,6 +329,26 @@ void store_model(const fs::path& dir, const Hasher& hasher, const std::string& f
   }
 }
 
+// Keyed like the model, so only this build ever resumes from it.
+fs::path checkpoint_file(const ExperimentConfig& c, const Build& b) {
+  return c.output_dir / (b.cache_dir().string() + ".checkpoint");
+}
+
+bool has_model(const ExperimentConfig& c, const Build& b) {
+  return fs::exists(c.output_dir / b.cache_dir() / "fit.json");
+}
+
+// What running a build's cells would cost, for --dry-run: a long grid run in pieces shows
+// which fits are done, which resume from a checkpoint (and how far they had got).
+std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force) {
+  if (force) return "retrain";
+  if (has_model(c, b)) return "model cached, evaluate only";
+  const fs::path checkpoint = checkpoint_file(c, b);
+  if (!fs::exists(checkpoint)) return "fit from the start";
+  const std::string progress = make_hasher(b)->checkpoint_progress(checkpoint);
+  return "fit resumes from " + checkpoint.string() + (progress.empty() ? "" : " (" + progress + ")");
+}
+
 // Trains the builds that have no cached model, `parallel_fits` at a time. Two small-network
 // trainings side by side use two cores better than one training on two threads
 // (bench_training: 1.96x against 1.71x one training on one thread).
@@ -336,7 +356,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
                  const std::vector<const Build*>& builds, bool force, Logger& log) {
   std::vector<const Build*> todo;
   for (const Build* b : builds)
-    if (force || !fs::exists(c.output_dir / b->cache_dir() / "fit.json")) todo.push_back(b);
+    if (force || !has_model(c, *b)) todo.push_back(b);
   if (todo.empty()) return;
   const int workers = std::min<int>(c.parallel_fits, static_cast<int>(todo.size()));
   const int threads_each = fit_threads(c);
@@ -356,8 +376,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         ctx.threads = threads_each;
         ctx.validation = split.validation;
         ctx.log = [&log](const std::string& line) { log(line); };
-        // Keyed like the model, so only this build ever resumes from it.
-        ctx.checkpoint = c.output_dir / (b.cache_dir().string() + ".checkpoint");
+        ctx.checkpoint = checkpoint_file(c, b);
         if (force) fs::remove(ctx.checkpoint);
         const auto t0 = clock_type::now();
         hasher->fit(data, split.train, ctx);
@@ -662,8 +681,10 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   log(fmt::format("experiment {}: {} cells in the grid, {} to run, results in {}", c.name,
                   cells.size(), total, c.output_dir.string()));
   if (opt.dry_run) {
-    for (const Build* b : pending_builds)
-      for (const Cell* cell : pending[b]) log("  would run " + cell->id);
+    for (const Build* b : pending_builds) {
+      log(fmt::format("  build {}: {}", b->id, fit_plan(c, *b, opt.force)));
+      for (const Cell* cell : pending[b]) log("    would run " + cell->id);
+    }
     return 0;
   }
   if (total == 0) return 0;
