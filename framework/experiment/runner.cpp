@@ -23,6 +23,9 @@
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
 #include "framework/experiment/datasets.h"
+#include "framework/experiment/grid.h"
+#include "framework/experiment/logger.h"
+#include "framework/experiment/model_cache.h"
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/raw_results.h"
 #include "framework/experiment/records.h"
@@ -36,186 +39,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-double seconds_since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
-
-// In every cached model folder, beside the hasher's files and fit.json.
-constexpr const char* kModelManifest = "manifest.json";
-
-// "<config file>: " before a message about the grid, so the user knows which file to fix.
-std::string in_config(const ExperimentConfig& c) { return c.source.empty() ? "" : c.source + ": "; }
-
-// One trained hasher: (hasher, bits, seed) on this dataset and split.
-struct Build {
-  const PluginSpec* hasher;
-  int bits;
-  uint64_t seed;
-  std::string id;        // "dsh/32b/seed0", shown to users and matched by --filter
-  std::string key;       // content hash of everything the trained model depends on
-  std::string protocol;  // the dataset's split protocol, e.g. fmnist-1
-  fs::path cache_dir() const { return "cache/" + key; }
-};
-
-struct Cell {
-  const Build* build;
-  const PluginSpec* reranker;
-  std::string id;   // "dsh/32b/seed0/feature", "dsh/32b/seed0/noise=0.2/feature"
-  std::string key;  // content hash: build key + re-ranker + shortlist (+ query set, perturbation)
-  // The key of records written before raw results were stored, when the metric names were
-  // part of it: such a record still counts as this cell's, so an old folder is not re-run.
-  std::string legacy_key;
-  const Perturbation* perturb;  // of the queries
-};
-
-// "|k=v" for every effective parameter of a plugin, defaults included: keys built from it
-// change when a default changes in the code, so a stale model or record is never reused.
-template <class Reg>
-std::string effective_params(const Reg& registry, const PluginSpec& spec) {
-  const std::vector<ParamSpec>& specs = registry.entry(spec.name).params;
-  const Params effective(spec.values(), specs, spec.name);
-  std::string text;
-  for (const auto& [k, v] : effective.values()) {
-    const auto it = std::find_if(specs.begin(), specs.end(),
-                                 [&k = k](const ParamSpec& s) { return s.name == k; });
-    if (it != specs.end() && !it->keyed_at_default && v == it->default_value) continue;
-    text += "|" + k + "=" + v;
-  }
-  return text;
-}
-
-// Threads of one fit: fixed by the config alone, never by how many fits happen to be
-// pending, so that a resumed run trains the same codes.
-int fit_threads(const ExperimentConfig& c) { return std::max(1, c.threads / c.parallel_fits); }
-
-std::vector<Build> make_builds(const ExperimentConfig& c) {
-  std::vector<Build> builds;
-  for (const auto& h : c.hashers)
-    for (int bits : c.bits)
-      for (uint64_t seed : c.seeds) {
-        Build b{&h, bits, seed, fmt::format("{}{}/{}b/seed{}", c.id_prefix, h.label(), bits, seed),
-                "", c.protocol};
-        std::string text = fmt::format(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
-            c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
-        text += dataset_options_key(c);
-        text += effective_params(HasherRegistry::instance(), h);
-        // Training without the validation items is another model (0 keeps older keys).
-        if (c.validation_per_class > 0)
-          text += "|validation=" + std::to_string(c.validation_per_class);
-        // The fit's thread count can change float summation order, hence the codes.
-        text += "|threads=" + std::to_string(fit_threads(c));
-        b.key = content_hash(text);
-        for (const Build& other : builds)
-          if (other.key == b.key)
-            throw Error(in_config(c) + "builds " + other.id + " and " + b.id +
-                        " are the same (same hasher, effective parameters, bits and seed); "
-                        "list each once");
-        builds.push_back(b);
-      }
-  return builds;
-}
-
-// A cell's identity is what its ranking depends on. The metrics are not part of it: they
-// are computed from the stored ranking (raw/), and `hamster evaluate` adds new ones.
-std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>& builds) {
-  std::string metrics;
-  for (const auto& m : metric_names(c.eval)) metrics += m + ",";
-  std::vector<Cell> cells;
-  for (const auto& b : builds)
-    for (const Perturbation& p : c.perturbations)
-      for (const auto& r : c.rerankers) {
-        const std::string head = b.key + "|" + r.name + "|" + std::to_string(c.shortlist) + "|";
-        const std::string params = effective_params(RerankerRegistry::instance(), r);
-        std::string tail = c.queries != "test" ? "|queries=" + c.queries : "";
-        // Clean queries keep the keys they had before perturbations existed.
-        if (!p.none()) tail += "|perturb=" + p.label();
-        const std::string id = b.id + "/" + (p.none() ? "" : p.label() + "/") + r.label();
-        Cell cell{&b,
-                  &r,
-                  id,
-                  content_hash(head + params + tail),
-                  content_hash(head + metrics + params + tail),
-                  &p};
-        for (const Cell& other : cells)
-          if (other.key == cell.key)
-            throw Error(in_config(c) + "cells " + other.id + " and " + cell.id +
-                        " are the same; list each re-ranker once");
-        cells.push_back(cell);
-      }
-  return cells;
-}
-
-// --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker, protocol; a plugin
-// matches by name or by its full label), all of which must hold; or, when the filter does
-// not start with such a term, plain text the cell id must contain (ids hold '=' too:
-// "dsh(epochs=20)/32b/..."). Commas inside a label's parentheses belong to the label.
-// Parsed once per run.
-class CellFilter {
- public:
-  explicit CellFilter(const std::string& text) : text_(text) {
-    std::vector<std::string> parts(1);
-    int depth = 0;
-    for (char ch : text) {
-      depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
-      if (ch == ',' && depth == 0) {
-        parts.emplace_back();
-      } else {
-        parts.back() += ch;
-      }
-    }
-    for (const std::string& part : parts) {
-      const auto eq = part.find('=');
-      const std::string key = part.substr(0, eq);
-      const bool known = eq != std::string::npos && kKeys.count(key);
-      if (!known && terms_.empty()) return;  // plain text
-      if (!known)
-        throw Error("--filter: '" + part +
-                    "' is not a key=value term (keys: hasher, bits, seed, reranker, protocol, "
-                    "perturb)");
-      terms_.emplace_back(key, part.substr(eq + 1));
-    }
-  }
-
-  bool matches(const Cell& cell) const {
-    if (terms_.empty()) return cell.id.find(text_) != std::string::npos;
-    for (const auto& [key, value] : terms_) {
-      const bool ok = key == "reranker"
-                          ? value == cell.reranker->name || value == cell.reranker->label()
-                      : key == "perturb" ? value == cell.perturb->label()
-                                         : build_term_holds(*cell.build, key, value);
-      if (!ok) return false;
-    }
-    return true;
-  }
-
-  // For `hamster export`, which chooses builds: re-ranker and perturbation terms do not apply.
-  bool matches(const Build& b) const {
-    if (terms_.empty()) return b.id.find(text_) != std::string::npos;
-    for (const auto& [key, value] : terms_) {
-      if (key == "reranker" || key == "perturb")
-        throw Error("--filter: export chooses builds; '" + key +
-                    "' does not apply (keys: hasher, bits, seed, protocol)");
-      if (!build_term_holds(b, key, value)) return false;
-    }
-    return true;
-  }
-
- private:
-  inline static const std::set<std::string> kKeys = {"hasher",   "bits",     "seed",
-                                                     "reranker", "protocol", "perturb"};
-  static bool build_term_holds(const Build& b, const std::string& key, const std::string& value) {
-    return key == "hasher"     ? value == b.hasher->name || value == b.hasher->label()
-           : key == "bits"     ? value == std::to_string(b.bits)
-           : key == "protocol" ? value == b.protocol
-                               : value == std::to_string(b.seed);
-  }
-
-  std::string text_;
-  std::vector<std::pair<std::string, std::string>> terms_;  // empty: match text_ in the id
-};
 
 // `list`, read from `file`, by cell_key (the last record of a key wins).
 std::map<std::string, json> by_cell_key(std::vector<json> list, const fs::path& file) {
@@ -288,126 +111,6 @@ void compact_results(const fs::path& output_dir, const std::vector<Cell>& grid) 
   });
 }
 
-std::unique_ptr<Hasher> make_hasher(const Build& b) {
-  return HasherRegistry::instance().create(b.hasher->name, b.hasher->values(), b.bits);
-}
-
-class Logger {
- public:
-  explicit Logger(std::ostream& out) : out_(out) {}
-  void operator()(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    out_ << line << std::endl;
-  }
-
- private:
-  std::ostream& out_;
-  std::mutex mutex_;
-};
-
-// Saves a trained model as the cache folder `dir`: its files and fit.json, then the
-// manifest over them, in a temporary folder renamed into place, so the folder appears
-// whole or not at all. Without --force, a folder another process (a shard, or a second run
-// of the same config) stored first is kept: the build is deterministic, so it is the same.
-void store_model(const fs::path& dir, const Hasher& hasher, const std::string& fit_json,
-                 bool force) {
-  fs::path tmp = dir;
-  tmp += ".tmp." + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  hasher.save(tmp);
-  write_file_atomic(tmp / "fit.json", fit_json);
-  write_manifest(tmp / kModelManifest, tmp, files_under(tmp));  // last: it vouches for the rest
-  // A folder without a manifest is no finished model (one left by an older hamster, say).
-  if (force || !fs::exists(dir / kModelManifest)) fs::remove_all(dir);
-  std::error_code taken;
-  fs::rename(tmp, dir, taken);  // fails when another process's folder is already there
-  if (taken) {
-    fs::remove_all(tmp);
-    if (!fs::exists(dir / kModelManifest))
-      throw Error("cannot store the model in " + dir.string() + " (" + taken.message() + ")");
-  }
-}
-
-// Keyed like the model, so only this build ever resumes from it.
-fs::path checkpoint_file(const ExperimentConfig& c, const Build& b) {
-  return c.output_dir / (b.cache_dir().string() + ".checkpoint");
-}
-
-bool has_model(const ExperimentConfig& c, const Build& b) {
-  return fs::exists(c.output_dir / b.cache_dir() / "fit.json");
-}
-
-// What running a build's cells would cost, for --dry-run: a long grid run in pieces shows
-// which fits are done, which resume from a checkpoint (and how far they had got).
-std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force) {
-  if (force) return "retrain";
-  if (has_model(c, b)) return "model cached, evaluate only";
-  const fs::path checkpoint = checkpoint_file(c, b);
-  if (!fs::exists(checkpoint)) return "fit from the start";
-  const std::string progress = make_hasher(b)->checkpoint_progress(checkpoint);
-  return "fit resumes from " + checkpoint.string() + (progress.empty() ? "" : " (" + progress + ")");
-}
-
-// Trains the builds that have no cached model, `parallel_fits` at a time. Two small-network
-// trainings side by side use two cores better than one training on two threads
-// (bench_training: 1.96x against 1.71x one training on one thread).
-void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& split,
-                 const std::vector<const Build*>& builds, bool force, Logger& log) {
-  std::vector<const Build*> todo;
-  for (const Build* b : builds)
-    if (force || !has_model(c, *b)) todo.push_back(b);
-  if (todo.empty()) return;
-  const int workers = std::min<int>(c.parallel_fits, static_cast<int>(todo.size()));
-  const int threads_each = fit_threads(c);
-  std::atomic<size_t> next{0}, done{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  const auto start = clock_type::now();
-  auto worker = [&] {
-    for (size_t i; (i = next++) < todo.size();) {
-      const Build& b = *todo[i];
-      try {
-        log(fmt::format("fit {} ({} training items, {} threads)", b.id, split.train.size(),
-                        threads_each));
-        auto hasher = make_hasher(b);
-        FitContext ctx;
-        ctx.seed = b.seed;
-        ctx.threads = threads_each;
-        ctx.validation = split.validation;
-        ctx.log = [&log](const std::string& line) { log(line); };
-        ctx.checkpoint = checkpoint_file(c, b);
-        if (force) fs::remove(ctx.checkpoint);
-        const auto t0 = clock_type::now();
-        hasher->fit(data, split.train, ctx);
-        const auto summary = hasher->fit_summary();
-        // A resumed fit's time includes the stopped runs' epochs.
-        const auto before = summary.find("seconds_before_resume");
-        const double seconds =
-            seconds_since(t0) + (before == summary.end() ? 0.0 : before->second);
-        json fit = {{"train_seconds", seconds},
-                    {"train_images_per_second", hasher->train_images_per_second()},
-                    {"fit_threads", threads_each}};
-        for (const auto& [k, v] : summary) fit["summary"][k] = v;
-        store_model(c.output_dir / b.cache_dir(), *hasher, fit.dump(2), force);
-        fs::remove(ctx.checkpoint);
-        const size_t finished = ++done;
-        const double elapsed = seconds_since(start);
-        log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
-                        finished, todo.size(), elapsed / finished * (todo.size() - finished)));
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = todo.size();  // stop handing out work
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
-}
-
 struct EncodedBuild {
   std::unique_ptr<Hasher> hasher;
   Encoded query, database;
@@ -420,16 +123,9 @@ struct EncodedBuild {
 EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
                           const EvaluationSets& sets, const Build& b) {
   EncodedBuild e;
-  const fs::path dir = c.output_dir / b.cache_dir();
-  e.hasher = make_hasher(b);
-  verify_manifest(dir / kModelManifest, dir, "cached model of " + b.id);
-  e.hasher->load(dir);
-  std::ifstream fit_file(dir / "fit.json");
-  try {
-    e.fit = json::parse(fit_file);
-  } catch (const json::exception& ex) {
-    throw Error((dir / "fit.json").string() + ": corrupt (" + ex.what() + "); rerun with --force");
-  }
+  CachedModel model = load_model(c, b);
+  e.hasher = std::move(model.hasher);
+  e.fit = std::move(model.fit);
   const auto t0 = clock_type::now();
   e.query = e.hasher->encode(data, sets.query, c.threads);
   e.database = e.hasher->encode(data, sets.database, c.threads);
@@ -437,7 +133,8 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
       static_cast<double>(sets.query.size() + sets.database.size()) / seconds_since(t0);
   e.diagnostics = code_diagnostics(e.database.codes, e.database.real);
   // Per query set: the validation database lacks the validation items, so its graph differs.
-  e.artefacts = std::make_unique<ArtefactStore>(dir / "artefacts" / c.queries);
+  e.artefacts =
+      std::make_unique<ArtefactStore>(c.output_dir / b.cache_dir() / "artefacts" / c.queries);
   return e;
 }
 
