@@ -86,7 +86,7 @@ std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force) {
   return "fit resumes from " + checkpoint.string() + (progress.empty() ? "" : " (" + progress + ")");
 }
 
-// Two small-network
+// `parallel_fits` fits at a time, each on fit_threads(c) threads: two small-network
 // trainings side by side use two cores better than one training on two threads
 // (bench_training: 1.96x against 1.71x one training on one thread).
 void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& split,
