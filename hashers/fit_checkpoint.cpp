@@ -39,13 +39,31 @@ uint64_t as_uint64(int64_t v) {
   return out;
 }
 
-Error unreadable(const std::filesystem::path& file, const std::exception& e) {
-  return Error(file.string() + ": cannot read the checkpoint (" + torch_error_line(e) +
+Error unreadable(const std::filesystem::path& file, const std::string& why) {
+  return Error(file.string() + ": cannot read the checkpoint (" + why +
                "); delete it to start the fit over");
 }
 
 // progress tensor layout
 enum Slot { kEpochs, kItems, kBits, kEpoch, kBestMap, kBestEpoch, kSeconds, kSelection, kSlots };
+
+// Opens the checkpoint into `archive` and returns its progress numbers (kSlots doubles on
+// the CPU); anything unreadable is an error naming the file.
+torch::Tensor read_progress(torch::serialize::InputArchive& archive,
+                            const std::filesystem::path& file, torch::Device device) {
+  torch::Tensor numbers;
+  try {
+    archive.load_from(file.string(), device);
+    archive.read("progress", numbers);
+    numbers = numbers.to(torch::kCPU, torch::kDouble);
+  } catch (const std::exception& e) {
+    throw unreadable(file, torch_error_line(e));
+  }
+  if (numbers.dim() != 1 || numbers.size(0) != kSlots)
+    throw unreadable(file, fmt::format("its progress holds {} numbers, not {}", numbers.numel(),
+                                       static_cast<int>(kSlots)));
+  return numbers;
+}
 
 }  // namespace
 
@@ -95,14 +113,14 @@ void DeepHasher::write_checkpoint(const std::filesystem::path& file, const FitPr
 
 std::string DeepHasher::checkpoint_progress(const std::filesystem::path& file) const {
   torch::serialize::InputArchive archive;
-  torch::Tensor numbers;
-  try {
-    archive.load_from(file.string(), torch::kCPU);
-    archive.read("progress", numbers);
-  } catch (const std::exception& e) {
-    throw unreadable(file, e);
-  }
+  const torch::Tensor numbers = read_progress(archive, file, torch::kCPU);
   auto number = [&](Slot s) { return numbers[s].item<double>(); };
+  // The fit would refuse it (read_checkpoint); say so now rather than "resumes".
+  if (number(kEpochs) != epochs_ || number(kBits) != bits_)
+    throw Error(fmt::format(
+        "{}: checkpoint of a fit of {} epochs, {} bits; this fit has {}, {} "
+        "(delete it to start the fit over)",
+        file.string(), number(kEpochs), number(kBits), epochs_, bits_));
   std::string words = fmt::format("after epoch {:.0f}/{:.0f}, {:.0f} s", number(kEpoch),
                                   number(kEpochs), number(kSeconds));
   if (number(kBestMap) >= 0)  // model selection has run
@@ -117,14 +135,7 @@ DeepHasher::FitProgress DeepHasher::read_checkpoint(const std::filesystem::path&
   const torch::Device device = resolve_device(device_name_);
   torch::serialize::InputArchive archive;
   FitProgress progress;
-  torch::Tensor numbers;
-  try {
-    archive.load_from(file.string(), device);
-    archive.read("progress", numbers);
-  } catch (const std::exception& e) {
-    throw unreadable(file, e);
-  }
-  numbers = numbers.to(torch::kCPU);
+  const torch::Tensor numbers = read_progress(archive, file, device);
   auto number = [&](Slot s) { return numbers[s].item<double>(); };
   const int64_t items = static_cast<int64_t>(bank_.outputs().size(0));
   if (number(kEpochs) != epochs_ || number(kItems) != items || number(kBits) != bits_)
@@ -160,7 +171,7 @@ DeepHasher::FitProgress DeepHasher::read_checkpoint(const std::filesystem::path&
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw unreadable(file, e);
+    throw unreadable(file, torch_error_line(e));
   }
   progress.epoch = static_cast<int>(number(kEpoch));
   progress.best_map = number(kBestMap);

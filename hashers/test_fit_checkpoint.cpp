@@ -98,6 +98,12 @@ TEST_CASE("a checkpoint of another fit, or a damaged one, is an error naming the
   CHECK(progress.find("best") == std::string::npos);  // no validation items, no selection
   CHECK(test::make_hasher("lsh", 16)->checkpoint_progress(ctx.checkpoint).empty());
   CHECK_THROWS_WITH_AS(
+      test::make_hasher("dpsh", 32, {{"epochs", "2"}})->checkpoint_progress(ctx.checkpoint),
+      (file + ": checkpoint of a fit of 2 epochs, 16 bits; this fit has 2, 32 "
+              "(delete it to start the fit over)")
+          .c_str(),
+      Error);
+  CHECK_THROWS_WITH_AS(
       test::make_hasher("dpsh", 16, {{"epochs", "3"}, {"batch_size", "8"}})->fit(d, ids, ctx),
       (file + ": checkpoint of a fit of 2 epochs, 80 items, 16 bits; this fit has 3, 80, 16 "
               "(delete it to start the fit over)")

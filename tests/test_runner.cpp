@@ -20,6 +20,7 @@
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/results.h"
 #include "framework/experiment/runner.h"
+#include "tests/hasher_helpers.h"
 #include "tests/helpers.h"
 #include "tests/run_command.h"
 #include "tests/synthetic.h"
@@ -199,7 +200,16 @@ TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named"
   RunOptions dry_force = dry;
   dry_force.force = true;
   CHECK(dry_plan(dry_force).find(dsh_build + "retrain") != std::string::npos);
+  // The checkpoint a DSH fit of this build's epochs and bits leaves (the runner removes it
+  // once the model is stored; this one is kept, as if the run had died before that).
   const fs::path checkpoint = c.output_dir / "cache" / (dsh_key + ".checkpoint");
+  FitContext ctx = test::quiet(0);
+  ctx.checkpoint = checkpoint;
+  const Dataset images = test::synthetic_images(10, 3, 1);
+  test::make_hasher("dsh", 16, {{"epochs", "2"}, {"batch_size", "50"}})
+      ->fit(images, test::iota_ids(images.size()), ctx);
+  CHECK(dry_plan(dry).find(dsh_build + "fit resumes from " + checkpoint.string() +
+                           " (after epoch 2/2, ") != std::string::npos);
   std::ofstream(checkpoint) << "not a checkpoint";
   const std::string unreadable = checkpoint.string() + ": cannot read the checkpoint";
   CHECK_THROWS_WITH_AS(dry_plan(dry), doctest::Contains(unreadable.c_str()), Error);

@@ -8,6 +8,7 @@
 #include "framework/eval/metrics.h"
 #include "framework/experiment/datasets.h"
 #include "framework/hasher.h"
+#include "framework/params.h"
 #include "framework/reranker.h"
 
 namespace hamster {

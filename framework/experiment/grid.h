@@ -45,10 +45,10 @@ std::vector<Build> make_builds(const ExperimentConfig& c);
 // are computed from the stored ranking (raw/), and `hamster evaluate` adds new ones.
 std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>& builds);
 
-// --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker, protocol; a plugin
-// matches by name or by its full label), all of which must hold; or, when the filter does
-// not start with such a term, plain text the cell id must contain (ids hold '=' too:
-// "dsh(epochs=20)/32b/..."). Commas inside a label's parentheses belong to the label.
+// --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker, protocol,
+// perturb; a plugin matches by name or by its full label), all of which must hold; or, when
+// the filter does not start with such a term, plain text the cell id must contain (ids hold
+// '=' too: "dsh(epochs=20)/32b/..."). Commas inside a label's parentheses belong to the label.
 // Parsed once per run.
 class CellFilter {
  public:

@@ -83,7 +83,8 @@ std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force) {
   const fs::path checkpoint = checkpoint_file(c, b);
   if (!fs::exists(checkpoint)) return "fit from the start";
   const std::string progress = make_hasher(b)->checkpoint_progress(checkpoint);
-  return "fit resumes from " + checkpoint.string() + (progress.empty() ? "" : " (" + progress + ")");
+  if (progress.empty()) return "fit from the start";  // a hasher that keeps no checkpoint
+  return "fit resumes from " + checkpoint.string() + " (" + progress + ")";
 }
 
 // `parallel_fits` fits at a time, each on fit_threads(c) threads: two small-network

@@ -6,17 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <exception>
-#include <fstream>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
-#include <thread>
 
 #include "framework/codes/diagnostics.h"
 #include "framework/codes/hamming_search.h"
