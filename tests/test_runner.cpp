@@ -222,6 +222,43 @@ TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named"
   fs::remove_all(root);
 }
 
+TEST_CASE("runner: each build is evaluated as soon as its model is stored - a failed fit keeps the others' records") {
+  const fs::path root = test::fresh_temp_dir("runner-eager");
+  ExperimentConfig c = tiny_experiment(root);
+  c.parallel_fits = 1;  // one fit after the other, LSH's first: the order below is fixed
+  std::ostringstream first;
+  REQUIRE(run_experiment(c, {}, first) == 4);
+  // LSH's cells are evaluated before DSH's fit starts, not after every fit.
+  const std::string log1 = first.str();
+  const auto lsh_cell = log1.find("lsh/16b/seed0/none: mAP@all");
+  const auto dsh_fit = log1.find("fit dsh(batch_size=50,epochs=2)/16b/seed0 (");
+  REQUIRE(lsh_cell != std::string::npos);
+  REQUIRE(dsh_fit != std::string::npos);
+  CHECK(lsh_cell < dsh_fit);
+  std::string dsh_key;
+  for (const nlohmann::json& r : records(c.output_dir))
+    if (r["hasher"] == "dsh") dsh_key = r["provenance"]["build_key"];
+  REQUIRE(!dsh_key.empty());
+
+  // Start over with DSH's fit bound to fail (an unreadable checkpoint): the run stops with
+  // that error, and LSH's cells, whose model was stored, are on disk.
+  fs::remove_all(c.output_dir);
+  fs::create_directories(c.output_dir / "cache");
+  const fs::path checkpoint = c.output_dir / "cache" / (dsh_key + ".checkpoint");
+  std::ofstream(checkpoint) << "not a checkpoint";
+  std::ostringstream second;
+  const std::string unreadable = checkpoint.string() + ": cannot read the checkpoint";
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, second), doctest::Contains(unreadable.c_str()),
+                       Error);
+  std::set<std::string> cells;
+  for (const nlohmann::json& r : records(c.output_dir)) cells.insert(r["cell"]);
+  CHECK(cells == std::set<std::string>{"lsh/16b/seed0/none", "lsh/16b/seed0/feature"});
+  fs::remove(checkpoint);
+  // The resumed run does only DSH's cells.
+  CHECK(run_experiment(c, {}, second) == 2);
+  fs::remove_all(root);
+}
+
 TEST_CASE("runner: impossible shortlist and bad shard are refused") {
   const fs::path root = test::fresh_temp_dir("runner-bad");
   ExperimentConfig c = tiny_experiment(root);

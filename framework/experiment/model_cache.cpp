@@ -91,10 +91,12 @@ std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force) {
 // trainings side by side use two cores better than one training on two threads
 // (bench_training: 1.96x against 1.71x one training on one thread).
 void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& split,
-                 const std::vector<const Build*>& builds, bool force, Logger& log) {
-  std::vector<const Build*> todo;
-  for (const Build* b : builds)
-    if (force || !has_model(c, *b)) todo.push_back(b);
+                 const std::vector<const Build*>& builds, bool force, Logger& log,
+                 const ModelReady& ready) {
+  std::vector<const Build*> todo, cached;
+  for (const Build* b : builds) (force || !has_model(c, *b) ? todo : cached).push_back(b);
+  if (ready)
+    for (const Build* b : cached) ready(*b, c.threads);
   if (todo.empty()) return;
   const int workers = std::min<int>(c.parallel_fits, static_cast<int>(todo.size()));
   const int threads_each = fit_threads(c);
@@ -133,6 +135,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         const double elapsed = seconds_since(start);
         log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
                         finished, todo.size(), elapsed / finished * (todo.size() - finished)));
+        if (ready) ready(b, threads_each);
       } catch (...) {
         std::lock_guard<std::mutex> lock(failure_mutex);
         if (!failure) failure = std::current_exception();

@@ -4,6 +4,7 @@
 // over both), and the checkpoint of a fit in progress beside it. fit_missing() trains the
 // builds that have no model yet.
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -35,9 +36,16 @@ CachedModel load_model(const ExperimentConfig& c, const Build& b);
 // so a long grid run in pieces shows which fits are done and how far the others have got.
 std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force);
 
+// Called once for each build as soon as its model exists, with the threads it may use: for
+// a cached model before any fit starts (all of config.threads), for a trained one on the
+// thread that trained it, right after the model is stored, while the other fits go on
+// (that fit's share of the cores).
+using ModelReady = std::function<void(const Build&, int threads)>;
+
 // Trains the builds that have no cached model (all of them with force), `parallel_fits`
-// at a time, and stores each model.
+// at a time, and stores each model; `ready` (optional) sees every build's model.
 void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& split,
-                 const std::vector<const Build*>& builds, bool force, Logger& log);
+                 const std::vector<const Build*>& builds, bool force, Logger& log,
+                 const ModelReady& ready = {});
 
 }  // namespace hamster

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
@@ -114,15 +115,17 @@ struct EncodedBuild {
   std::unique_ptr<ArtefactStore> artefacts;  // shared by the build's re-rankers
 };
 
+// `threads` does not change the codes (an encoding on 1 and on 2 threads gives the same
+// records); it keeps an evaluation beside a running fit to that fit's share of the cores.
 EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
-                          const EvaluationSets& sets, const Build& b) {
+                          const EvaluationSets& sets, const Build& b, int threads) {
   EncodedBuild e;
   CachedModel model = load_model(c, b);
   e.hasher = std::move(model.hasher);
   e.fit = std::move(model.fit);
   const auto t0 = clock_type::now();
-  e.query = e.hasher->encode(data, sets.query, c.threads);
-  e.database = e.hasher->encode(data, sets.database, c.threads);
+  e.query = e.hasher->encode(data, sets.query, threads);
+  e.database = e.hasher->encode(data, sets.database, threads);
   e.encode_images_per_second =
       static_cast<double>(sets.query.size() + sets.database.size()) / seconds_since(t0);
   e.diagnostics = code_diagnostics(e.database.codes, e.database.real);
@@ -402,8 +405,6 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                   split.validation.size(), sets.database.size()));
 
   default_hamming_kernel();  // a bad HAMSTER_HAMMING_KERNEL fails here, not after training
-  fit_missing(c, data, split, pending_builds, opt.force, log);
-
   const Provenance prov = collect_provenance();
   // Each perturbation's query images, made once and shared by every build; seeded by the
   // split seed alone, so every hasher sees the same degraded queries.
@@ -416,23 +417,27 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   const auto db_labels = labels_of(data, sets.database);
   size_t finished = 0;
   const auto start = clock_type::now();
-  for (const Build* b : pending_builds) {
-    EncodedBuild e = encode_build(c, data, sets, *b);
+  // Two fits may finish at once: one build is evaluated at a time, so records and the cell
+  // count stay in order.
+  std::mutex evaluating;
+  auto evaluate_build = [&](const Build& b, int threads) {
+    std::lock_guard<std::mutex> lock(evaluating);
+    EncodedBuild e = encode_build(c, data, sets, b, threads);
     log(fmt::format(
         "encode {}: {:.0f} images/s, {} distinct database codes, quantization error {:.4f}, "
         "bit balance {:.4f}, bit correlation {:.4f}",
-        b->id, e.encode_images_per_second, e.diagnostics.distinct_codes,
+        b.id, e.encode_images_per_second, e.diagnostics.distinct_codes,
         e.diagnostics.quantization_error, e.diagnostics.bit_balance,
         e.diagnostics.bit_correlation));
     for (const Perturbation& p : c.perturbations) {
       std::vector<const Cell*> todo;
-      for (const Cell* cell : pending[b])
+      for (const Cell* cell : pending.at(&b))
         if (cell->perturb == &p) todo.push_back(cell);
       if (todo.empty()) continue;
       // Perturbed queries go through the same trained model; the database codes are shared.
       const Encoded query = p.none() ? e.query
                                      : e.hasher->encode(perturbed_queries.at(p.label()),
-                                                        all_positions(sets.query), c.threads);
+                                                        all_positions(sets.query), threads);
       Stage1 s1;
       auto t0 = clock_type::now();
       s1.lists = hamming_knn(query.codes, e.database.codes, c.shortlist);
@@ -454,7 +459,10 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
     for (const auto& a : e.artefacts->entries())
       log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key, a.from_disk ? "loaded" : "built",
                       a.seconds));
-  }
+  };
+  // Cached models first, then each trained build as soon as its model is stored: a grid
+  // that trains for hours shows its results as it goes, and a failed fit keeps the others'.
+  fit_missing(c, data, split, pending_builds, opt.force, log, evaluate_build);
   return static_cast<int>(finished);
 }
 
@@ -513,7 +521,7 @@ int export_dataset(const ExperimentConfig& c, const CellFilter& filter, const fs
   const EvaluationSets sets = evaluation_sets(c, split);
   fit_missing(c, data, split, chosen, false, log);
   for (const Build* b : chosen) {
-    EncodedBuild e = encode_build(c, data, sets, *b);
+    EncodedBuild e = encode_build(c, data, sets, *b, c.threads);
     std::string name = b->id;
     for (char& ch : name)
       if (ch == '/' || ch == '(' || ch == ')' || ch == ',' || ch == '=') ch = '_';
