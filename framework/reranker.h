@@ -1,6 +1,7 @@
 #pragma once
 // The Reranker interface (stage 2). Sees codes, real outputs and deep features; no torch.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ class Reranker {
   // Reorders each query's shortlist in place (best first, scores = the reranker's,
   // lower is better). lists[i] belongs to row i of `queries`. Runs after prepare().
   virtual void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const = 0;
+  // Figures the last rerank() call measured that belong in the result record, by name
+  // (diffusion: its solver's iterations and residuals). Most re-rankers have none.
+  virtual std::map<std::string, double> diagnostics() const { return {}; }
 };
 
 using RerankerRegistry = Registry<Reranker>;

@@ -118,19 +118,6 @@ Eigen::MatrixXd dense_submatrix(const SparseMatrix& s, const std::vector<int64_t
   return sub;
 }
 
-// y over `ids` as the re-rankers build it: max(0, cos)^gamma on the kq most similar.
-Eigen::VectorXd seed_vector(const Embedding& db_normalised, Eigen::RowVectorXf query,
-                            const std::vector<int64_t>& ids, int kq, double gamma) {
-  query.normalize();
-  std::vector<std::pair<float, size_t>> sims;
-  for (size_t i = 0; i < ids.size(); ++i) sims.push_back({query.dot(db_normalised.row(ids[i])), i});
-  std::stable_sort(sims.begin(), sims.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  Eigen::VectorXd y = Eigen::VectorXd::Zero(ids.size());
-  for (int j = 0; j < kq; ++j) y[sims[j].second] = std::pow(std::max(0.0f, sims[j].first), gamma);
-  return y;
-}
-
 }  // namespace
 
 TEST_CASE("diffusion and spectral beat plain cosine ranking on rings that cosine confuses") {
@@ -178,7 +165,7 @@ TEST_CASE("diffusion truncate=neighbours bridges the gaps of a sparse shortlist"
   }
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
-  auto on_shortlist = make("diffusion", {{"k", "10"}});
+  auto on_shortlist = make("diffusion", {{"k", "10"}, {"truncate", "shortlist"}});
   auto with_neighbours = make("diffusion", {{"k", "10"}, {"truncate", "neighbours"}});
   on_shortlist->prepare(ctx);
   with_neighbours->prepare(ctx);
@@ -192,78 +179,159 @@ TEST_CASE("diffusion truncate=neighbours bridges the gaps of a sparse shortlist"
   CHECK(map_neighbours >= map_shortlist + 0.15);
 }
 
-TEST_CASE("diffusion with alpha 0 ranks by the seeds: kq neighbours by similarity then stage 1") {
+TEST_CASE("diffusion with alpha 0 ranks in cosine order: seeds by cos^gamma, the rest by cos") {
+  // f = y: the query's kq nearest database items (found over the whole database, not the
+  // shortlist) score -cos^3; every item diffusion did not reach follows in cosine order.
   const Embedding points = gaussian_points(40, 6, 3);
   const Encoded db = encoded_from(points);
   const Encoded query = encoded_from(gaussian_points(1, 6, 4));
-  auto r = make("diffusion", {{"k", "5"}, {"alpha", "0"}, {"kq", "4"}});
-  ArtefactStore store;
-  r->prepare(RerankContext{db, store, 1, 0});
-  const std::vector<int64_t> ids = {17, 3, 25, 9, 30, 1, 12, 38, 6, 21, 33, 14};
-  const Shortlist out = reranked(*r, query, {list_of(ids)})[0];
-
-  // Expected: the 4 most cosine-similar ids (of those with positive similarity), best
-  // first, scored -cos^3; every other id scores 0 and keeps its shortlist position.
   const Embedding unit = l2_normalised(points);
   const Eigen::RowVectorXf q = query.features.row(0).normalized();
-  std::vector<int64_t> by_similarity = ids;
-  std::stable_sort(by_similarity.begin(), by_similarity.end(),
+  std::vector<int64_t> all = first_ids(40);
+  std::stable_sort(all.begin(), all.end(),
                    [&](int64_t a, int64_t b) { return q.dot(unit.row(a)) > q.dot(unit.row(b)); });
-  std::vector<int64_t> expected;
-  for (int j = 0; j < 4; ++j)
-    if (q.dot(unit.row(by_similarity[j])) > 0) expected.push_back(by_similarity[j]);
-  REQUIRE(expected.size() >= 2);  // the seed order is really tested
-  for (int64_t id : ids)
-    if (std::find(expected.begin(), expected.end(), id) == expected.end()) expected.push_back(id);
-  CHECK(out.ids == expected);
-  CHECK(out.scores[0] == doctest::Approx(-std::pow(q.dot(unit.row(expected[0])), 3)));
-  CHECK(out.scores.back() == 0.0f);
+  const std::vector<int64_t> seeds(all.begin(), all.begin() + 4);
+  // A shortlist holding two of the four seeds, the rest farther items.
+  const std::vector<int64_t> ids = {all[30], seeds[1], all[12], all[7], seeds[3], all[20]};
+  std::vector<int64_t> expected = ids;
+  std::stable_sort(expected.begin(), expected.end(),
+                   [&](int64_t a, int64_t b) { return q.dot(unit.row(a)) > q.dot(unit.row(b)); });
+  REQUIRE(q.dot(unit.row(seeds[3])) > 0);
+  for (const std::string graph : {"exact", "hnsw"}) {
+    CAPTURE(graph);
+    auto r = make("diffusion", {{"k", "5"}, {"alpha", "0"}, {"kq", "4"}, {"graph", graph}});
+    ArtefactStore store;
+    r->prepare(RerankContext{db, store, 1, 0});
+    const Shortlist out = reranked(*r, query, {list_of(ids)})[0];
+    CHECK(out.ids == expected);
+    CHECK(out.scores[0] == doctest::Approx(-std::pow(q.dot(unit.row(seeds[1])), 3)));
+    CHECK(out.scores[1] == doctest::Approx(-std::pow(q.dot(unit.row(seeds[3])), 3)));
+    CHECK(out.scores[2] == doctest::Approx(2 - q.dot(unit.row(expected[2]))));
+  }
 }
 
-TEST_CASE("diffusion solves the shortlist subgraph exactly like a dense solve") {
+// The dense solve diffusion's truncation stands for: T = the shortlist, then the seeds not
+// in it, then (neighbours) every node adjacent to those in `adjacency`; the system
+// (I - alpha S_T) f = y over T, with S_T = D_T^-1/2 A_T D_T^-1/2 when `renormalise`, else
+// S's entries. Returns f over T (the shortlist first).
+static Eigen::VectorXd dense_truncated_solve(const SparseMatrix& adjacency,
+                                             const SparseMatrix& used, bool renormalise,
+                                             std::vector<int64_t> nodes,
+                                             const std::vector<std::pair<int64_t, double>>& seeds,
+                                             bool neighbours, double alpha) {
+  const auto add = [&](int64_t id) {
+    if (std::find(nodes.begin(), nodes.end(), id) == nodes.end()) nodes.push_back(id);
+  };
+  for (const auto& seed : seeds) add(seed.first);
+  if (neighbours) {
+    const std::vector<int64_t> inner = nodes;
+    for (int64_t id : inner)
+      for (SparseMatrix::InnerIterator it(adjacency, id); it; ++it) add(it.col());
+  }
+  Eigen::MatrixXd m = dense_submatrix(used, nodes);
+  if (renormalise) {
+    const Eigen::VectorXd d = m.rowwise().sum();
+    for (Eigen::Index i = 0; i < m.rows(); ++i)
+      for (Eigen::Index j = 0; j < m.cols(); ++j)
+        if (m(i, j) != 0) m(i, j) /= std::sqrt(d[i] * d[j]);
+  }
+  Eigen::VectorXd y = Eigen::VectorXd::Zero(nodes.size());
+  for (const auto& [id, w] : seeds)
+    y[std::find(nodes.begin(), nodes.end(), id) - nodes.begin()] = w;
+  const Eigen::MatrixXd system = Eigen::MatrixXd::Identity(m.rows(), m.cols()) - alpha * m;
+  return system.ldlt().solve(y);
+}
+
+TEST_CASE("diffusion solves its truncated system exactly like a dense solve") {
   const Encoded db = encoded_from(gaussian_points(80, 5, 5));
   const Encoded query = encoded_from(gaussian_points(1, 5, 6));
   const std::vector<int64_t> ids = {4,  70, 12, 33, 58, 2,  19, 41, 77, 8, 26, 63, 50,
                                     15, 37, 66, 21, 9,  45, 72, 30, 55, 1, 60, 11};
   ArtefactStore store;
   const RerankContext ctx{db, store, 1, 0};
+  const Embedding& unit = *shared_normalised(ctx, "feature");
+  const Eigen::RowVectorXf q = query.features.row(0).normalized();
 
-  for (const std::string truncate : {"shortlist", "neighbours"}) {
-    CAPTURE(truncate);
+  struct Variant {
+    std::string truncate, renormalise, seeds, mutual;
+  };
+  for (const Variant& v :
+       {Variant{"shortlist", "true", "graph", "true"},
+        Variant{"neighbours", "true", "graph", "true"},
+        Variant{"neighbours", "true", "graph", "false"}, Variant{"none", "true", "graph", "true"},
+        Variant{"shortlist", "false", "shortlist", "false"}}) {
+    CAPTURE(v.truncate);
+    CAPTURE(v.renormalise);
+    CAPTURE(v.mutual);
     auto r = make("diffusion", {{"k", "6"},
+                                {"graph", "exact"},
                                 {"alpha", "0.9"},
                                 {"kq", "5"},
                                 {"iterations", "500"},
                                 {"tol", "1e-7"},
-                                {"truncate", truncate}});
+                                {"truncate", v.truncate},
+                                {"renormalise", v.renormalise},
+                                {"seeds", v.seeds},
+                                {"mutual", v.mutual}});
     r->prepare(ctx);
     const std::map<int64_t, float> got = score_of(reranked(*r, query, {list_of(ids)})[0]);
 
-    // The same S (the store hands the re-ranker's artefact back), restricted densely.
     KnnGraphOptions graph;
-    graph.k = 6;
-    const auto affinity = shared_affinity(ctx, "feature", graph, AffinityOptions{});
-    const SparseMatrix& s = *affinity;
-    std::vector<int64_t> nodes = ids;
-    if (truncate == "neighbours") {
-      for (int64_t id : ids)
-        for (SparseMatrix::InnerIterator it(s, id); it; ++it)
-          if (std::find(nodes.begin(), nodes.end(), it.col()) == nodes.end())
-            nodes.push_back(it.col());
-      CHECK(nodes.size() > ids.size());
+    graph.k = 6, graph.method = "exact";
+    AffinityOptions affinity;
+    affinity.mutual = v.mutual == "true";
+    const SparseMatrix& a = *shared_raw_affinity(ctx, "feature", graph, affinity);
+    const SparseMatrix& s = *shared_affinity(ctx, "feature", graph, affinity);
+    // Seeds: the 5 nearest of the whole database, or of the shortlist; weight cos^3.
+    std::vector<int64_t> pool = v.seeds == "graph" ? first_ids(80) : ids;
+    std::stable_sort(pool.begin(), pool.end(),
+                     [&](int64_t x, int64_t y) { return q.dot(unit.row(x)) > q.dot(unit.row(y)); });
+    std::vector<std::pair<int64_t, double>> seeds;
+    for (int j = 0; j < 5; ++j)
+      seeds.push_back({pool[j], std::pow(std::max(0.0f, q.dot(unit.row(pool[j]))), 3.0)});
+    Eigen::VectorXd f;
+    if (v.truncate == "none") {
+      f = dense_truncated_solve(s, s, false, first_ids(80), seeds, false, 0.9);
+      Eigen::VectorXd on_list(ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) on_list[i] = f[ids[i]];
+      f = on_list;
+    } else {
+      const bool renormalise = v.renormalise == "true";
+      f = dense_truncated_solve(a, renormalise ? a : s, renormalise, ids, seeds,
+                                v.truncate == "neighbours", 0.9);
     }
-    const Eigen::MatrixXd system =
-        Eigen::MatrixXd::Identity(nodes.size(), nodes.size()) - 0.9 * dense_submatrix(s, nodes);
-    // Seeds come from the shortlist only (the first ids.size() nodes); neighbours get 0.
-    Eigen::VectorXd y = Eigen::VectorXd::Zero(nodes.size());
-    y.head(ids.size()) =
-        seed_vector(*shared_normalised(ctx, "feature"), query.features.row(0), ids, 5, 3);
-    const Eigen::VectorXd f = system.ldlt().solve(y);
+    int reached = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
       CAPTURE(ids[i]);
-      CHECK(-got.at(ids[i]) == doctest::Approx(f[i]).epsilon(1e-4));
+      if (f[i] > 1e-9) {
+        ++reached;
+        CHECK(-got.at(ids[i]) == doctest::Approx(f[i]).epsilon(1e-4));
+      } else {
+        CHECK(got.at(ids[i]) == doctest::Approx(2 - q.dot(unit.row(ids[i]))));
+      }
     }
+    CHECK(reached >= 5);
+    // The record's solver figures: converged, so the residual is below tol.
+    const auto stats = r->diagnostics();
+    CHECK(stats.at("cg_residual_max") <= 1e-6);
+    CHECK(stats.at("cg_iterations_max") >= 1);
+    CHECK(stats.at("cg_iterations_mean") == stats.at("cg_iterations_max"));  // one query
   }
+}
+
+TEST_CASE("diffusion reports solves that stopped short of the tolerance") {
+  const Manifolds db = rings(100, 1);
+  const Manifolds queries = rings(5, 2);
+  std::vector<Shortlist> lists = cosine_shortlists(db.encoded, queries.encoded);
+  ArtefactStore store;
+  auto r = make("diffusion", {{"k", "10"}, {"iterations", "2"}});
+  r->prepare(RerankContext{db.encoded, store, 1, 0});
+  r->rerank(queries.encoded, lists);
+  const auto stats = r->diagnostics();
+  CHECK(stats.at("cg_iterations_max") == 2);
+  CHECK(stats.at("cg_residual_max") > 1e-3);
+  CHECK(stats.at("cg_residual_mean") <= stats.at("cg_residual_max"));
+  CHECK(stats.at("subgraph_nodes_mean") == 300);  // the shortlist is the whole database
 }
 
 TEST_CASE("spectral with rank n-1 approximates diffusion on the full graph") {
@@ -276,9 +344,15 @@ TEST_CASE("spectral with rank n-1 approximates diffusion on the full graph") {
   const Encoded queries = encoded_from(gaussian_points(3, 4, 9));
   ArtefactStore store;
   const RerankContext ctx{db, store, 1, 0};
-  auto diffusion =
-      make("diffusion", {{"k", "6"}, {"alpha", "0.9"}, {"iterations", "1000"}, {"tol", "1e-7"}});
-  auto spectral = make("spectral", {{"k", "6"}, {"alpha", "0.9"}, {"rank", std::to_string(n - 1)}});
+  auto diffusion = make("diffusion", {{"k", "6"},
+                                      {"alpha", "0.9"},
+                                      {"iterations", "1000"},
+                                      {"tol", "1e-7"},
+                                      {"truncate", "none"},
+                                      {"mutual", "false"}});
+  auto spectral =
+      make("spectral",
+           {{"k", "6"}, {"alpha", "0.9"}, {"rank", std::to_string(n - 1)}, {"mutual", "false"}});
   diffusion->prepare(ctx);
   spectral->prepare(ctx);
   const std::vector<Shortlist> lists(3, list_of(first_ids(n)));
@@ -349,7 +423,11 @@ TEST_CASE("diffusion and spectral parameter errors name the plugin and the param
   CHECK(message("diffusion", {{"k", "0"}}) == "diffusion: k must be >= 1, got 0");
   CHECK(message("diffusion", {{"iterations", "0"}}) == "diffusion: iterations must be >= 1, got 0");
   CHECK(message("diffusion", {{"truncate", "all"}}) ==
-        "diffusion: truncate must be shortlist or neighbours, got 'all'");
+        "diffusion: truncate must be shortlist, neighbours or none, got 'all'");
+  CHECK(message("diffusion", {{"seeds", "db"}}) ==
+        "diffusion: seeds must be graph or shortlist, got 'db'");
+  CHECK(message("spectral", {{"graph", "flat"}}) ==
+        "spectral: graph must be hnsw or exact, got 'flat'");
   CHECK(message("diffusion", {{"embedding", "codes"}}) ==
         "diffusion: embedding must be feature or real, got 'codes'");
   CHECK(message("spectral", {{"rank", "0"}}) == "spectral: rank must be >= 1, got 0");
@@ -396,5 +474,6 @@ TEST_CASE("diffusion and spectral prepared on one store build the kNN graph once
   }
   CHECK(graphs == 1);
   CHECK(affinities == 1);
-  CHECK(store.entries().size() == 5);  // normalised, knn, affinity, eigen, spectral-psi
+  // normalised, knn, raw affinity (diffusion renormalises parts of it), S, eigen, psi
+  CHECK(store.entries().size() == 6);
 }

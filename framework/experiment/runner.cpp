@@ -254,6 +254,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
        Params(cell.reranker->values(),
               RerankerRegistry::instance().entry(cell.reranker->name).params, cell.reranker->name)
            .values()},
+      {"reranker_diagnostics", reranker->diagnostics()},
       {"shortlist", c.shortlist},
       {"raw", raw_path(cell)},
       {"split_file", split_file(c)},
@@ -542,8 +543,8 @@ int export_dataset(const ExperimentConfig& c, const CellFilter& filter, const fs
 
 }  // namespace
 
-int export_encodings(const ExperimentConfig& config, const std::string& filter,
-                     const fs::path& out, std::ostream& stream) {
+int export_encodings(const ExperimentConfig& config, const std::string& filter, const fs::path& out,
+                     std::ostream& stream) {
   Logger log(stream);
   const CellFilter parsed(filter);
   int exported = 0;

@@ -64,12 +64,25 @@ std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const
       [&] { return build_knn_graph(*shared_normalised(ctx, which), options); }, &disk);
 }
 
+std::shared_ptr<const SparseMatrix> shared_raw_affinity(const RerankContext& ctx,
+                                                        const std::string& which,
+                                                        const KnnGraphOptions& graph,
+                                                        const AffinityOptions& affinity) {
+  return ctx.artefacts.get<SparseMatrix>("raw-" + affinity_key(ctx, which, graph, affinity), [&] {
+    SparseMatrix a = affinity_matrix(*shared_knn_graph(ctx, which, graph), affinity);
+    a.makeCompressed();
+    return a;
+  });
+}
+
 std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
                                                     const std::string& which,
                                                     const KnnGraphOptions& graph,
                                                     const AffinityOptions& affinity) {
   return ctx.artefacts.get<SparseMatrix>(affinity_key(ctx, which, graph, affinity), [&] {
-    return normalised_affinity(affinity_matrix(*shared_knn_graph(ctx, which, graph), affinity));
+    SparseMatrix s = normalised_affinity(*shared_raw_affinity(ctx, which, graph, affinity));
+    s.makeCompressed();
+    return s;
   });
 }
 

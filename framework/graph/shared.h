@@ -28,7 +28,12 @@ std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
                                                    const std::string& which);
 std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const std::string& which,
                                                  const KnnGraphOptions& options);
-// S = D^-1/2 A D^-1/2 over the graph above.
+// A (a_ij = max(0, cos)^gamma on the graph's edges, symmetric, compressed), and
+// S = D^-1/2 A D^-1/2 over it (compressed). Truncated diffusion renormalises parts of A.
+std::shared_ptr<const SparseMatrix> shared_raw_affinity(const RerankContext& ctx,
+                                                        const std::string& which,
+                                                        const KnnGraphOptions& graph,
+                                                        const AffinityOptions& affinity);
 std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
                                                     const std::string& which,
                                                     const KnnGraphOptions& graph,

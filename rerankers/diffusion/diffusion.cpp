@@ -1,15 +1,27 @@
 // diffusion: truncated manifold diffusion (Iscen et al., CVPR 2017, their large-scale
-// setting). Over S = D^-1/2 A D^-1/2 of the database kNN graph (a_ij = max(0, cos)^gamma),
-// each query solves (I - alpha S_T) f = y by conjugate gradient on the subgraph T its
-// shortlist spans, then ranks the shortlist by f. y seeds the query's kq most similar
-// shortlist items (seeds.h). Restricting S to T keeps the cost per query at O(|T| k) and
-// makes the system well posed: a principal submatrix of S has spectral radius <= 1.
+// setting), as their code runs it.
+//   - Graph: the database's mutual kNN graph (k), a_ij = max(0, cos)^gamma.
+//   - Seeds: y_j = max(0, cos(q, x_j))^gamma over the query's kq nearest database items
+//     (graph_search.h: exact over an exact graph, a graph search over an hnsw one).
+//   - Truncation: the system is solved on the query's subgraph T (the shortlist, the seeds
+//     and, with truncate = neighbours, their graph neighbours) with A_T renormalised over T,
+//     S_T = D_T^-1/2 A_T D_T^-1/2, which keeps alpha's meaning on the subgraph. truncate =
+//     none solves on the whole graph (the ground truth truncation approximates).
+//   - (I - alpha S_T) f = y by conjugate gradient; the shortlist is ranked by f. Items f
+//     never reached (f = 0: no path from a seed within the iterations) follow, ordered by
+//     cosine similarity to the query.
+// renormalise = false with truncate = shortlist, seeds = shortlist and mutual = false is
+// hamster's earlier variant (entries of the global S copied into T), kept for comparison.
 #include <tbb/enumerable_thread_specific.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "framework/error.h"
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
 #include "rerankers/diffusion/graph_params.h"
+#include "rerankers/diffusion/graph_search.h"
 #include "rerankers/diffusion/seeds.h"
 #include "rerankers/diffusion/subgraph.h"
 #include "rerankers/score_sort.h"
@@ -18,12 +30,15 @@ namespace hamster {
 namespace {
 
 const char* const kName = "diffusion";
+// Beam of the graph search for seeds; its entries are the shortlist's most similar items.
+constexpr int kSearchBeam = 32;
 
 struct DiffusionOptions : GraphRankOptions {
   float tol = 1e-6f;
   int iterations = 20;
-  bool with_neighbours = false;  // truncate = neighbours: T also holds the shortlist's
-                                 // graph neighbours (a larger, slower system)
+  std::string truncate = "neighbours";  // shortlist, neighbours or none
+  bool renormalise = true;
+  bool graph_seeds = true;  // seeds = graph; false: the shortlist's kq most similar items
 };
 
 void check(bool ok, const std::string& message) {
@@ -36,14 +51,30 @@ DiffusionOptions read_options(const Params& p) {
   const double tol = p.get_double("tol");
   o.tol = static_cast<float>(tol);
   o.iterations = p.get_int("iterations");
-  const std::string truncate = p.get_string("truncate");
+  o.truncate = p.get_string("truncate");
+  o.renormalise = p.get_bool("renormalise");
+  const std::string seeds = p.get_string("seeds");
   check(tol > 0, "tol must be > 0, got " + number_text(tol));
   check(o.iterations >= 1, "iterations must be >= 1, got " + std::to_string(o.iterations));
-  check(truncate == "shortlist" || truncate == "neighbours",
-        "truncate must be shortlist or neighbours, got '" + truncate + "'");
-  o.with_neighbours = truncate == "neighbours";
+  check(o.truncate == "shortlist" || o.truncate == "neighbours" || o.truncate == "none",
+        "truncate must be shortlist, neighbours or none, got '" + o.truncate + "'");
+  check(seeds == "graph" || seeds == "shortlist",
+        "seeds must be graph or shortlist, got '" + seeds + "'");
+  o.graph_seeds = seeds == "graph";
   return o;
 }
+
+// What one query's solve leaves for the record.
+struct Solve {
+  int iterations = 0;
+  float residual = 0;
+  int64_t nodes = 0;  // |T|
+};
+
+struct Scratch {
+  std::vector<int32_t> local_of;  // Subgraph's global -> local index, -1 between queries
+  VisitMarks marks;               // graph search
+};
 
 class Diffusion final : public Reranker {
  public:
@@ -51,67 +82,152 @@ class Diffusion final : public Reranker {
 
   void prepare(const RerankContext& ctx) override {
     database_ = shared_normalised(ctx, o_.embedding);
-    s_ = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
-    if (!s_->isCompressed()) {  // Subgraph reads the compressed arrays directly
-      auto compressed = std::make_shared<SparseMatrix>(*s_);
-      compressed->makeCompressed();
-      s_ = std::move(compressed);
-    }
+    const bool global = o_.truncate == "none" || !o_.renormalise;
+    if (global)
+      s_ = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
+    else
+      a_ = shared_raw_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
+    if (o_.graph_seeds && o_.graph.method != "exact")
+      graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
     const int64_t n = database_->rows();
-    local_of_ = std::make_unique<tbb::enumerable_thread_specific<std::vector<int32_t>>>(
-        [n] { return std::vector<int32_t>(n, -1); });
+    scratch_ = std::make_unique<tbb::enumerable_thread_specific<Scratch>>([n] {
+      return Scratch{std::vector<int32_t>(n, -1), {}};
+    });
   }
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
-    if (!s_) throw Error(std::string(kName) + ": rerank() before prepare()");
-    rerank_by_similarities(
-        queries, lists, o_.embedding, *database_, kName,
-        [&](const std::vector<float>& sims, const Shortlist& list) { return scores(sims, list); });
+    if (!scratch_) throw Error(std::string(kName) + ": rerank() before prepare()");
+    const Embedding& q = query_embedding(queries, o_.embedding);
+    std::vector<Solve> solves(lists.size());
+    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
+      const Eigen::RowVectorXf query = normalised_query(q, i, *database_, kName);
+      return scores(query, shortlist_similarities(query, *database_, list, kName), list, solves[i]);
+    });
+    summarise(solves);
   }
 
- private:
-  // -f per shortlist position from the query's similarities to it; all zero (stage-1 order
-  // kept) when no seed is positive.
-  std::vector<float> scores(const std::vector<float>& sims, const Shortlist& list) const {
-    const std::vector<Seed> seeds = query_seeds(sims, o_.kq, o_.affinity.gamma);
-    std::vector<float> out(list.ids.size(), 0.0f);
-    if (seeds.empty()) return out;
+  std::map<std::string, double> diagnostics() const override { return stats_; }
 
-    Subgraph t(local_of_->local());
+ private:
+  std::vector<Neighbour> seeds(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
+                               const Shortlist& list, Scratch& scratch) const {
+    std::vector<Neighbour> nearest;
+    if (!o_.graph_seeds || o_.graph.method == "exact") {
+      if (!o_.graph_seeds) {
+        for (const Seed& s : query_seeds(sims, o_.kq, 1.0f))
+          nearest.push_back({list.ids[s.position], sims[s.position]});
+      } else {
+        nearest = nearest_by_scan(query, *database_, o_.kq);
+      }
+    } else {
+      const int beam = std::max(o_.kq, kSearchBeam);
+      std::vector<Neighbour> entries;
+      for (const Seed& s : query_seeds(sims, beam, 1.0f))
+        entries.push_back({list.ids[s.position], sims[s.position]});
+      nearest = nearest_by_graph(query, *database_, *graph_, entries, o_.kq, beam, scratch.marks);
+    }
+    std::vector<Neighbour> out;  // weight max(0, cos)^gamma; zero weights left out
+    for (const Neighbour& n : nearest) {
+      const float w = std::pow(std::max(0.0f, n.similarity), o_.affinity.gamma);
+      if (w > 0) out.push_back({n.id, w});
+    }
+    return out;
+  }
+
+  // Per shortlist position: -f where f > 0, else 2 - cos (after every reached item, in
+  // cosine order).
+  std::vector<float> scores(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
+                            const Shortlist& list, Solve& solve) const {
+    Scratch& scratch = scratch_->local();
+    const std::vector<Neighbour> y_entries = seeds(query, sims, list, scratch);
+    std::vector<float> f_of(list.ids.size(), 0.0f);
+    if (!y_entries.empty()) {
+      if (o_.truncate == "none")
+        solve_global(y_entries, list, f_of, solve);
+      else
+        solve_truncated(y_entries, list, scratch, f_of, solve);
+    }
+    std::vector<float> out(list.ids.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = f_of[i] > 0 ? -f_of[i] : 2 - sims[i];
+    return out;
+  }
+
+  void solve_global(const std::vector<Neighbour>& y_entries, const Shortlist& list,
+                    std::vector<float>& f_of, Solve& solve) const {
+    Eigen::VectorXf y = Eigen::VectorXf::Zero(s_->rows());
+    for (const Neighbour& e : y_entries) y[e.id] = e.similarity;
+    Eigen::VectorXf f = Eigen::VectorXf::Zero(y.size());
+    const CgResult r =
+        conjugate_gradient(*s_, static_cast<float>(o_.alpha), y, f, o_.tol, o_.iterations);
+    solve = {r.iterations, r.residual, y.size()};
+    for (size_t i = 0; i < f_of.size(); ++i) f_of[i] = f[list.ids[i]];
+  }
+
+  void solve_truncated(const std::vector<Neighbour>& y_entries, const Shortlist& list,
+                       Scratch& scratch, std::vector<float>& f_of, Solve& solve) const {
+    const SparseMatrix& graph = a_ ? *a_ : *s_;
+    Subgraph t(scratch.local_of);
     std::vector<int32_t> local(list.ids.size());
     for (size_t i = 0; i < local.size(); ++i) local[i] = t.add(list.ids[i]);
-    if (o_.with_neighbours) t.add_neighbours(*s_);
-    const SparseMatrix s_t = t.submatrix(*s_);
-
+    for (const Neighbour& e : y_entries) t.add(e.id);
+    if (o_.truncate == "neighbours") t.add_neighbours(graph);
+    SparseMatrix s_t = t.submatrix(graph);
+    if (a_) s_t = normalised_affinity(s_t);
     Eigen::VectorXf y = Eigen::VectorXf::Zero(t.size());
-    for (const Seed& seed : seeds) y[local[seed.position]] = seed.weight;
+    for (const Neighbour& e : y_entries) y[t.add(e.id)] = e.similarity;
     Eigen::VectorXf f = Eigen::VectorXf::Zero(t.size());
-    conjugate_gradient(s_t, static_cast<float>(o_.alpha), y, f, o_.tol, o_.iterations);
-    for (size_t i = 0; i < out.size(); ++i) out[i] = -f[local[i]];
-    return out;
+    const CgResult r =
+        conjugate_gradient(s_t, static_cast<float>(o_.alpha), y, f, o_.tol, o_.iterations);
+    solve = {r.iterations, r.residual, t.size()};
+    for (size_t i = 0; i < f_of.size(); ++i) f_of[i] = f[local[i]];
+  }
+
+  void summarise(const std::vector<Solve>& solves) const {
+    stats_.clear();
+    if (solves.empty()) return;
+    double iterations = 0, residual = 0, nodes = 0, max_iterations = 0, max_residual = 0;
+    for (const Solve& s : solves) {
+      iterations += s.iterations, residual += s.residual, nodes += static_cast<double>(s.nodes);
+      max_iterations = std::max<double>(max_iterations, s.iterations);
+      max_residual = std::max<double>(max_residual, s.residual);
+    }
+    const double n = static_cast<double>(solves.size());
+    stats_ = {{"cg_iterations_mean", iterations / n},
+              {"cg_iterations_max", max_iterations},
+              {"cg_residual_mean", residual / n},
+              {"cg_residual_max", max_residual},
+              {"subgraph_nodes_mean", nodes / n}};
   }
 
   DiffusionOptions o_;
   std::shared_ptr<const Embedding> database_;
-  std::shared_ptr<const SparseMatrix> s_;
-  // Per-thread global -> local index of the query's subgraph (n entries, -1 between queries).
-  std::unique_ptr<tbb::enumerable_thread_specific<std::vector<int32_t>>> local_of_;
+  std::shared_ptr<const SparseMatrix> a_;  // raw affinity (renormalised truncation)
+  std::shared_ptr<const SparseMatrix> s_;  // global S (truncate = none, or renormalise = false)
+  std::shared_ptr<const KnnGraph> graph_;  // for the seeds' graph search
+  std::unique_ptr<tbb::enumerable_thread_specific<Scratch>> scratch_;
+  mutable std::map<std::string, double> stats_;  // of the last rerank()
 };
 
 const RegisterReranker kRegister(
     kName,
-    "truncated diffusion (Iscen et al. 2017): solve (I - alpha S) f = y by conjugate gradient "
-    "on the shortlist's subgraph of the database kNN graph, rank by f",
+    "truncated diffusion (Iscen et al. 2017): solve (I - alpha S_T) f = y by conjugate "
+    "gradient on the query's subgraph of the database kNN graph, renormalised, rank by f",
     {{"k", "50", "graph neighbours per database item"},
+     {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
      {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
      {"alpha", "0.99", "diffusion weight in [0, 1)"},
-     {"kq", "10", "query seeds: its kq most similar shortlist items"},
+     {"kq", "10", "query seeds: its kq nearest database items"},
+     {"seeds", "graph",
+      "where seeds come from: graph (the whole database, through the graph) or shortlist"},
      {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
      {"iterations", "20", "conjugate gradient: most iterations"},
      {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
-     {"mutual", "false", "keep only mutual kNN edges"},
-     {"truncate", "shortlist",
-      "subgraph solved on: shortlist, or neighbours (the shortlist and its graph neighbours)"}},
+     {"mutual", "true", "keep only mutual kNN edges"},
+     {"truncate", "neighbours",
+      "subgraph solved on: shortlist (with the seeds), neighbours (also their graph "
+      "neighbours), or none (the whole graph)"},
+     {"renormalise", "true",
+      "renormalise the affinity over the subgraph (false: copy entries of the global S)"}},
     [](const Params& p) { return std::make_unique<Diffusion>(read_options(p)); });
 
 }  // namespace

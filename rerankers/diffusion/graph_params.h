@@ -1,7 +1,7 @@
 #pragma once
-// The parameters diffusion and spectral ranking share: the database kNN graph (k), its
-// affinity a_ij = max(0, cos)^gamma (gamma, mutual), the diffusion weight alpha, the query
-// seeds (kq) and the embedding ranked in.
+// The parameters diffusion and spectral ranking share: the database kNN graph (k, and
+// graph = hnsw or exact), its affinity a_ij = max(0, cos)^gamma (gamma, mutual), the diffusion
+// weight alpha, the query seeds (kq) and the embedding ranked in.
 #include <string>
 
 #include "framework/error.h"
@@ -28,12 +28,15 @@ inline GraphRankOptions read_graph_rank_options(const Params& p, const std::stri
   };
   GraphRankOptions o;
   o.graph.k = p.get_int("k");
+  o.graph.method = p.get_string("graph");
   o.affinity.gamma = static_cast<float>(p.get_double("gamma"));
   o.affinity.mutual = p.get_bool("mutual");
   o.alpha = p.get_double("alpha");
   o.kq = p.get_int("kq");
   o.embedding = p.get_string("embedding");
   check(o.graph.k >= 1, "k must be >= 1, got " + std::to_string(o.graph.k));
+  check(o.graph.method == "hnsw" || o.graph.method == "exact",
+        "graph must be hnsw or exact, got '" + o.graph.method + "'");
   check(o.affinity.gamma > 0, "gamma must be > 0, got " + number_text(o.affinity.gamma));
   check(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1), got " + number_text(o.alpha));
   check(o.kq >= 1, "kq must be >= 1, got " + std::to_string(o.kq));

@@ -93,12 +93,13 @@ const RegisterReranker kRegister(
     "fast spectral ranking (Iscen et al. 2018): diffusion approximated by the top r eigenpairs "
     "of the database graph's S, scored as an r-dimensional inner product",
     {{"k", "50", "graph neighbours per database item"},
+     {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
      {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
      {"alpha", "0.99", "diffusion weight in [0, 1)"},
      {"rank", "100", "eigenpairs kept (r < database size)"},
      {"kq", "10", "query seeds: its kq most similar shortlist items"},
      {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
-     {"mutual", "false", "keep only mutual kNN edges"}},
+     {"mutual", "true", "keep only mutual kNN edges (as both reference codes)"}},
     [](const Params& p) { return std::make_unique<Spectral>(read_options(p)); });
 
 }  // namespace

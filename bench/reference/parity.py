@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Reference parity: hamster's re-rankers against the numpy/scipy implementations in this
+folder, written from the papers, on the same builds.
+
+    bench/reference/parity.py CONFIG [--hamster build/experiments/hamster] [--tolerance 0.002]
+
+Runs `hamster run CONFIG` and `hamster export CONFIG`, then re-ranks every build's exact
+Hamming shortlists with the reference of each re-ranker cell (its effective parameters
+read from the record), and prints mAP@k side by side (k: the config's first finite
+map_at). Graph re-rankers should use `graph: exact` in CONFIG: the references build the
+exact kNN graph. Exits 1 when any cell differs by more than the tolerance."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+
+import common
+import diffusion
+
+REFERENCES = {"diffusion": diffusion.rerank}
+
+
+def as_number(text):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return {"true": True, "false": False}.get(text, text)
+
+
+def latest_records(results_dir):
+    latest = {}
+    with open(os.path.join(results_dir, "results.jsonl")) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                latest[r["cell_key"]] = r
+    return list(latest.values())
+
+
+def export_folder(export_dir, cell):
+    build = cell.rsplit("/", 1)[0]
+    return os.path.join(export_dir, "".join("_" if c in "/(),=" else c for c in build))
+
+
+class Build:
+    """A build's export, with what several references share computed once."""
+
+    def __init__(self, folder, shortlist):
+        self.data = common.load_export(folder)
+        self.shortlists = common.hamming_shortlists(self.data["query_codes"],
+                                                    self.data["db_codes"], shortlist)
+        self.graphs = {}
+
+    def unit(self, embedding, side):
+        key = (embedding, side)
+        if key not in self.graphs:
+            name = {"feature": "features", "real": "real"}[embedding]
+            self.graphs[key] = common.unit_rows(self.data[f"{side}_{name}"])
+        return self.graphs[key]
+
+    def affinity(self, embedding, k, gamma, mutual):
+        key = ("affinity", embedding, k, gamma, mutual)
+        if key not in self.graphs:
+            knn_key = ("knn", embedding, k)
+            if knn_key not in self.graphs:
+                self.graphs[knn_key] = common.exact_knn(self.unit(embedding, "db"), k)
+            ids, sims = self.graphs[knn_key]
+            self.graphs[key] = common.affinity(ids, sims, gamma, mutual)
+        return self.graphs[key]
+
+
+def reference_rankings(build, name, params):
+    embedding = params.get("embedding", "feature")
+    queries, db = build.unit(embedding, "query"), build.unit(embedding, "db")
+    a = build.affinity(embedding, params["k"], params["gamma"], params["mutual"])
+    return REFERENCES[name](build.shortlists, queries, db, a, params)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("config")
+    ap.add_argument("--hamster", default="build/experiments/hamster")
+    ap.add_argument("--tolerance", type=float, default=0.002)
+    ap.add_argument("--export", default=None, help="export folder (default: beside results)")
+    ap.add_argument("--force", action="store_true", help="re-run finished cells (hamster run --force)")
+    args = ap.parse_args()
+
+    with open(args.config) as f:
+        config = yaml.safe_load(f)
+    # Where `hamster run` writes: the config's output folder (default results/) / its name.
+    results_dir = os.path.join(config.get("output", "results"), config["name"])
+    export_dir = args.export or results_dir + "-export"
+    subprocess.run([args.hamster, "run", args.config] + (["--force"] if args.force else []),
+                   check=True)
+    subprocess.run([args.hamster, "export", args.config, "--out", export_dir], check=True)
+    records = latest_records(results_dir)
+    shortlist = int(config["shortlist"])
+
+    builds, rows, worst = {}, [], 0.0
+    for r in records:
+        if r["reranker"] not in REFERENCES:
+            continue
+        metric = next(m for m in r["metric_order"] if m.startswith("mAP@") and m != "mAP@all")
+        k = int(metric[4:])
+        folder = export_folder(export_dir, r["cell"])
+        if folder not in builds:
+            builds[folder] = Build(folder, shortlist)
+        b = builds[folder]
+        params = {key: as_number(str(v)) for key, v in r["reranker_effective_params"].items()}
+        ranked = reference_rankings(b, r["reranker"], params)
+        ref = common.mean_average_precision(ranked, b.data["query_labels"].astype(bool),
+                                            b.data["db_labels"].astype(bool), k)
+        ours = r["metrics"][metric]
+        worst = max(worst, abs(ours - ref))
+        rows.append((r["hasher"], r["bits"], r["reranker_label"], metric, ours, ref))
+    if not rows:
+        sys.exit("parity: no cell of a re-ranker with a reference (" + ", ".join(REFERENCES) + ")")
+    print("| hasher | bits | re-ranker | metric | hamster | reference | difference |")
+    print("|---|---:|---|---|---:|---:|---:|")
+    for h, bits, label, metric, ours, ref in rows:
+        print(f"| {h} | {bits} | {label} | {metric} | {ours:.4f} | {ref:.4f} | {ours - ref:+.4f} |")
+    print(f"largest difference {worst:.4f} (tolerance {args.tolerance})")
+    sys.exit(1 if worst > args.tolerance else 0)
+
+
+if __name__ == "__main__":
+    main()
