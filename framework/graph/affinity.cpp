@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "framework/error.h"
 
@@ -43,16 +44,23 @@ SparseMatrix affinity_matrix(const KnnGraph& graph, const AffinityOptions& optio
   return a;
 }
 
-SparseMatrix normalised_affinity(const SparseMatrix& a) {
-  const Eigen::VectorXf degree = a * Eigen::VectorXf::Ones(a.cols());
-  Eigen::VectorXf scale(degree.size());
-  for (int64_t i = 0; i < degree.size(); ++i)
-    scale[i] = degree[i] > 0 ? 1 / std::sqrt(degree[i]) : 0;
-  SparseMatrix s = a;
-  for (int64_t i = 0; i < s.outerSize(); ++i)
-    for (SparseMatrix::InnerIterator it(s, i); it; ++it)
+void normalise_affinity_in_place(SparseMatrix& a) {
+  // Row sums are the degrees (A is symmetric), read straight off the compressed rows.
+  std::vector<float> scale(a.rows(), 0.0f);
+  for (int64_t i = 0; i < a.outerSize(); ++i) {
+    float degree = 0;
+    for (SparseMatrix::InnerIterator it(a, i); it; ++it) degree += it.value();
+    scale[i] = degree > 0 ? 1 / std::sqrt(degree) : 0;
+  }
+  for (int64_t i = 0; i < a.outerSize(); ++i)
+    for (SparseMatrix::InnerIterator it(a, i); it; ++it)
       // One product of the two scales, so s_ij and s_ji round alike and S stays symmetric.
       it.valueRef() *= scale[it.row()] * scale[it.col()];
+}
+
+SparseMatrix normalised_affinity(const SparseMatrix& a) {
+  SparseMatrix s = a;
+  normalise_affinity_in_place(s);
   return s;
 }
 

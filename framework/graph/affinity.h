@@ -22,5 +22,7 @@ SparseMatrix affinity_matrix(const KnnGraph& graph, const AffinityOptions& optio
 // S = D^-1/2 A D^-1/2 with d_i = sum_j a_ij. An isolated node (d_i = 0) keeps an empty row
 // and column instead of dividing by zero.
 SparseMatrix normalised_affinity(const SparseMatrix& a);
+// The same, in place (a query's subgraph in truncated diffusion).
+void normalise_affinity_in_place(SparseMatrix& a);
 
 }  // namespace hamster

@@ -19,20 +19,24 @@ CgResult conjugate_gradient(const SparseMatrix& s, float alpha, const Eigen::Vec
                             s.cols(), b.size(), x.size()));
   if (!(alpha >= 0 && alpha < 1))
     throw Error(fmt::format("conjugate_gradient: alpha = {} must be in [0, 1)", alpha));
-  const auto apply = [&](const Eigen::VectorXf& v) -> Eigen::VectorXf {
-    return v - alpha * (s * v);
+  // out = (I - alpha S) v, into a buffer kept across iterations (no allocation per step).
+  const auto apply = [&](const Eigen::VectorXf& v, Eigen::VectorXf& out) {
+    out.noalias() = s * v;
+    out = v - alpha * out;
   };
   const float b_norm = b.norm();
   if (b_norm == 0) {  // the solution is exactly zero
     x.setZero();
     return {};
   }
-  Eigen::VectorXf r = b - apply(x);
+  Eigen::VectorXf ap(n);
+  apply(x, ap);
+  Eigen::VectorXf r = b - ap;
   Eigen::VectorXf p = r;
   float rr = r.squaredNorm();
   CgResult result;
   while (result.iterations < max_iter && std::sqrt(rr) > tol * b_norm) {
-    const Eigen::VectorXf ap = apply(p);
+    apply(p, ap);
     const float step = rr / p.dot(ap);
     x += step * p;
     r -= step * ap;
@@ -42,7 +46,8 @@ CgResult conjugate_gradient(const SparseMatrix& s, float alpha, const Eigen::Vec
     ++result.iterations;
   }
   // The recurrence drifts from the true residual in float: report the true one.
-  result.residual = (b - apply(x)).norm() / b_norm;
+  apply(x, ap);
+  result.residual = (b - ap).norm() / b_norm;
   return result;
 }
 

@@ -172,7 +172,7 @@ class Diffusion final : public Reranker {
     for (const Neighbour& e : y_entries) t.add(e.id);
     if (o_.truncate == "neighbours") t.add_neighbours(graph);
     SparseMatrix s_t = t.submatrix(graph);
-    if (a_) s_t = normalised_affinity(s_t);
+    if (a_) normalise_affinity_in_place(s_t);
     Eigen::VectorXf y = Eigen::VectorXf::Zero(t.size());
     for (const Neighbour& e : y_entries) y[t.add(e.id)] = e.similarity;
     Eigen::VectorXf f = Eigen::VectorXf::Zero(t.size());
