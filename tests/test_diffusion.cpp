@@ -463,7 +463,7 @@ TEST_CASE("diffusion and spectral prepared on one store build the kNN graph once
   const Manifolds db = rings(60, 1);
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
-  auto diffusion = make("diffusion", {{"k", "8"}});
+  auto diffusion = make("diffusion", {{"k", "8"}, {"mutual", "false"}});
   auto spectral = make("spectral", {{"k", "8"}, {"rank", "20"}});
   diffusion->prepare(ctx);
   spectral->prepare(ctx);

@@ -99,7 +99,7 @@ const RegisterReranker kRegister(
      {"rank", "100", "eigenpairs kept (r < database size)"},
      {"kq", "10", "query seeds: its kq most similar shortlist items"},
      {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
-     {"mutual", "true", "keep only mutual kNN edges (as both reference codes)"}},
+     {"mutual", "false", "keep only mutual kNN edges"}},
     [](const Params& p) { return std::make_unique<Spectral>(read_options(p)); });
 
 }  // namespace
