@@ -56,24 +56,24 @@ class Build:
         self.data = common.load_export(folder)
         self.shortlists = common.hamming_shortlists(self.data["query_codes"],
                                                     self.data["db_codes"], shortlist)
-        self.graphs = {}
+        self.cache = {}
 
     def unit(self, embedding, side):
         key = (embedding, side)
-        if key not in self.graphs:
+        if key not in self.cache:
             name = {"feature": "features", "real": "real"}[embedding]
-            self.graphs[key] = common.unit_rows(self.data[f"{side}_{name}"])
-        return self.graphs[key]
+            self.cache[key] = common.unit_rows(self.data[f"{side}_{name}"])
+        return self.cache[key]
 
     def affinity(self, embedding, k, gamma, mutual):
         key = ("affinity", embedding, k, gamma, mutual)
-        if key not in self.graphs:
+        if key not in self.cache:
             knn_key = ("knn", embedding, k)
-            if knn_key not in self.graphs:
-                self.graphs[knn_key] = common.exact_knn(self.unit(embedding, "db"), k)
-            ids, sims = self.graphs[knn_key]
-            self.graphs[key] = common.affinity(ids, sims, gamma, mutual)
-        return self.graphs[key]
+            if knn_key not in self.cache:
+                self.cache[knn_key] = common.exact_knn(self.unit(embedding, "db"), k)
+            ids, sims = self.cache[knn_key]
+            self.cache[key] = common.affinity(ids, sims, gamma, mutual)
+        return self.cache[key]
 
 
 def reference_rankings(build, name, params):

@@ -543,8 +543,8 @@ int export_dataset(const ExperimentConfig& c, const CellFilter& filter, const fs
 
 }  // namespace
 
-int export_encodings(const ExperimentConfig& config, const std::string& filter, const fs::path& out,
-                     std::ostream& stream) {
+int export_encodings(const ExperimentConfig& config, const std::string& filter,
+                     const fs::path& out, std::ostream& stream) {
   Logger log(stream);
   const CellFilter parsed(filter);
   int exported = 0;

@@ -80,9 +80,8 @@ std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
                                                     const KnnGraphOptions& graph,
                                                     const AffinityOptions& affinity) {
   return ctx.artefacts.get<SparseMatrix>(affinity_key(ctx, which, graph, affinity), [&] {
-    SparseMatrix s = normalised_affinity(*shared_raw_affinity(ctx, which, graph, affinity));
-    s.makeCompressed();
-    return s;
+    // A copy of the compressed A, so compressed too (Subgraph reads the arrays directly).
+    return normalised_affinity(*shared_raw_affinity(ctx, which, graph, affinity));
   });
 }
 

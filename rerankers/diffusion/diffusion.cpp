@@ -64,6 +64,11 @@ DiffusionOptions read_options(const Params& p) {
   return o;
 }
 
+struct WeightedId {
+  int64_t id;
+  float weight;
+};
+
 // What one query's solve leaves for the record.
 struct Solve {
   int iterations = 0;
@@ -97,36 +102,39 @@ class Diffusion final : public Reranker {
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!scratch_) throw Error(std::string(kName) + ": rerank() before prepare()");
-    const Embedding& q = query_embedding(queries, o_.embedding);
     std::vector<Solve> solves(lists.size());
-    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
-      const Eigen::RowVectorXf query = normalised_query(q, i, *database_, kName);
-      return scores(query, shortlist_similarities(query, *database_, list, kName), list, solves[i]);
-    });
+    rerank_by_similarities(
+        queries, lists, o_.embedding, *database_, kName,
+        [&](int64_t i, const Eigen::RowVectorXf& query, const std::vector<float>& sims,
+            const Shortlist& list) { return scores(query, sims, list, solves[i]); });
     summarise(solves);
   }
 
   std::map<std::string, double> diagnostics() const override { return stats_; }
 
  private:
-  std::vector<Neighbour> seeds(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
-                               const Shortlist& list, Scratch& scratch) const {
+  // The query's kq nearest database items: from the shortlist (seeds = shortlist), through
+  // the hnsw graph (graph_ set), or by a scan (exact graph); weighted max(0, cos)^gamma,
+  // zero weights left out.
+  std::vector<WeightedId> seeds(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
+                                const Shortlist& list, Scratch& scratch) const {
+    const auto from_shortlist = [&](int count) {
+      std::vector<Neighbour> out;
+      for (const Seed& s : query_seeds(sims, count, 1.0f))
+        out.push_back({list.ids[s.position], sims[s.position]});
+      return out;
+    };
     std::vector<Neighbour> nearest;
-    if (!o_.graph_seeds || o_.graph.method == "exact") {
-      if (!o_.graph_seeds) {
-        for (const Seed& s : query_seeds(sims, o_.kq, 1.0f))
-          nearest.push_back({list.ids[s.position], sims[s.position]});
-      } else {
-        nearest = nearest_by_scan(query, *database_, o_.kq);
-      }
-    } else {
+    if (!o_.graph_seeds) {
+      nearest = from_shortlist(o_.kq);
+    } else if (graph_) {
       const int beam = std::max(o_.kq, kSearchBeam);
-      std::vector<Neighbour> entries;
-      for (const Seed& s : query_seeds(sims, beam, 1.0f))
-        entries.push_back({list.ids[s.position], sims[s.position]});
-      nearest = nearest_by_graph(query, *database_, *graph_, entries, o_.kq, beam, scratch.marks);
+      nearest = nearest_by_graph(query, *database_, *graph_, from_shortlist(beam), o_.kq, beam,
+                                 scratch.marks);
+    } else {
+      nearest = nearest_by_scan(query, *database_, o_.kq);
     }
-    std::vector<Neighbour> out;  // weight max(0, cos)^gamma; zero weights left out
+    std::vector<WeightedId> out;
     for (const Neighbour& n : nearest) {
       const float w = std::pow(std::max(0.0f, n.similarity), o_.affinity.gamma);
       if (w > 0) out.push_back({n.id, w});
@@ -139,7 +147,7 @@ class Diffusion final : public Reranker {
   std::vector<float> scores(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
                             const Shortlist& list, Solve& solve) const {
     Scratch& scratch = scratch_->local();
-    const std::vector<Neighbour> y_entries = seeds(query, sims, list, scratch);
+    const std::vector<WeightedId> y_entries = seeds(query, sims, list, scratch);
     std::vector<float> f_of(list.ids.size(), 0.0f);
     if (!y_entries.empty()) {
       if (o_.truncate == "none")
@@ -152,10 +160,10 @@ class Diffusion final : public Reranker {
     return out;
   }
 
-  void solve_global(const std::vector<Neighbour>& y_entries, const Shortlist& list,
+  void solve_global(const std::vector<WeightedId>& y_entries, const Shortlist& list,
                     std::vector<float>& f_of, Solve& solve) const {
     Eigen::VectorXf y = Eigen::VectorXf::Zero(s_->rows());
-    for (const Neighbour& e : y_entries) y[e.id] = e.similarity;
+    for (const WeightedId& e : y_entries) y[e.id] = e.weight;
     Eigen::VectorXf f = Eigen::VectorXf::Zero(y.size());
     const CgResult r =
         conjugate_gradient(*s_, static_cast<float>(o_.alpha), y, f, o_.tol, o_.iterations);
@@ -163,18 +171,19 @@ class Diffusion final : public Reranker {
     for (size_t i = 0; i < f_of.size(); ++i) f_of[i] = f[list.ids[i]];
   }
 
-  void solve_truncated(const std::vector<Neighbour>& y_entries, const Shortlist& list,
+  void solve_truncated(const std::vector<WeightedId>& y_entries, const Shortlist& list,
                        Scratch& scratch, std::vector<float>& f_of, Solve& solve) const {
     const SparseMatrix& graph = a_ ? *a_ : *s_;
     Subgraph t(scratch.local_of);
     std::vector<int32_t> local(list.ids.size());
     for (size_t i = 0; i < local.size(); ++i) local[i] = t.add(list.ids[i]);
-    for (const Neighbour& e : y_entries) t.add(e.id);
+    std::vector<int32_t> seed_local(y_entries.size());
+    for (size_t i = 0; i < seed_local.size(); ++i) seed_local[i] = t.add(y_entries[i].id);
     if (o_.truncate == "neighbours") t.add_neighbours(graph);
     SparseMatrix s_t = t.submatrix(graph);
     if (a_) normalise_affinity_in_place(s_t);
     Eigen::VectorXf y = Eigen::VectorXf::Zero(t.size());
-    for (const Neighbour& e : y_entries) y[t.add(e.id)] = e.similarity;
+    for (size_t i = 0; i < seed_local.size(); ++i) y[seed_local[i]] = y_entries[i].weight;
     Eigen::VectorXf f = Eigen::VectorXf::Zero(t.size());
     const CgResult r =
         conjugate_gradient(s_t, static_cast<float>(o_.alpha), y, f, o_.tol, o_.iterations);

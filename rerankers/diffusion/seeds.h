@@ -1,9 +1,9 @@
 #pragma once
 // The query side of diffusion and spectral ranking (Iscen et al., CVPR 2017 and 2018). The
 // query is not a node of the database graph, so it enters as a seed vector y over its kq
-// nearest database items: y_j = max(0, cos(q, x_j))^gamma. Those neighbours are taken from
-// the query's shortlist (L x D work, no search over the database): the kq most
-// cosine-similar shortlist items.
+// nearest database items: y_j = max(0, cos(q, x_j))^gamma. Spectral takes those neighbours
+// from the query's shortlist (L x D work, no search over the database): the kq most
+// cosine-similar shortlist items; diffusion searches the whole database (graph_search.h).
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -74,8 +74,8 @@ inline std::vector<Seed> query_seeds(const std::vector<float>& sims, int kq, flo
   return seeds;
 }
 
-// Re-ranks every shortlist by score(sims, list), sims being the cosine similarities of the
-// query's `embedding` row (unit norm) to its shortlist items in the row-normalised database.
+// Re-ranks every shortlist by score(i, query, sims, list): query i's `embedding` row (unit
+// norm) and its cosine similarities to its shortlist items in the row-normalised database.
 // Errors name `owner`.
 template <class ScoreFn>
 void rerank_by_similarities(const Encoded& queries, std::vector<Shortlist>& lists,
@@ -84,7 +84,7 @@ void rerank_by_similarities(const Encoded& queries, std::vector<Shortlist>& list
   const Embedding& q = query_embedding(queries, embedding);
   rerank_each(lists, [&](int64_t i, const Shortlist& list) {
     const Eigen::RowVectorXf query = normalised_query(q, i, database, owner);
-    return score(shortlist_similarities(query, database, list, owner), list);
+    return score(i, query, shortlist_similarities(query, database, list, owner), list);
   });
 }
 

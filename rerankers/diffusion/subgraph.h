@@ -32,14 +32,9 @@ class Subgraph {
 
   // Adds every graph neighbour (non-zero of s's row) of the nodes in T now.
   void add_neighbours(const SparseMatrix& s) {
-    const auto* outer = s.outerIndexPtr();
-    const auto* inner = s.innerIndexPtr();
     const size_t before = nodes_.size();
-    constexpr size_t kAhead = 4;  // rows prefetched ahead, as in submatrix()
-    for (size_t i = 0; i < before; ++i) {
-      if (i + kAhead < before) __builtin_prefetch(inner + outer[nodes_[i + kAhead]]);
-      for (auto e = outer[nodes_[i]]; e < outer[nodes_[i] + 1]; ++e) add(inner[e]);
-    }
+    for (size_t i = 0; i < before; ++i)
+      for (SparseMatrix::InnerIterator it(s, nodes_[i]); it; ++it) add(it.col());
   }
 
   int64_t size() const { return static_cast<int64_t>(nodes_.size()); }

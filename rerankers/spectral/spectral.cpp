@@ -66,9 +66,9 @@ class Spectral final : public Reranker {
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!psi_) throw Error(std::string(kName) + ": rerank() before prepare()");
-    rerank_by_similarities(
-        queries, lists, o_.embedding, *database_, kName,
-        [&](const std::vector<float>& sims, const Shortlist& list) { return scores(sims, list); });
+    rerank_by_similarities(queries, lists, o_.embedding, *database_, kName,
+                           [&](int64_t, const Eigen::RowVectorXf&, const std::vector<float>& sims,
+                               const Shortlist& list) { return scores(sims, list); });
   }
 
  private:
