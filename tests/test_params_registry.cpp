@@ -9,12 +9,12 @@ using namespace hamster;
 
 TEST_CASE("registry lists every built-in plugin") {
   // If a plugin's object file were dropped by the linker, it would vanish from here.
-  CHECK(HasherRegistry::instance().names() ==
-        std::vector<std::string>{"csq", "dpsh", "dsdh", "dsh", "greedyhash", "hashnet", "itq",
-                                 "lsh", "orthohash"});
+  CHECK(HasherRegistry::instance().names() == std::vector<std::string>{"csq", "dpsh", "dsdh", "dsh",
+                                                                       "greedyhash", "hashnet",
+                                                                       "itq", "lsh", "orthohash"});
   CHECK(RerankerRegistry::instance().names() ==
         std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
-                                 "kreciprocal", "none", "spectral"});
+                                 "gnn", "kreciprocal", "none", "spectral"});
 }
 
 TEST_CASE("unknown plugin names the known ones") {

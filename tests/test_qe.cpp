@@ -236,7 +236,7 @@ TEST_CASE("qe and kreciprocal results do not depend on the thread count") {
   const Encoded q = encoded(points.bottomRows(30));
   const auto lists = random_lists(30, 400, 150, 13);
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> plugins = {
-      {"aqe", {}}, {"alpha_qe", {}}, {"dba", {{"qe_n", "3"}}}, {"kreciprocal", {}}};
+      {"aqe", {}}, {"alpha_qe", {}}, {"dba", {{"qe_n", "3"}}}, {"kreciprocal", {}}, {"gnn", {}}};
   for (const auto& plugin : plugins) {
     // Not a structured binding: CAPTURE's lambda cannot name one before C++20 (clang).
     const std::string& name = plugin.first;

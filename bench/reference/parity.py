@@ -20,8 +20,8 @@ import yaml
 
 import common
 import diffusion
-
-REFERENCES = {"diffusion": diffusion.rerank}
+import gnn
+import kreciprocal
 
 
 def as_number(text):
@@ -76,11 +76,31 @@ class Build:
         return self.cache[key]
 
 
+def graph_reference(rerank):
+    """A reference that needs the exact kNN graph's affinity."""
+    def run(build, queries, db, params):
+        a = build.affinity(params.get("embedding", "feature"), params["k"], params["gamma"],
+                           params["mutual"])
+        return rerank(build.shortlists, queries, db, a, params)
+    return run
+
+
+def shortlist_reference(rerank):
+    """A reference that works on each query and its shortlist alone."""
+    return lambda build, queries, db, params: rerank(build.shortlists, queries, db, params)
+
+
+REFERENCES = {
+    "diffusion": graph_reference(diffusion.rerank),
+    "kreciprocal": shortlist_reference(kreciprocal.rerank),
+    "gnn": shortlist_reference(gnn.rerank),
+}
+
+
 def reference_rankings(build, name, params):
     embedding = params.get("embedding", "feature")
     queries, db = build.unit(embedding, "query"), build.unit(embedding, "db")
-    a = build.affinity(embedding, params["k"], params["gamma"], params["mutual"])
-    return REFERENCES[name](build.shortlists, queries, db, a, params)
+    return REFERENCES[name](build, queries, db, params)
 
 
 def main():

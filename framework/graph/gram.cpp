@@ -1,0 +1,34 @@
+#include "framework/graph/gram.h"
+
+#include <cblas.h>
+#include <dlfcn.h>
+
+#include <mutex>
+
+namespace hamster {
+namespace {
+
+// Debian's pthread OpenBLAS would start its own threads inside each TBB task.
+void keep_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    using SetThreads = void (*)(int);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+      set(1);
+  });
+}
+
+}  // namespace
+
+void gram(const RowMatrix& x, RowMatrix& s) {
+  keep_blas_single_threaded();
+  const int n = static_cast<int>(x.rows()), d = static_cast<int>(x.cols());
+  s.resize(n, n);
+  if (n == 0) return;
+  // Row-major lower triangle of x x^T; the upper one is mirrored from it.
+  cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, n, d, 1.0f, x.data(), d, 0.0f, s.data(), n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < i; ++j) s(j, i) = s(i, j);
+}
+
+}  // namespace hamster
