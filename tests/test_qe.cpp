@@ -219,6 +219,9 @@ TEST_CASE("qe parameter errors name the plugin and the parameter") {
         }) == "dba: k must be in [1, 50] (the shared graph's k), got 0");
   CHECK(error_message([] { make("dba", {{"alpha", "-1"}}); }) == "dba: alpha must be >= 0, got -1");
   CHECK(error_message([] { make("dba", {{"qe_n", "-2"}}); }) == "dba: qe_n must be >= 0, got -2");
+  CHECK(error_message([] {
+          make("dba", {{"graph", "ivf"}});
+        }) == "dba: graph must be hnsw or exact, got 'ivf'");
   // Queries of another dimension than the database.
   const Encoded db = encoded(rows_at_degrees({0, 10}));
   const Encoded q = encoded(random_rows(1, 3, 1));

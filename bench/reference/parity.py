@@ -20,6 +20,7 @@ import yaml
 
 import common
 import diffusion
+import expansion
 import gnn
 import kreciprocal
 
@@ -65,13 +66,16 @@ class Build:
             self.cache[key] = common.unit_rows(self.data[f"{side}_{name}"])
         return self.cache[key]
 
+    def knn(self, embedding, k):
+        key = ("knn", embedding, k)
+        if key not in self.cache:
+            self.cache[key] = common.exact_knn(self.unit(embedding, "db"), k)
+        return self.cache[key]
+
     def affinity(self, embedding, k, gamma, mutual):
         key = ("affinity", embedding, k, gamma, mutual)
         if key not in self.cache:
-            knn_key = ("knn", embedding, k)
-            if knn_key not in self.cache:
-                self.cache[knn_key] = common.exact_knn(self.unit(embedding, "db"), k)
-            ids, sims = self.cache[knn_key]
+            ids, sims = self.knn(embedding, k)
             self.cache[key] = common.affinity(ids, sims, gamma, mutual)
         return self.cache[key]
 
@@ -90,7 +94,15 @@ def shortlist_reference(rerank):
     return lambda build, queries, db, params: rerank(build.shortlists, queries, db, params)
 
 
+def dba_reference(build, queries, db, params):
+    # The shared graph's k (50) is what hamster's dba reads its first k rows from.
+    knn = build.knn(params.get("embedding", "feature"), 50)
+    return expansion.dba(build.shortlists, queries, db, knn, params)
+
+
 REFERENCES = {
+    "alpha_qe": shortlist_reference(expansion.alpha_qe),
+    "dba": dba_reference,
     "diffusion": graph_reference(diffusion.rerank),
     "kreciprocal": shortlist_reference(kreciprocal.rerank),
     "gnn": shortlist_reference(gnn.rerank),

@@ -13,7 +13,14 @@ namespace hamster {
 namespace {
 
 // The graph every graph re-ranker of a build shares; dba reads the first k of its rows.
+// `graph: exact` swaps in the exact graph (the reference scripts' graph).
 const KnnGraphOptions kGraph{};
+
+KnnGraphOptions graph_options(const std::string& method) {
+  KnnGraphOptions o = kGraph;
+  o.method = method;
+  return o;
+}
 
 Embedding augmented_database(const Embedding& x, const KnnGraph& graph, int k, float alpha) {
   if (graph.n != x.rows())
@@ -37,25 +44,29 @@ Embedding augmented_database(const Embedding& x, const KnnGraph& graph, int k, f
 
 class DbaRerank final : public qe::ExpansionRerank {
  public:
-  DbaRerank(std::string embedding, int k, float alpha, int qe_n)
-      : ExpansionRerank("dba", std::move(embedding), qe_n, alpha), k_(k), alpha_(alpha) {}
+  DbaRerank(std::string embedding, int k, float alpha, int qe_n, const std::string& graph)
+      : ExpansionRerank("dba", std::move(embedding), qe_n, alpha),
+        k_(k),
+        alpha_(alpha),
+        graph_(graph_options(graph)) {}
 
  private:
   std::shared_ptr<const Embedding> expansion_database(const RerankContext& ctx) override {
-    auto graph = shared_knn_graph(ctx, embedding(), kGraph);
+    auto graph = shared_knn_graph(ctx, embedding(), graph_);
     if (k_ > graph->k)
       throw Error("dba: k must be <= the shared graph's k (" + std::to_string(graph->k) +
                   "), got " + std::to_string(k_));
     auto x = shared_normalised(ctx, embedding());
     // Memory only: rebuilding is one pass over the graph, cheaper than reading 4 n D bytes.
     const std::string key = "dba-k" + std::to_string(k_) + "-alpha" + qe::key_number(alpha_) + "-" +
-                            knn_graph_key(ctx, embedding(), kGraph);
+                            knn_graph_key(ctx, embedding(), graph_);
     return ctx.artefacts.get<Embedding>(key,
                                         [&] { return augmented_database(*x, *graph, k_, alpha_); });
   }
 
   int k_;
   float alpha_;
+  KnnGraphOptions graph_;
 };
 
 const RegisterReranker kRegisterDba(
@@ -63,6 +74,7 @@ const RegisterReranker kRegisterDba(
     {{"k", "10", "graph neighbours added to each database item (<= the shared graph's 50)"},
      {"alpha", "3", "similarity exponent of each neighbour's weight (>= 0; 0 = plain average)"},
      {"qe_n", "0", "if > 0, also alpha-QE of the query with this many augmented items"},
+     {"graph", "hnsw", "hnsw (the shared approximate graph) or exact (brute force)"},
      qe::embedding_spec()},
     [](const Params& p) {
       const int k = p.get_int("k");
@@ -73,8 +85,11 @@ const RegisterReranker kRegisterDba(
       if (alpha < 0) throw Error("dba: alpha must be >= 0, got " + p.get_string("alpha"));
       const int qe_n = p.get_int("qe_n");
       if (qe_n < 0) throw Error("dba: qe_n must be >= 0, got " + std::to_string(qe_n));
+      const std::string graph = p.get_string("graph");
+      if (graph != "hnsw" && graph != "exact")
+        throw Error("dba: graph must be hnsw or exact, got '" + graph + "'");
       return std::make_unique<DbaRerank>(qe::embedding_param(p, "dba"), k,
-                                         static_cast<float>(alpha), qe_n);
+                                         static_cast<float>(alpha), qe_n, graph);
     });
 
 }  // namespace
