@@ -14,7 +14,7 @@ TEST_CASE("registry lists every built-in plugin") {
                                                                        "itq", "lsh", "orthohash"});
   CHECK(RerankerRegistry::instance().names() ==
         std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
-                                 "gnn", "kreciprocal", "none", "spectral"});
+                                 "gnn", "kreciprocal", "none", "offline_diffusion", "spectral"});
 }
 
 TEST_CASE("unknown plugin names the known ones") {

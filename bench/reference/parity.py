@@ -23,6 +23,7 @@ import diffusion
 import expansion
 import gnn
 import kreciprocal
+import offline_diffusion
 
 
 def as_number(text):
@@ -104,6 +105,7 @@ REFERENCES = {
     "alpha_qe": shortlist_reference(expansion.alpha_qe),
     "dba": dba_reference,
     "diffusion": graph_reference(diffusion.rerank),
+    "offline_diffusion": graph_reference(offline_diffusion.rerank),
     "kreciprocal": shortlist_reference(kreciprocal.rerank),
     "gnn": shortlist_reference(gnn.rerank),
 }

@@ -31,4 +31,14 @@ void gram(const RowMatrix& x, RowMatrix& s) {
     for (int j = 0; j < i; ++j) s(j, i) = s(i, j);
 }
 
+void cross_products(const RowMatrix& a, const RowMatrix& b, RowMatrix& out) {
+  keep_blas_single_threaded();
+  const int m = static_cast<int>(a.rows()), n = static_cast<int>(b.rows());
+  const int d = static_cast<int>(a.cols());
+  out.resize(m, n);
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f, a.data(), d, b.data(), d,
+              0.0f, out.data(), n);
+}
+
 }  // namespace hamster

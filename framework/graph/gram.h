@@ -13,4 +13,7 @@ using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 // single-threaded: callers parallelise around it.
 void gram(const RowMatrix& x, RowMatrix& out);
 
+// out = a b^T (every cosine between a's rows and b's, for unit rows).
+void cross_products(const RowMatrix& a, const RowMatrix& b, RowMatrix& out);
+
 }  // namespace hamster

@@ -21,8 +21,7 @@
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
 #include "rerankers/diffusion/graph_params.h"
-#include "rerankers/diffusion/graph_search.h"
-#include "rerankers/diffusion/seeds.h"
+#include "rerankers/diffusion/query_neighbours.h"
 #include "rerankers/diffusion/subgraph.h"
 #include "rerankers/score_sort.h"
 
@@ -30,8 +29,6 @@ namespace hamster {
 namespace {
 
 const char* const kName = "diffusion";
-// Beam of the graph search for seeds; its entries are the shortlist's most similar items.
-constexpr int kSearchBeam = 32;
 
 struct DiffusionOptions : GraphRankOptions {
   float tol = 1e-6f;
@@ -63,11 +60,6 @@ DiffusionOptions read_options(const Params& p) {
   o.graph_seeds = seeds == "graph";
   return o;
 }
-
-struct WeightedId {
-  int64_t id;
-  float weight;
-};
 
 // What one query's solve leaves for the record.
 struct Solve {
@@ -113,41 +105,14 @@ class Diffusion final : public Reranker {
   std::map<std::string, double> diagnostics() const override { return stats_; }
 
  private:
-  // The query's kq nearest database items: from the shortlist (seeds = shortlist), through
-  // the hnsw graph (graph_ set), or by a scan (exact graph); weighted max(0, cos)^gamma,
-  // zero weights left out.
-  std::vector<WeightedId> seeds(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
-                                const Shortlist& list, Scratch& scratch) const {
-    const auto from_shortlist = [&](int count) {
-      std::vector<Neighbour> out;
-      for (const Seed& s : query_seeds(sims, count, 1.0f))
-        out.push_back({list.ids[s.position], sims[s.position]});
-      return out;
-    };
-    std::vector<Neighbour> nearest;
-    if (!o_.graph_seeds) {
-      nearest = from_shortlist(o_.kq);
-    } else if (graph_) {
-      const int beam = std::max(o_.kq, kSearchBeam);
-      nearest = nearest_by_graph(query, *database_, *graph_, from_shortlist(beam), o_.kq, beam,
-                                 scratch.marks);
-    } else {
-      nearest = nearest_by_scan(query, *database_, o_.kq);
-    }
-    std::vector<WeightedId> out;
-    for (const Neighbour& n : nearest) {
-      const float w = std::pow(std::max(0.0f, n.similarity), o_.affinity.gamma);
-      if (w > 0) out.push_back({n.id, w});
-    }
-    return out;
-  }
-
   // Per shortlist position: -f where f > 0, else 2 - cos (after every reached item, in
   // cosine order).
   std::vector<float> scores(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
                             const Shortlist& list, Solve& solve) const {
     Scratch& scratch = scratch_->local();
-    const std::vector<WeightedId> y_entries = seeds(query, sims, list, scratch);
+    const std::vector<WeightedId> y_entries =
+        query_neighbours(query, *database_, graph_.get(), sims, list, o_.kq, o_.affinity.gamma,
+                         !o_.graph_seeds, scratch.marks);
     std::vector<float> f_of(list.ids.size(), 0.0f);
     if (!y_entries.empty()) {
       if (o_.truncate == "none")
