@@ -30,6 +30,7 @@
 #include "rerankers/diffusion/graph_params.h"
 #include "rerankers/diffusion/query_neighbours.h"
 #include "rerankers/diffusion/subgraph.h"
+#include "rerankers/score_sort.h"
 
 namespace hamster {
 namespace {
@@ -92,24 +93,31 @@ std::vector<std::vector<int32_t>> nearest_by_scan_all(const Embedding& x, int co
 }
 
 // Item j's `count` most similar items among those within two graph hops (three when two give
-// fewer than `count`), itself first.
+// fewer than `count`), itself first. The hops are walked first and the cosines computed
+// after, with rows prefetched ahead: the candidates' rows lie scattered over the database.
 std::vector<int32_t> nearest_by_hops(const Embedding& x, const KnnGraph& graph, int64_t j,
                                      int count, VisitMarks& marks) {
   marks.next_query(graph.n);
-  std::vector<Neighbour> found = {{j, 2}};  // itself first
+  std::vector<int32_t> ids = {static_cast<int32_t>(j)};
   marks.visit(j);
   size_t hop_begin = 0;
-  for (int hop = 0; hop < 3 && (hop < 2 || found.size() < static_cast<size_t>(count)); ++hop) {
-    const size_t hop_end = found.size();
+  for (int hop = 0; hop < 3 && (hop < 2 || ids.size() < static_cast<size_t>(count)); ++hop) {
+    const size_t hop_end = ids.size();
     for (size_t i = hop_begin; i < hop_end; ++i) {
-      const int32_t* row = graph.neighbours(found[i].id);
+      const int32_t* row = graph.neighbours(ids[i]);
       for (int t = 0; t < graph.k; ++t)
-        if (marks.visit(row[t])) found.push_back({row[t], x.row(j).dot(x.row(row[t]))});
+        if (marks.visit(row[t])) ids.push_back(row[t]);
     }
     hop_begin = hop_end;
   }
+  std::vector<float> sims(ids.size());
+  dot_rows(x, x.row(j), ids, sims.data());
+  std::vector<Neighbour> found(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) found[i] = {ids[i], sims[i]};
+  found[0].similarity = 2;  // itself first
   const size_t top = std::min(found.size(), static_cast<size_t>(count));
-  std::partial_sort(found.begin(), found.begin() + top, found.end(), better);
+  std::nth_element(found.begin(), found.begin() + (top - 1), found.end(), better);
+  std::sort(found.begin(), found.begin() + top, better);
   std::vector<int32_t> out(top);
   for (size_t t = 0; t < top; ++t) out[t] = static_cast<int32_t>(found[t].id);
   return out;
