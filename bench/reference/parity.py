@@ -3,6 +3,7 @@
 folder, written from the papers, on the same builds.
 
     bench/reference/parity.py CONFIG [--hamster build/experiments/hamster] [--tolerance 0.002]
+                              [--rerankers diffusion,gnn] [--force] [--export DIR]
 
 Runs `hamster run CONFIG` and `hamster export CONFIG`, then re-ranks every build's exact
 Hamming shortlists with the reference of each re-ranker cell (its effective parameters
@@ -124,6 +125,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.002)
     ap.add_argument("--export", default=None, help="export folder (default: beside results)")
     ap.add_argument("--force", action="store_true", help="re-run finished cells (hamster run --force)")
+    ap.add_argument("--rerankers", default=None,
+                    help="compare only these re-rankers (comma-separated names)")
     args = ap.parse_args()
 
     with open(args.config) as f:
@@ -138,8 +141,9 @@ def main():
     shortlist = int(config["shortlist"])
 
     builds, rows, worst = {}, [], 0.0
+    only = set(args.rerankers.split(",")) if args.rerankers else None
     for r in records:
-        if r["reranker"] not in REFERENCES:
+        if r["reranker"] not in REFERENCES or (only and r["reranker"] not in only):
             continue
         metric = next(m for m in r["metric_order"] if m.startswith("mAP@") and m != "mAP@all")
         k = int(metric[4:])
