@@ -49,6 +49,23 @@ ExperimentConfig tiny_experiment(const fs::path& root) {
   return parse_config(yaml.str(), "tiny.yaml");
 }
 
+TEST_CASE("runner: the progress line shows the first configured metric, never one not computed") {
+  const fs::path root = test::fresh_temp_dir("runner-headline");
+  const Dataset d = test::synthetic_images(60, 10, 9);
+  test::write_fashion_mnist_dir(d, 500, root / "data");
+  const std::string yaml =
+      "name: headline\ndataset: {name: fashion-mnist, path: " + (root / "data").string() +
+      "}\nprotocol: stratified\nsplit: {query_per_class: 5, "
+      "train_per_class: 20}\nbits: [16]\nshortlist: 100\nhashers: [lsh]\n"
+      "rerankers: [none]\nmetrics: {map_at: [100], precision_at: [10], recall_at: "
+      "[100]}\noutput: " +
+      (root / "results").string() + "\n";
+  std::ostringstream log;
+  REQUIRE(run_experiment(parse_config(yaml, "headline.yaml"), {}, log) == 1);
+  CHECK(log.str().find("cell 1/1 lsh/16b/seed0/none: mAP@100 0.") != std::string::npos);
+  CHECK(log.str().find("mAP@all") == std::string::npos);
+}
+
 std::vector<nlohmann::json> records(const fs::path& dir) {
   std::vector<nlohmann::json> out;
   std::ifstream in(dir / "results.jsonl");
@@ -222,7 +239,9 @@ TEST_CASE("runner: a crash leaves a resumable state - corrupt records are named"
   fs::remove_all(root);
 }
 
-TEST_CASE("runner: each build is evaluated as soon as its model is stored - a failed fit keeps the others' records") {
+TEST_CASE(
+    "runner: each build is evaluated as soon as its model is stored - a failed fit keeps the "
+    "others' records") {
   const fs::path root = test::fresh_temp_dir("runner-eager");
   ExperimentConfig c = tiny_experiment(root);
   c.parallel_fits = 1;  // one fit after the other, LSH's first: the order below is fixed
@@ -248,8 +267,7 @@ TEST_CASE("runner: each build is evaluated as soon as its model is stored - a fa
   std::ofstream(checkpoint) << "not a checkpoint";
   std::ostringstream second;
   const std::string unreadable = checkpoint.string() + ": cannot read the checkpoint";
-  CHECK_THROWS_WITH_AS(run_experiment(c, {}, second), doctest::Contains(unreadable.c_str()),
-                       Error);
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, second), doctest::Contains(unreadable.c_str()), Error);
   std::set<std::string> cells;
   for (const nlohmann::json& r : records(c.output_dir)) cells.insert(r["cell"]);
   CHECK(cells == std::set<std::string>{"lsh/16b/seed0/none", "lsh/16b/seed0/feature"});
@@ -318,8 +336,9 @@ TEST_CASE("exported codes give the same mAP in an independent numpy computation"
   CHECK(fs::exists(root / "by-terms" / "dsh_batch_size_50_epochs_2__16b_seed0" / "db_codes.npy"));
   CHECK_THROWS_WITH_AS(export_encodings(c, "hasher=dsh,bits=32", root / "none", log),
                        "export: no build matches 'hasher=dsh,bits=32'", Error);
-  CHECK(test::error_message([&] { export_encodings(c, "reranker=none", root / "none", log); })
-            .find("export chooses builds; 'reranker' does not apply") != std::string::npos);
+  CHECK(test::error_message([&] {
+          export_encodings(c, "reranker=none", root / "none", log);
+        }).find("export chooses builds; 'reranker' does not apply") != std::string::npos);
   CHECK(!fs::exists(root / "none"));
   fs::remove_all(root);
 }
@@ -724,8 +743,7 @@ TEST_CASE("runner: a datasets list runs the grid on each - records and table nam
   }
   CHECK(run_experiment(c, {}, log) == 0);
   std::vector<std::string> reordered;
-  for (const auto& r : records(c.output_dir))
-    reordered.push_back(r.at("cell").get<std::string>());
+  for (const auto& r : records(c.output_dir)) reordered.push_back(r.at("cell").get<std::string>());
   CHECK(reordered == order);
   CHECK_THROWS_WITH_AS(parse_config("name: t\ndataset: cifar10\ndatasets: [{name: cifar10}]\n"
                                     "hashers: [lsh]\nrerankers: [none]\n",

@@ -35,6 +35,17 @@ using json = nlohmann::json;
 
 namespace {
 
+// The first configured metric of a record, for the progress line ("mAP@1000 0.8595"): a
+// metric that was not computed is never shown, let alone as 0.
+std::string headline_metric(const json& record) {
+  for (const auto& name : record.at("metric_order")) {
+    const std::string metric = name.get<std::string>();
+    if (record.at("metrics").contains(metric))
+      return fmt::format("{} {:.4f}", metric, record["metrics"][metric].get<double>());
+  }
+  return "no metric";
+}
+
 // `list`, read from `file`, by cell_key (the last record of a key wins).
 std::map<std::string, json> by_cell_key(std::vector<json> list, const fs::path& file) {
   std::map<std::string, json> records;
@@ -453,9 +464,8 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
         append_record(c, record);  // after every cell: a crash loses at most one
         ++finished;
         const double elapsed = seconds_since(start);
-        log(fmt::format("cell {}/{} {}: mAP@all {:.4f}  [ETA {:.0f}s]", finished, total, cell->id,
-                        record["metrics"].value("mAP@all", 0.0),
-                        elapsed / finished * (total - finished)));
+        log(fmt::format("cell {}/{} {}: {}  [ETA {:.0f}s]", finished, total, cell->id,
+                        headline_metric(record), elapsed / finished * (total - finished)));
       }
     }
     for (const auto& a : e.artefacts->entries())
@@ -543,8 +553,8 @@ int export_dataset(const ExperimentConfig& c, const CellFilter& filter, const fs
 
 }  // namespace
 
-int export_encodings(const ExperimentConfig& config, const std::string& filter,
-                     const fs::path& out, std::ostream& stream) {
+int export_encodings(const ExperimentConfig& config, const std::string& filter, const fs::path& out,
+                     std::ostream& stream) {
   Logger log(stream);
   const CellFilter parsed(filter);
   int exported = 0;
