@@ -49,55 +49,67 @@ TEST_CASE("offline_diffusion sums the offline truncated solves exactly like dens
   const Encoded query = encoded(gaussian_rows(1, 5, 6));
   std::vector<int64_t> ids(30);
   for (int i = 0; i < 30; ++i) ids[i] = (7 * i + 3) % 80;
-  ArtefactStore store;
-  const RerankContext ctx{db, store, 1, 0};
-  auto r = make("offline_diffusion", kExact);
-  r->prepare(ctx);
-  std::vector<Shortlist> lists = {list_of(ids)};
-  r->rerank(query, lists);
+  for (const std::string seeds : {"graph", "shortlist"}) {
+    CAPTURE(seeds);
+    ArtefactStore store;
+    const RerankContext ctx{db, store, 1, 0};
+    auto params = kExact;
+    params["seeds"] = seeds;
+    auto r = make("offline_diffusion", params);
+    r->prepare(ctx);
+    std::vector<Shortlist> lists = {list_of(ids)};
+    r->rerank(query, lists);
 
-  // Worked out here: F_j solves (I - 0.9 S_T) F = e_j on T_j = j's 20 nearest (j first),
-  // S_T the rows and columns of the global S (mutual graph) for T_j; f = sum over the query's 5
-  // nearest j of cos^3 F_j.
-  const Embedding& unit = *shared_normalised(ctx, "feature");
-  KnnGraphOptions graph;
-  graph.k = 6, graph.method = "exact";
-  AffinityOptions affinity;
-  affinity.mutual = true;
-  const SparseMatrix& s = *shared_affinity(ctx, "feature", graph, affinity);
-  const Eigen::RowVectorXf q = query.features.row(0).normalized();
-  std::map<int64_t, double> f;
-  const std::vector<int64_t> nearest = by_cosine(q, unit);
-  for (int t = 0; t < 5; ++t) {
-    const int64_t j = nearest[t];
-    const double w = std::pow(std::max(0.0f, q.dot(unit.row(j))), 3.0);
-    std::vector<int64_t> trunc = by_cosine(unit.row(j), unit);
-    trunc.resize(20);
-    REQUIRE(trunc[0] == j);
-    Eigen::MatrixXd m(20, 20);
-    for (int a = 0; a < 20; ++a)
-      for (int b = 0; b < 20; ++b) m(a, b) = s.coeff(trunc[a], trunc[b]);
-    Eigen::VectorXd e = Eigen::VectorXd::Zero(20);
-    e[0] = 1;
-    const Eigen::VectorXd solution = (Eigen::MatrixXd::Identity(20, 20) - 0.9 * m).ldlt().solve(e);
-    for (int a = 0; a < 20; ++a) f[trunc[a]] += w * std::max(0.0, solution[a]);
-  }
-  int reached = 0;
-  for (size_t i = 0; i < lists[0].ids.size(); ++i) {
-    const int64_t id = lists[0].ids[i];
-    CAPTURE(id);
-    if (f.count(id) && f[id] > 1e-9) {
-      ++reached;
-      CHECK(-lists[0].scores[i] == doctest::Approx(f[id]).epsilon(1e-4));
-    } else {
-      CHECK(lists[0].scores[i] == doctest::Approx(2 - q.dot(unit.row(id))));
+    // Worked out here: F_j solves (I - 0.9 S_T) F = e_j on T_j = j's 20 nearest (j first),
+    // S_T the rows and columns of the global S (mutual graph) for T_j; f = sum over the query's 5
+    // nearest j of cos^3 F_j.
+    const Embedding& unit = *shared_normalised(ctx, "feature");
+    KnnGraphOptions graph;
+    graph.k = 6, graph.method = "exact";
+    AffinityOptions affinity;
+    affinity.mutual = true;
+    const SparseMatrix& s = *shared_affinity(ctx, "feature", graph, affinity);
+    const Eigen::RowVectorXf q = query.features.row(0).normalized();
+    std::map<int64_t, double> f;
+    std::vector<int64_t> nearest = by_cosine(q, unit);
+    if (seeds == "shortlist")
+      nearest.erase(std::remove_if(nearest.begin(), nearest.end(),
+                                   [&](int64_t id) {
+                                     return std::find(ids.begin(), ids.end(), id) == ids.end();
+                                   }),
+                    nearest.end());
+    for (int t = 0; t < 5; ++t) {
+      const int64_t j = nearest[t];
+      const double w = std::pow(std::max(0.0f, q.dot(unit.row(j))), 3.0);
+      std::vector<int64_t> trunc = by_cosine(unit.row(j), unit);
+      trunc.resize(20);
+      REQUIRE(trunc[0] == j);
+      Eigen::MatrixXd m(20, 20);
+      for (int a = 0; a < 20; ++a)
+        for (int b = 0; b < 20; ++b) m(a, b) = s.coeff(trunc[a], trunc[b]);
+      Eigen::VectorXd e = Eigen::VectorXd::Zero(20);
+      e[0] = 1;
+      const Eigen::VectorXd solution =
+          (Eigen::MatrixXd::Identity(20, 20) - 0.9 * m).ldlt().solve(e);
+      for (int a = 0; a < 20; ++a) f[trunc[a]] += w * std::max(0.0, solution[a]);
     }
+    int reached = 0;
+    for (size_t i = 0; i < lists[0].ids.size(); ++i) {
+      const int64_t id = lists[0].ids[i];
+      CAPTURE(id);
+      if (f.count(id) && f[id] > 1e-9) {
+        ++reached;
+        CHECK(-lists[0].scores[i] == doctest::Approx(f[id]).epsilon(1e-4));
+      } else {
+        CHECK(lists[0].scores[i] == doctest::Approx(2 - q.dot(unit.row(id))));
+      }
+    }
+    CHECK(reached >= 3);
+    const auto stats = r->diagnostics();
+    CHECK(stats.at("offline_cg_residual_max") <= 1e-6);
+    CHECK(stats.at("offline_entries_mean") > 1);
+    CHECK(stats.at("offline_entries_mean") <= 20);
   }
-  CHECK(reached >= 3);
-  const auto stats = r->diagnostics();
-  CHECK(stats.at("offline_cg_residual_max") <= 1e-6);
-  CHECK(stats.at("offline_entries_mean") > 1);
-  CHECK(stats.at("offline_entries_mean") <= 20);
 }
 
 TEST_CASE("offline_diffusion keeps its solutions on disk and loads them in a later run") {

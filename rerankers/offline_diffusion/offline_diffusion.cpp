@@ -39,6 +39,7 @@ const char* const kName = "offline_diffusion";
 
 struct OfflineOptions : GraphRankOptions {
   int truncation = 1000;
+  bool graph_seeds = true;  // the query's nearest in the database; false: in its shortlist
   float tol = 1e-6f;
   int iterations = 20;
 };
@@ -50,12 +51,16 @@ OfflineOptions read_options(const Params& p) {
   const double tol = p.get_double("tol");
   o.tol = static_cast<float>(tol);
   o.iterations = p.get_int("iterations");
+  const std::string seeds = p.get_string("seeds");
+  o.graph_seeds = seeds == "graph";
   const auto check = [](bool ok, const std::string& message) {
     if (!ok) throw Error(std::string(kName) + ": " + message);
   };
   check(o.truncation >= 1, "truncation must be >= 1, got " + std::to_string(o.truncation));
   check(tol > 0, "tol must be > 0, got " + number_text(tol));
   check(o.iterations >= 1, "iterations must be >= 1, got " + std::to_string(o.iterations));
+  check(seeds == "graph" || seeds == "shortlist",
+        "seeds must be graph or shortlist, got '" + seeds + "'");
   return o;
 }
 
@@ -287,7 +292,7 @@ class OfflineDiffusion final : public Reranker {
     Scratch& scratch = scratch_->local();
     const std::vector<WeightedId> nearest =
         query_neighbours(query, *database_, graph_.get(), sims, list, o_.kq, o_.affinity.gamma,
-                         false, scratch.marks);
+                         !o_.graph_seeds, scratch.marks);
     const OfflineSolutions& f = *solutions_;
     for (const WeightedId& j : nearest)
       for (int64_t e = f.offsets[j.id]; e < f.offsets[j.id + 1]; ++e)
@@ -318,6 +323,8 @@ const RegisterReranker kRegister(
      {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
      {"alpha", "0.99", "diffusion weight in [0, 1)"},
      {"kq", "10", "the query's nearest database items whose solutions are summed"},
+     {"seeds", "graph",
+      "where those come from: graph (the whole database, through the graph) or shortlist"},
      {"truncation", "1000", "nodes of each item's offline subgraph (its nearest items)"},
      {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
      {"iterations", "20", "conjugate gradient: most iterations"},
