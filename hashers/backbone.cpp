@@ -1,6 +1,5 @@
 #include "hashers/backbone.h"
 
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <malloc.h>
 
@@ -183,15 +182,6 @@ torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& 
 
 int64_t encode_batch_rows(const BackboneImpl& net) {
   return std::clamp<int64_t>(net.encode_batch_bytes() / net.largest_activation_bytes(), 16, 500);
-}
-
-void keep_blas_single_threaded() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    using SetThreads = void (*)(int);
-    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-      set(1);
-  });
 }
 
 void keep_freed_memory_for_reuse() {

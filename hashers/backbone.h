@@ -110,12 +110,6 @@ std::vector<std::string> backbone_names();
 // data[ids] as a float tensor N x C x H x W scaled to [-1, 1].
 torch::Tensor images_to_tensor(const Dataset& data, const std::vector<int64_t>& ids);
 
-// Makes OpenBLAS (when it is the BLAS LibTorch loaded) run single-threaded. LibTorch
-// parallelises around its BLAS calls itself, and Debian's pthread OpenBLAS keeps one
-// worker per core busy-waiting between calls, which steals the second core: measured with
-// bench_training, two trainings side by side went from 1.3x to 1.96x one training.
-void keep_blas_single_threaded();
-
 // Makes glibc's malloc keep freed memory for reuse instead of handing it back to the
 // kernel: LibTorch frees and reallocates the same megabytes of activations every batch,
 // and glibc's default (trim the heap top past a dynamic threshold, mmap large blocks)

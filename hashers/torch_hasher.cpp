@@ -10,6 +10,7 @@
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
+#include "framework/graph/gram.h"
 #include "framework/npy.h"
 #include "hashers/weight_average.h"
 
@@ -220,12 +221,11 @@ void DeepHasher::fit(const Dataset& data, const std::vector<int64_t>& ids, const
         progress.best_map = map, progress.best_epoch = epoch, progress.best_state = snapshot();
       if (average) average->swap();
       progress.selection_seconds += std::chrono::duration<double>(clock::now() - t0).count();
-      selection = fmt::format("  validation mAP {:.4f} (best {:.4f} at {})", map,
-                              progress.best_map, progress.best_epoch);
+      selection = fmt::format("  validation mAP {:.4f} (best {:.4f} at {})", map, progress.best_map,
+                              progress.best_epoch);
     }
     progress.epoch = epoch;
-    progress.seconds =
-        seconds_before + std::chrono::duration<double>(clock::now() - start).count();
+    progress.seconds = seconds_before + std::chrono::duration<double>(clock::now() - start).count();
     progress.order_rng = rng.state(), progress.augment_rng = augment_rng.state();
     if (!ctx.checkpoint.empty())
       write_checkpoint(ctx.checkpoint, progress, *optimiser, average.get());

@@ -8,6 +8,8 @@
 //
 // Cost per query: the (L + 1)^2 cosines (one BLAS ssyrk) and each member's nearest
 // members; memory a few (L + 1)^2 float matrices per thread.
+#include <tbb/enumerable_thread_specific.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
@@ -16,6 +18,7 @@
 
 #include "framework/graph/gram.h"
 #include "framework/types.h"
+#include "rerankers/qe/expansion.h"
 
 namespace hamster::universe {
 
@@ -97,6 +100,41 @@ class NearestMembers {
  private:
   int width_;
   std::vector<int32_t> ids_;
+};
+
+// A re-ranker defined on the universe: prepare() keeps the unit database rows of its
+// embedding; rerank() builds each query's universe (its cosines in w.s) and asks scores()
+// for one score per shortlist item, lower better. A subclass writes only scores().
+class UniverseRerank : public Reranker {
+ public:
+  UniverseRerank(std::string plugin, std::string embedding)
+      : plugin_(std::move(plugin)), embedding_(std::move(embedding)) {}
+
+  void prepare(const RerankContext& ctx) override {
+    database_ = shared_normalised(ctx, embedding_);
+  }
+
+  void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
+    if (!database_) throw Error(plugin_ + ": rerank() before prepare()");
+    const Embedding q =
+        qe::normalised_queries(query_embedding(queries, embedding_), database_->cols(), plugin_);
+    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
+      if (list.ids.empty()) return std::vector<float>{};
+      Workspace& w = workspace_.local();
+      similarities(q.row(i), *database_, list, w);
+      return scores(w);
+    });
+  }
+
+ protected:
+  // Scores of members 1..L against member 0 (the query), from w.s; w.a and w.b are free.
+  virtual std::vector<float> scores(Workspace& w) const = 0;
+
+ private:
+  std::string plugin_;
+  std::string embedding_;
+  std::shared_ptr<const Embedding> database_;
+  mutable tbb::enumerable_thread_specific<Workspace> workspace_;
 };
 
 }  // namespace hamster::universe

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,15 @@ inline Embedding rows_at_degrees(const std::vector<double>& degrees, float lengt
   Embedding m(degrees.size(), 2);
   for (size_t i = 0; i < degrees.size(); ++i) m.row(i) = at_degrees(degrees[i], length);
   return m;
+}
+
+// n rows of standard normal draws, `dims` wide, from `seed`.
+inline Embedding gaussian_points(int n, int dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> gauss(0, 1);
+  Embedding points(n, dims);
+  for (int i = 0; i < points.size(); ++i) points.data()[i] = gauss(rng);
+  return points;
 }
 
 // A shortlist of `ids` in this order, all scores 0.

@@ -63,14 +63,6 @@ Manifolds rings(int per_ring, uint32_t seed) {
   return m;
 }
 
-Embedding gaussian_points(int n, int dims, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> gauss(0, 1);
-  Embedding points(n, dims);
-  for (int i = 0; i < points.size(); ++i) points.data()[i] = gauss(rng);
-  return points;
-}
-
 std::vector<int64_t> first_ids(int64_t n) {
   std::vector<int64_t> ids(n);
   for (int64_t i = 0; i < n; ++i) ids[i] = i;

@@ -21,14 +21,6 @@ using namespace hamster::test;
 
 namespace {
 
-Embedding gaussian_rows(int n, int dims, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> gauss(0, 1);
-  Embedding points(n, dims);
-  for (int i = 0; i < points.size(); ++i) points.data()[i] = gauss(rng);
-  return points;
-}
-
 // Ids of the database in decreasing cosine to the unit row `p` (the database rows unit).
 std::vector<int64_t> by_cosine(const Eigen::RowVectorXf& p, const Embedding& unit) {
   std::vector<int64_t> ids(unit.rows());
@@ -45,8 +37,8 @@ const std::map<std::string, std::string> kExact = {
 }  // namespace
 
 TEST_CASE("offline_diffusion sums the offline truncated solves exactly like dense solves") {
-  const Encoded db = encoded(gaussian_rows(80, 5, 5));
-  const Encoded query = encoded(gaussian_rows(1, 5, 6));
+  const Encoded db = encoded(gaussian_points(80, 5, 5));
+  const Encoded query = encoded(gaussian_points(1, 5, 6));
   std::vector<int64_t> ids(30);
   for (int i = 0; i < 30; ++i) ids[i] = (7 * i + 3) % 80;
   for (const std::string seeds : {"graph", "shortlist"}) {
@@ -113,8 +105,8 @@ TEST_CASE("offline_diffusion sums the offline truncated solves exactly like dens
 }
 
 TEST_CASE("offline_diffusion keeps its solutions on disk and loads them in a later run") {
-  const Encoded db = encoded(gaussian_rows(80, 5, 5));
-  const Encoded queries = encoded(gaussian_rows(4, 5, 9));
+  const Encoded db = encoded(gaussian_points(80, 5, 5));
+  const Encoded queries = encoded(gaussian_points(4, 5, 9));
   const auto dir = fresh_temp_dir("offline-diffusion");
   std::vector<Shortlist> lists(4, list_of(iota_ids(80)));
   std::vector<Shortlist> first = lists, second = lists;

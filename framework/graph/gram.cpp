@@ -6,9 +6,7 @@
 #include <mutex>
 
 namespace hamster {
-namespace {
 
-// Debian's pthread OpenBLAS would start its own threads inside each TBB task.
 void keep_blas_single_threaded() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -17,8 +15,6 @@ void keep_blas_single_threaded() {
       set(1);
   });
 }
-
-}  // namespace
 
 void gram(const RowMatrix& x, RowMatrix& s) {
   keep_blas_single_threaded();

@@ -12,11 +12,8 @@
 // k2 = 1 skips the layers, as the authors' code does: the rows of A are compared as they are
 // (the count of shared neighbours).
 // Defaults are the paper's for Market-1501: k1 = 26, k2 = 7, two layers.
-#include <tbb/enumerable_thread_specific.h>
-
 #include <utility>
 
-#include "rerankers/qe/expansion.h"
 #include "rerankers/universe.h"
 
 namespace hamster {
@@ -55,32 +52,17 @@ std::vector<float> gnn_scores(universe::Workspace& w, int k1, int k2, int layers
   return scores;
 }
 
-class GnnRerank final : public Reranker {
+class GnnRerank final : public universe::UniverseRerank {
  public:
   GnnRerank(std::string embedding, int k1, int k2, int layers)
-      : embedding_(std::move(embedding)), k1_(k1), k2_(k2), layers_(layers) {}
-
-  void prepare(const RerankContext& ctx) override {
-    database_ = shared_normalised(ctx, embedding_);
-  }
-
-  void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
-    if (!database_) throw Error("gnn: rerank() before prepare()");
-    const Embedding q =
-        qe::normalised_queries(query_embedding(queries, embedding_), database_->cols(), "gnn");
-    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
-      if (list.ids.empty()) return std::vector<float>{};
-      universe::Workspace& w = workspace_.local();
-      universe::similarities(q.row(i), *database_, list, w);
-      return gnn_scores(w, k1_, k2_, layers_);
-    });
-  }
+      : UniverseRerank("gnn", std::move(embedding)), k1_(k1), k2_(k2), layers_(layers) {}
 
  private:
-  std::string embedding_;
+  std::vector<float> scores(universe::Workspace& w) const override {
+    return gnn_scores(w, k1_, k2_, layers_);
+  }
+
   int k1_, k2_, layers_;
-  std::shared_ptr<const Embedding> database_;
-  mutable tbb::enumerable_thread_specific<universe::Workspace> workspace_;
 };
 
 const RegisterReranker kRegisterGnn(

@@ -17,12 +17,9 @@
 //   d_J(q, g) = 1 - sum min(V_q, V_g) / sum max(V_q, V_g), sum max = 2 - sum min;
 //   score     (1 - lambda) d_J(q, g) + lambda d(q, g); lower is better.
 // Defaults are the paper's: k1 = 20, k2 = 6, lambda = 0.3.
-#include <tbb/enumerable_thread_specific.h>
-
 #include <cmath>
 #include <utility>
 
-#include "rerankers/qe/expansion.h"
 #include "rerankers/universe.h"
 
 namespace hamster {
@@ -114,33 +111,18 @@ std::vector<float> kreciprocal_scores(universe::Workspace& w, int k1, int k2, fl
   return final_scores(v, std::vector<float>(d.row(0).data() + 1, d.row(0).data() + n), lambda);
 }
 
-class KReciprocalRerank final : public Reranker {
+class KReciprocalRerank final : public universe::UniverseRerank {
  public:
   KReciprocalRerank(std::string embedding, int k1, int k2, float lambda)
-      : embedding_(std::move(embedding)), k1_(k1), k2_(k2), lambda_(lambda) {}
-
-  void prepare(const RerankContext& ctx) override {
-    database_ = shared_normalised(ctx, embedding_);
-  }
-
-  void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
-    if (!database_) throw Error("kreciprocal: rerank() before prepare()");
-    const Embedding q = qe::normalised_queries(query_embedding(queries, embedding_),
-                                               database_->cols(), "kreciprocal");
-    rerank_each(lists, [&](int64_t i, const Shortlist& list) {
-      if (list.ids.empty()) return std::vector<float>{};
-      universe::Workspace& w = workspace_.local();
-      universe::similarities(q.row(i), *database_, list, w);
-      return kreciprocal_scores(w, k1_, k2_, lambda_);
-    });
-  }
+      : UniverseRerank("kreciprocal", std::move(embedding)), k1_(k1), k2_(k2), lambda_(lambda) {}
 
  private:
-  std::string embedding_;
+  std::vector<float> scores(universe::Workspace& w) const override {
+    return kreciprocal_scores(w, k1_, k2_, lambda_);
+  }
+
   int k1_, k2_;
   float lambda_;
-  std::shared_ptr<const Embedding> database_;
-  mutable tbb::enumerable_thread_specific<universe::Workspace> workspace_;
 };
 
 const RegisterReranker kRegisterKReciprocal(
