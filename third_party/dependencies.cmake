@@ -17,6 +17,21 @@ find_package(nlohmann_json REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(doctest REQUIRED)
 
+# CBLAS (libblas-dev) for Gram matrices (framework/graph/gram.h): at run time Debian's
+# alternatives give OpenBLAS when libopenblas0-pthread is installed. Without it (a machine
+# with no CBLAS headers, such as a GPU machine's PyTorch), the same products run on Eigen:
+# slower, equal up to rounding. The `cblas` target carries whichever it is.
+find_package(BLAS)
+find_path(CBLAS_INCLUDE_DIR cblas.h DOC "folder holding cblas.h")
+add_library(cblas INTERFACE)
+if(BLAS_FOUND AND CBLAS_INCLUDE_DIR)
+  target_compile_definitions(cblas INTERFACE HAMSTER_HAVE_CBLAS)
+  target_include_directories(cblas SYSTEM INTERFACE ${CBLAS_INCLUDE_DIR})
+  target_link_libraries(cblas INTERFACE ${BLAS_LIBRARIES})
+else()
+  message(STATUS "hamster: no CBLAS found; Gram matrices use Eigen's product")
+endif()
+
 # hnswlib (libhnswlib-dev, or `pip install hnswlib`'s headers, or a clone): headers only.
 find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED
   DOC "folder holding hnswlib/hnswlib.h")

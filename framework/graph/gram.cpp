@@ -1,7 +1,9 @@
 #include "framework/graph/gram.h"
 
-#include <cblas.h>
 #include <dlfcn.h>
+#ifdef HAMSTER_HAVE_CBLAS
+#include <cblas.h>
+#endif
 
 #include <mutex>
 
@@ -22,7 +24,11 @@ void gram(const RowMatrix& x, RowMatrix& s) {
   s.resize(n, n);
   if (n == 0) return;
   // Row-major lower triangle of x x^T; the upper one is mirrored from it.
+#ifdef HAMSTER_HAVE_CBLAS
   cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, n, d, 1.0f, x.data(), d, 0.0f, s.data(), n);
+#else
+  s.triangularView<Eigen::Lower>() = x * x.transpose();
+#endif
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < i; ++j) s(j, i) = s(i, j);
 }
@@ -33,8 +39,12 @@ void cross_products(const RowMatrix& a, const RowMatrix& b, RowMatrix& out) {
   const int d = static_cast<int>(a.cols());
   out.resize(m, n);
   if (m == 0 || n == 0) return;
+#ifdef HAMSTER_HAVE_CBLAS
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f, a.data(), d, b.data(), d,
               0.0f, out.data(), n);
+#else
+  out.noalias() = a * b.transpose();
+#endif
 }
 
 }  // namespace hamster
