@@ -18,7 +18,6 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +29,7 @@
 #include "rerankers/diffusion/graph_params.h"
 #include "rerankers/diffusion/query_neighbours.h"
 #include "rerankers/diffusion/subgraph.h"
+#include "rerankers/qe/expansion.h"
 #include "rerankers/score_sort.h"
 
 namespace hamster {
@@ -230,12 +230,6 @@ OfflineSolutions load_solutions(const std::filesystem::path& file, int64_t expec
   return f;
 }
 
-// A float as it appears in an artefact key: the shortest text that reads back the same.
-std::string key_number(float v) {
-  char text[32];
-  return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
-}
-
 struct Scratch {
   std::vector<float> f;  // n entries, zero between queries
   VisitMarks marks;
@@ -251,7 +245,7 @@ class OfflineDiffusion final : public Reranker {
     const int64_t n = database_->rows();
     const std::string key = "offline-diffusion-t" + std::to_string(o_.truncation) + "-alpha" +
                             number_text(o_.alpha) + "-it" + std::to_string(o_.iterations) + "-tol" +
-                            key_number(o_.tol) + "-" +
+                            qe::key_number(o_.tol) + "-" +
                             affinity_key(ctx, o_.embedding, o_.graph, o_.affinity) + ".bin";
     const ArtefactStore::Disk<OfflineSolutions> disk{
         save_solutions, [n](const std::filesystem::path& file) { return load_solutions(file, n); }};
