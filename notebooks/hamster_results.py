@@ -34,7 +34,8 @@ def hasher_label(record):
 
 
 def load(results_dir):
-    """One row per cell: identity fields, every metric, every time, the code diagnostics."""
+    """One row per cell: identity fields, every metric, every time, the code diagnostics
+    (diag:*) and the re-ranker's (rerank_diag:*)."""
     path = os.path.join(results_dir, "results.jsonl")
     rows, curves = [], {}
     with open(path) as f:
@@ -61,8 +62,11 @@ def load(results_dir):
             }
             row.update(r["metrics"])
             row.update({f"time:{k}": v for k, v in r["times"].items()})
-            for k, v in (r.get("diagnostics") or {}).items():
+            # Records keep the codes' diagnostics and the re-ranker's apart.
+            for k, v in (r.get("code_diagnostics") or {}).items():
                 row[f"diag:{k}"] = v
+            for k, v in (r.get("reranker_diagnostics") or {}).items():
+                row[f"rerank_diag:{k}"] = v
             rows.append(row)
             curves[r["cell"]] = r.get("pr_curve")
     if not rows:

@@ -8,6 +8,16 @@ hamster=$1 src=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
 cd "$work"
 "$hamster" run "$src/tests/configs/notebook.yaml" > run.log 2>&1 || { cat run.log; exit 1; }
+# The loader must find the codes' diagnostics under the key the records use.
+/usr/bin/python3 - "$src/notebooks" "$work/results/notebook" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import hamster_results
+frame = hamster_results.load(sys.argv[2])
+for column in ("diag:quantization_error", "diag:bit_balance", "diag:distinct_codes"):
+    assert column in frame and frame[column].notna().all(), f"loader: no {column} column"
+assert (frame["diag:distinct_codes"] > 0).all(), "loader: distinct_codes not positive"
+PY
 export HAMSTER_RESULTS="$work/results/notebook" HAMSTER_FIGURES="$work/figures"
 jupyter nbconvert --to notebook --execute "$src/notebooks/analysis.ipynb" \
   --output "$work/analysis.out.ipynb" > nbconvert.log 2>&1 || { cat nbconvert.log; exit 1; }

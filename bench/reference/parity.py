@@ -25,6 +25,7 @@ import expansion
 import gnn
 import kreciprocal
 import offline_diffusion
+import spectral
 
 
 def as_number(text):
@@ -107,6 +108,7 @@ REFERENCES = {
     "dba": dba_reference,
     "diffusion": graph_reference(diffusion.rerank),
     "offline_diffusion": graph_reference(offline_diffusion.rerank),
+    "spectral": graph_reference(spectral.rerank),
     "kreciprocal": shortlist_reference(kreciprocal.rerank),
     "gnn": shortlist_reference(gnn.rerank),
 }
