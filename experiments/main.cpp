@@ -18,14 +18,39 @@
 
 namespace {
 
+// One line per plugin: name and what it is. Each plugin's parameters: `hamster list NAME`.
 template <class Reg>
 void print_plugins(const std::string& title, const Reg& registry) {
   std::cout << title << ":\n";
+  size_t width = 0;
+  for (const auto& [name, entry] : registry.entries()) width = std::max(width, name.size());
   for (const auto& [name, entry] : registry.entries()) {
-    std::cout << "  " << name << " - " << entry.help << "\n";
-    for (const auto& p : entry.params)
-      std::cout << "      " << p.name << " (default " << p.default_value << "): " << p.help << "\n";
+    // The help's title, before its first ": " (the rest is in `hamster list NAME`).
+    const std::string title = entry.help.substr(0, entry.help.find(": "));
+    std::cout << "  " << name << std::string(width - name.size() + 2, ' ') << title << "\n";
   }
+}
+
+// One plugin's help and parameters; false when `registry` has no plugin `name`.
+template <class Reg>
+bool print_plugin(const std::string& kind, const std::string& name, const Reg& registry) {
+  const auto& entries = registry.entries();
+  const auto it = entries.find(name);
+  if (it == entries.end()) return false;
+  std::cout << name << " (" << kind << "): " << it->second.help << "\nparameters:\n";
+  for (const auto& p : it->second.params)
+    std::cout << "  " << p.name << " (default " << p.default_value << "): " << p.help << "\n";
+  return true;
+}
+
+// Every registered name, for an error message.
+std::string known_plugins() {
+  std::string out;
+  for (const auto& [name, entry] : hamster::HasherRegistry::instance().entries())
+    out += (out.empty() ? "" : ", ") + name;
+  for (const auto& [name, entry] : hamster::RerankerRegistry::instance().entries())
+    out += ", " + name;
+  return out;
 }
 
 bool parse_shard(const std::string& text, hamster::RunOptions& opt) {
@@ -59,7 +84,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 int main(int argc, char** argv) {
   CLI::App app{"hamster: Hamming search, then re-rank"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
 
   std::string config_file, filter, shard, results_dir, format = "md", out_dir = "export";
   hamster::RunOptions opt;
@@ -121,7 +146,9 @@ int main(int argc, char** argv) {
   report->add_option("--out", report_out, "the page (default: RESULTS_DIR/report.html)");
   report->add_option("--grids", report_opt.grids, "retrieval grids on the page (default 3)");
 
-  auto* list = app.add_subcommand("list", "list hashers and re-rankers with their parameters");
+  std::string plugin;
+  auto* list = app.add_subcommand("list", "list hashers and re-rankers; with NAME, one plugin's parameters");
+  list->add_option("name", plugin, "a hasher or re-ranker, e.g. diffusion");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
   auto* exp = app.add_subcommand("export", "write codes, embeddings and labels as .npy files");
@@ -131,6 +158,10 @@ int main(int argc, char** argv) {
   exp->add_option("--out", out_dir, "output folder (default: export)");
 
   CLI11_PARSE(app, argc, argv);
+  if (app.get_subcommands().empty()) {  // a bare `hamster`: what it can do
+    std::cout << app.help();
+    return 0;
+  }
   try {
     if (*run) {
       if (!shard.empty() && !parse_shard(shard, opt)) {
@@ -187,8 +218,14 @@ int main(int argc, char** argv) {
                 << merge_out << "\n";
       std::cout << hamster::format_table(merge_out, "md");
     } else if (*list) {
-      print_plugins("hashers", hamster::HasherRegistry::instance());
-      print_plugins("rerankers", hamster::RerankerRegistry::instance());
+      if (plugin.empty()) {
+        print_plugins("hashers", hamster::HasherRegistry::instance());
+        print_plugins("rerankers", hamster::RerankerRegistry::instance());
+        std::cout << "`hamster list NAME` shows a plugin's parameters\n";
+      } else if (!print_plugin("hasher", plugin, hamster::HasherRegistry::instance()) &&
+                 !print_plugin("re-ranker", plugin, hamster::RerankerRegistry::instance())) {
+        throw hamster::Error("no plugin '" + plugin + "' (known: " + known_plugins() + ")");
+      }
     } else if (*datasets) {
       std::cout << "datasets (protocols, the first the default; dataset.* options):\n";
       for (const auto& d : hamster::dataset_specs()) {

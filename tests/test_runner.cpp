@@ -586,6 +586,27 @@ TEST_CASE("command line: --shard takes whole numbers only") {
   fs::remove_all(root);
 }
 
+TEST_CASE("command line: a bare hamster prints its help; list shows one line per plugin, or one") {
+  const std::string bin(HAMSTER_BINARY);
+  const std::string help = test::run_command(bin);
+  CHECK(help.find("Subcommands:") != std::string::npos);
+  CHECK(help.find("export") != std::string::npos);
+  const std::string all = test::run_command(bin + " list");
+  CHECK(all.find("  spectral           fast spectral ranking (Iscen et al. 2018)\n") !=
+        std::string::npos);
+  CHECK(all.find("epochs") == std::string::npos);  // parameters only per plugin
+  const std::string one = test::run_command(bin + " list diffusion");
+  CHECK(one.rfind("diffusion (re-ranker): truncated diffusion", 0) == 0);
+  CHECK(one.find("  alpha (default 0.99): ") != std::string::npos);
+  FILE* pipe = popen((bin + " list diffuson 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  CHECK(pclose(pipe) != 0);
+  CHECK(out.rfind("error: no plugin 'diffuson' (known: csq,", 0) == 0);
+}
+
 namespace {
 
 // metrics per cell id, for comparing two runs of the same grid.
