@@ -147,14 +147,16 @@ int main(int argc, char** argv) {
   report->add_option("--grids", report_opt.grids, "retrieval grids on the page (default 3)");
 
   std::string plugin;
-  auto* list = app.add_subcommand("list", "list hashers and re-rankers; with NAME, one plugin's parameters");
+  auto* list =
+      app.add_subcommand("list", "list hashers and re-rankers; with NAME, one plugin's parameters");
   list->add_option("name", plugin, "a hasher or re-ranker, e.g. diffusion");
   auto* datasets = app.add_subcommand("datasets", "list datasets and split protocols");
 
   auto* exp = app.add_subcommand("export", "write codes, embeddings and labels as .npy files");
   exp->add_option("config", config_file, "experiment config (YAML)")->required();
   exp->add_option("--filter", filter,
-                  "only matching builds: key=value terms (hasher=dsh,bits=32; keys hasher, bits, seed, protocol) or text the build id contains");
+                  "only matching builds: key=value terms (hasher=dsh,bits=32; keys hasher, bits, "
+                  "seed, protocol) or text the build id contains");
   exp->add_option("--out", out_dir, "output folder (default: export)");
 
   CLI11_PARSE(app, argc, argv);

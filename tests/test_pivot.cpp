@@ -5,6 +5,7 @@
 
 #include "framework/error.h"
 #include "framework/experiment/pivot.h"
+#include "framework/experiment/records.h"
 #include "framework/experiment/results.h"
 #include "tests/helpers.h"
 #include "tests/synthetic.h"
@@ -58,6 +59,8 @@ TEST_CASE("table pivot: mean and std over seeds - best of each column marked") {
   spec.format = "csv";
   CHECK(format_pivot(dir, spec).find("dsh 16,0.500000,0.141421,0.750000,0.070711") !=
         std::string::npos);
+  // Two equal seeds have std 0; one seed has none (blank).
+  CHECK(format_pivot(dir, spec).find("lsh 16,0.300000,0.000000,0.900000,\n") != std::string::npos);
   spec.where = {{"reranker", "none"}};
   CHECK(format_pivot(dir, spec).find("feature") == std::string::npos);
 }
@@ -145,4 +148,10 @@ TEST_CASE("the cell table's budget column names what differs from the default tr
   CHECK(md.find("| 120x64 adam 0.001 vgg-bn wd 0.0005 dropout 0.5 | 114 |") != std::string::npos);
   CHECK(md.find("| 120x64 adam 0.001 avg 0.999 | 114 |") != std::string::npos);
   CHECK(md.find("small-cnn") == std::string::npos);
+}
+
+TEST_CASE("LaTeX tables escape what TeX would misprint") {
+  CHECK(latex_escape("P@H<=2") == "P@H$<$=2");  // not "P@H¡=2"
+  CHECK(latex_escape("mAP@1000 dba(k=10,qe_n=10)") == "mAP@1000 dba(k=10,qe\\_n=10)");
+  CHECK(latex_escape("a{b}$c^d~e\\f") == "a\\{b\\}\\$c\\^{}d\\~{}e\\textbackslash{}f");
 }

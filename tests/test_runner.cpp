@@ -143,6 +143,20 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
   const std::string md = format_table(c.output_dir, "md");
   CHECK(md.find("| hasher | bits | seed | reranker | L | mAP@all | mAP@100 |") == 0);
   CHECK(md.find("| lsh | 16 | 0 | feature | 100 |") != std::string::npos);
+  // LSH does not train: its training time and speed are blank, not 0.
+  const auto cells_of = [&](const std::string& start) {
+    const size_t at = md.find(start);
+    REQUIRE(at != std::string::npos);
+    std::vector<std::string> cells;
+    std::istringstream line(md.substr(at, md.find('\n', at) - at));
+    for (std::string cell; std::getline(line, cell, '|');) cells.push_back(cell);
+    return cells;
+  };
+  const std::vector<std::string> header = cells_of("| hasher |");
+  const size_t speed = std::find(header.begin(), header.end(), " train img/s ") - header.begin();
+  REQUIRE(speed < header.size());
+  CHECK(cells_of("| lsh | 16 | 0 | none |").at(speed) == "  ");  // "| " + nothing + " |"
+  CHECK(std::stod(cells_of("| dsh(batch_size=50,epochs=2) | 16 | 0 | none |").at(speed)) > 0);
   CHECK(format_table(c.output_dir, "latex").find("\\begin{tabular}") == 0);
   // Code diagnostics only on request, between the metrics and the times.
   CHECK(md.find("quant. error") == std::string::npos);

@@ -197,8 +197,10 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
       out += r.find(',') != std::string::npos ? "\"" + r + "\"" : r;
       for (const auto& c : col_keys) {
         auto it = stats.find({r, c});
-        out += it == stats.end() ? ",,"
-                                 : fmt::format(",{:.6f},{:.6f}", it->second.mean, it->second.std);
+        // One seed has no spread: its std is left blank, not written as 0.
+        out += it == stats.end()  ? ",,"
+               : it->second.n > 1 ? fmt::format(",{:.6f},{:.6f}", it->second.mean, it->second.std)
+                                  : fmt::format(",{:.6f},", it->second.mean);
       }
       out += "\n";
     }

@@ -116,10 +116,10 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
         const char *key, *fallback, *label;
       };
       std::string extras;
-      for (const Extra& e : {Extra{"lr_schedule", "constant", ""}, Extra{"augment", "none", ""},
-                             Extra{"backbone", "small-cnn", ""}, Extra{"weight_decay", "0", "wd "},
-                             Extra{"dropout", "0", "dropout "},
-                             Extra{"weight_average", "0", "avg "}}) {
+      for (const Extra& e :
+           {Extra{"lr_schedule", "constant", ""}, Extra{"augment", "none", ""},
+            Extra{"backbone", "small-cnn", ""}, Extra{"weight_decay", "0", "wd "},
+            Extra{"dropout", "0", "dropout "}, Extra{"weight_average", "0", "avg "}}) {
         const std::string value = p.value(e.key, std::string(e.fallback));
         if (value != e.fallback) extras += " " + std::string(e.label) + value;
       }
@@ -151,6 +151,11 @@ Table build_table(const std::vector<json>& records, bool diagnostics) {
       }
     for (const TimeColumn& col : times) {
       const double v = r.at("times").value(col.key, 0.0) * col.scale;
+      // A hasher that does not train on images (LSH) has no training speed: blank, not 0.
+      if (v == 0 && std::string(col.key).rfind("train_", 0) == 0) {
+        row.push_back("");
+        continue;
+      }
       row.push_back(v >= 100 ? fmt::format("{:.0f}", v)
                     : v >= 1 ? fmt::format("{:.2f}", v)
                              : fmt::format("{:.3f}", v));
@@ -171,8 +176,16 @@ std::string join(const std::vector<std::string>& cells, const std::string& sep) 
 std::string latex_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#') out += '\\';
-    out += c;
+    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}')
+      out += std::string("\\") + c;
+    else if (c == '<' || c == '>')  // text-mode < and > print as inverted marks (¡, ¿)
+      out += std::string("$") + c + "$";
+    else if (c == '\\')
+      out += "\\textbackslash{}";
+    else if (c == '^' || c == '~')
+      out += std::string("\\") + c + "{}";
+    else
+      out += c;
   }
   return out;
 }
