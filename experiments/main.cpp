@@ -109,6 +109,10 @@ int main(int argc, char** argv) {
   table->add_option("--metric", metric, "pivot: the metric shown, mean ± std over seeds");
   std::string where;
   table->add_option("--where", where, "pivot: only records with field=value[,field=value]");
+  std::string best;
+  table->add_option("--best", best,
+                    "pivot: bold the best of each row or col (default: row when re-rankers are "
+                    "the columns)");
 
   std::vector<std::string> merge_inputs;
   std::string merge_out;
@@ -174,13 +178,14 @@ int main(int argc, char** argv) {
       hamster::run_experiment(config, opt, std::cerr);
       if (!opt.dry_run) std::cout << hamster::format_table(config.output_dir, "md");
     } else if (*table) {
-      if (rows.empty() && cols.empty() && metric.empty() && where.empty()) {
+      if (rows.empty() && cols.empty() && metric.empty() && where.empty() && best.empty()) {
         std::cout << hamster::format_table(results_dir, format, diagnostics);
       } else {
         hamster::PivotSpec spec;
         if (!rows.empty()) spec.rows = split_list(rows);
         if (!cols.empty()) spec.cols = split_list(cols);
         if (!metric.empty()) spec.metric = metric;
+        spec.best = best;
         spec.format = format;
         if (!where.empty())
           for (const auto& term : split_list(where)) {

@@ -4,7 +4,7 @@
         [--hamster build/experiments/hamster]
 
 (`hamster report RESULTS_DIR` runs this.) The page holds the ablation tables (each mAP
-metric, hasher x bits against re-ranker, mean ± std over seeds, best of each column in
+metric, hasher x bits against re-ranker, mean ± std over seeds, best of each row in
 bold), every cell's numbers, the figures of hamster_results.py (mAP against code length,
 PR curves, P@k, accuracy against re-rank time) and retrieval grids (retrieval_grid.py) for
 a few cells against their build's `none` cell. CSS is inline and images are PNG data URIs,
@@ -62,7 +62,7 @@ def table_html(header, rows, numeric_from, bold=()):
 
 
 def pivot_html(frame, metric):
-    """hasher x bits against re-ranker, mean ± std over seeds, best mean per column bold."""
+    """hasher x bits against re-ranker, mean ± std over seeds, best mean of each row bold."""
     try:
         text = hr.pivot(frame, metric=metric)
     except ValueError as e:
@@ -72,9 +72,11 @@ def pivot_html(frame, metric):
     rows, bold = [], set()
     for i, (key, row) in enumerate(text.iterrows()):
         rows.append([key[0], key[1]] + ["" if isinstance(v, float) else v for v in row.values])
-    for j, column in enumerate(text.columns):
-        best = means[column].idxmax()
-        bold.add((list(text.index).index(best), j + 2))
+    # The best re-ranker of each hasher and length, as an ablation is read (and as
+    # `hamster table --cols reranker` marks it).
+    for i, key in enumerate(text.index):
+        best = means.loc[key].idxmax()
+        bold.add((i, list(text.columns).index(best) + 2))
     return table_html(header, rows, 1, bold)
 
 
@@ -124,7 +126,7 @@ def build_report(results_dir, out, grids=3, hamster=None):
     order = metric_order(results_dir)
     parts = [f"<h1>hamster results: {html.escape(name)}</h1>",
              f'<p class="note">{len(frame)} cells from {html.escape(os.path.abspath(results_dir))}'
-             f"; mean ± std over seeds; the best mean of each column in bold.</p>"]
+             f"; mean ± std over seeds; the best mean of each row in bold.</p>"]
     with tempfile.TemporaryDirectory() as tmp:
         for protocol, part in frame.groupby("protocol", sort=False):
             metrics = [m for m in order if m in part and part[m].notna().any()]

@@ -39,7 +39,7 @@ std::filesystem::path write(const std::vector<json>& records) {
 
 }  // namespace
 
-TEST_CASE("table pivot: mean and std over seeds - best of each column marked") {
+TEST_CASE("table pivot: mean and std over seeds - best of each row or column marked") {
   // dsh 16 none: seeds 0.4 and 0.6 -> mean 0.5, sample std sqrt(0.02) = 0.1414.
   const auto dir =
       write({record("dsh", 16, 0, "none", 0.4), record("dsh", 16, 1, "none", 0.6),
@@ -50,8 +50,18 @@ TEST_CASE("table pivot: mean and std over seeds - best of each column marked") {
   const std::string md = format_pivot(dir, spec);
   // Columns in the order the records first name them: "none" before "feature".
   CHECK(md.find("| hasher bits | none | feature |") != std::string::npos);
-  CHECK(md.find("| dsh 16 | **0.5000 ± 0.1414** | 0.7500 ± 0.0707 |") != std::string::npos);
+  // Re-rankers as columns: by default the best re-ranker of each row is bold.
+  CHECK(md.rfind("mAP@all over seeds (mean ± std); best of each row in bold", 0) == 0);
+  CHECK(md.find("| dsh 16 | 0.5000 ± 0.1414 | **0.7500 ± 0.0707** |") != std::string::npos);
   CHECK(md.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
+  spec.best = "col";
+  const std::string by_col = format_pivot(dir, spec);
+  CHECK(by_col.find("best of each column in bold") != std::string::npos);
+  CHECK(by_col.find("| dsh 16 | **0.5000 ± 0.1414** | 0.7500 ± 0.0707 |") != std::string::npos);
+  CHECK(by_col.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
+  spec.best = "diagonal";
+  CHECK_THROWS_WITH_AS(format_pivot(dir, spec), "--best is row or col, got 'diagonal'", Error);
+  spec.best = "col";
   spec.format = "latex";
   const std::string tex = format_pivot(dir, spec);
   CHECK(tex.find("\\textbf{0.9000}") != std::string::npos);

@@ -99,6 +99,8 @@ Stats stats_of(const std::vector<double>& v) {
 }  // namespace
 
 std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec) {
+  if (!spec.best.empty() && spec.best != "row" && spec.best != "col")
+    throw Error("--best is row or col, got '" + spec.best + "'");
   if (spec.format != "md" && spec.format != "csv" && spec.format != "latex")
     throw Error("unknown table format '" + spec.format + "' (known: md, csv, latex)");
   if (spec.rows.empty() || spec.cols.empty()) throw Error("--rows and --cols must name fields");
@@ -168,12 +170,19 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
   std::stable_sort(col_keys.begin(), col_keys.end(),
                    [&](const auto& a, const auto& b) { return col_order.less(a, b); });
 
+  const std::string by =
+      !spec.best.empty()                                                             ? spec.best
+      : std::find(spec.cols.begin(), spec.cols.end(), "reranker") != spec.cols.end() ? "row"
+                                                                                     : "col";
   std::map<std::pair<std::string, std::string>, Stats> stats;
-  std::map<std::string, double> best;  // per column
+  std::map<std::string, double> best;  // per row or per column
+  const auto line_of = [&](const std::pair<std::string, std::string>& k) {
+    return by == "row" ? k.first : k.second;
+  };
   for (const auto& [k, v] : values) {
     stats[k] = stats_of(v);
-    auto it = best.find(k.second);
-    if (it == best.end() || stats[k].mean > it->second) best[k.second] = stats[k].mean;
+    auto it = best.find(line_of(k));
+    if (it == best.end() || stats[k].mean > it->second) best[line_of(k)] = stats[k].mean;
   }
   auto text = [&](const std::string& row, const std::string& col, bool mark,
                   const std::string& bold_open, const std::string& bold_close,
@@ -183,7 +192,7 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
     const Stats& s = it->second;
     std::string t = s.n > 1 ? fmt::format("{:.4f} {} {:.4f}", s.mean, pm, s.std)
                             : fmt::format("{:.4f}", s.mean);
-    if (mark && s.mean == best.at(col)) t = bold_open + t + bold_close;
+    if (mark && s.mean == best.at(line_of({row, col}))) t = bold_open + t + bold_close;
     return t;
   };
   std::string row_title;
@@ -205,8 +214,8 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
       out += "\n";
     }
   } else if (spec.format == "md") {
-    out = fmt::format("{} over seeds (mean ± std); best of each column in bold\n\n| {} |",
-                      spec.metric, row_title);
+    out = fmt::format("{} over seeds (mean ± std); best of each {} in bold\n\n| {} |", spec.metric,
+                      by == "row" ? "row" : "column", row_title);
     for (const auto& c : col_keys) out += " " + c + " |";
     out += "\n|---|";
     for (size_t i = 0; i < col_keys.size(); ++i) out += "---:|";
