@@ -8,6 +8,7 @@
 
 #include "framework/error.h"
 #include "framework/graph/shared.h"
+#include "framework/graph/subspace.h"
 #include "tests/helpers.h"
 #include "tests/synthetic.h"
 
@@ -242,6 +243,58 @@ TEST_CASE("graph: top eigenpairs have residual <= 1e-6 and decreasing values") {
   CHECK(again.values == e.values);
   CHECK(again.vectors == e.vectors);
   CHECK(test::error_message([&] { top_eigenpairs(s, 300); }).find("rank = 300") !=
+        std::string::npos);
+}
+
+TEST_CASE("graph: subspace eigenpairs equal a dense solve's, at a rank Lanczos finds costly") {
+  const Embedding x = clustered(1500, 16, 12, 6, 9);
+  const SparseMatrix s = normalised_affinity(affinity_matrix(exact_knn_graph(x, 10), {}));
+  const Eigen::MatrixXd sd = dense(s);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> full(sd);
+  for (const int rank : {5, 120}) {
+    CAPTURE(rank);
+    SubspaceReport report;
+    SubspaceOptions options;
+    options.tol = 1e-4f;
+    const Eigenpairs e = subspace_eigenpairs(s, rank, options, &report);
+    REQUIRE(e.values.size() == rank);
+    REQUIRE(e.vectors.rows() == 1500);
+    REQUIRE(e.vectors.cols() == rank);
+    CHECK(report.residual_max <= 1e-4f);
+    CHECK(report.block == rank + std::max(20, rank / 4));
+    double worst = 0;
+    for (int c = 0; c < rank; ++c) {
+      const Eigen::VectorXd u = e.vectors.col(c).cast<double>();
+      worst = std::max(worst, (sd * u - double{e.values[c]} * u).norm());
+      CHECK(u.norm() == doctest::Approx(1).epsilon(1e-5));
+      // Residual r bounds the eigenvalue error by r (and by r^2 / gap where the gap is wide).
+      CHECK(std::abs(e.values[c] - full.eigenvalues()[1499 - c]) <= 2e-4);
+      if (c > 0) CHECK(e.values[c] <= e.values[c - 1]);
+    }
+    CHECK(worst <= 2e-4);  // the report's residual, recomputed in double
+  }
+  // A block of over a third of the space: a dense solve, no passes.
+  SubspaceReport dense_report;
+  const Eigenpairs most = subspace_eigenpairs(s, 600, {}, &dense_report);
+  CHECK(dense_report.passes == 0);
+  CHECK(dense_report.residual_max <= 1e-5f);
+  CHECK(most.values[599] == doctest::Approx(full.eigenvalues()[900]).epsilon(1e-5));
+  // The same seed, the same pairs; another seed, the same values.
+  const Eigenpairs a = subspace_eigenpairs(s, 20), b = subspace_eigenpairs(s, 20);
+  CHECK(a.values == b.values);
+  CHECK(a.vectors == b.vectors);
+  SubspaceOptions other;
+  other.seed = 7;
+  CHECK((subspace_eigenpairs(s, 20, other).values - a.values).cwiseAbs().maxCoeff() <= 2e-4f);
+  CHECK(test::error_message([&] { subspace_eigenpairs(s, 1500); })
+            .find("rank = 1500 must be in "
+                  "[1, n) with n = 1500") != std::string::npos);
+  SubspaceOptions stingy;
+  stingy.max_passes = 1;
+  stingy.tol = 1e-7f;
+  CHECK(test::error_message([&] {
+          subspace_eigenpairs(s, 20, stingy);
+        }).find("above tol 1e-07 after 1 passes of degree 10 (rank = 20, n = 1500)") !=
         std::string::npos);
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "framework/error.h"
+#include "framework/graph/subspace.h"
 
 namespace hamster {
 
@@ -88,11 +89,20 @@ std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
 std::shared_ptr<const Eigenpairs> shared_eigenpairs(const RerankContext& ctx,
                                                     const std::string& which,
                                                     const KnnGraphOptions& graph,
-                                                    const AffinityOptions& affinity, int rank) {
+                                                    const AffinityOptions& affinity, int rank,
+                                                    const std::string& solver) {
+  if (solver != "subspace" && solver != "lanczos")
+    throw Error("eigen solver '" + solver + "' (known: subspace, lanczos)");
   const std::string key =
-      fmt::format("eigen-{}-rank{}", affinity_key(ctx, which, graph, affinity), rank);
-  return ctx.artefacts.get<Eigenpairs>(
-      key, [&] { return top_eigenpairs(*shared_affinity(ctx, which, graph, affinity), rank); });
+      fmt::format("eigen-{}-rank{}-{}", affinity_key(ctx, which, graph, affinity), rank, solver);
+  return ctx.artefacts.get<Eigenpairs>(key, [&] {
+    const SparseMatrix& s = *shared_affinity(ctx, which, graph, affinity);
+    // S = D^-1/2 A D^-1/2 with A >= 0 is similar to the stochastic D^-1 A: its spectrum
+    // lies in [-1, 1], a far tighter floor for the filter than Gershgorin's.
+    SubspaceOptions options;
+    options.lower_bound = -1;
+    return solver == "lanczos" ? top_eigenpairs(s, rank) : subspace_eigenpairs(s, rank, options);
+  });
 }
 
 }  // namespace hamster

@@ -38,9 +38,12 @@ std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
                                                     const std::string& which,
                                                     const KnnGraphOptions& graph,
                                                     const AffinityOptions& affinity);
+// The top `rank` eigenpairs of the shared S, by `solver`: subspace (Chebyshev-filtered
+// subspace iteration, subspace.h) or lanczos (Spectra).
 std::shared_ptr<const Eigenpairs> shared_eigenpairs(const RerankContext& ctx,
                                                     const std::string& which,
                                                     const KnnGraphOptions& graph,
-                                                    const AffinityOptions& affinity, int rank);
+                                                    const AffinityOptions& affinity, int rank,
+                                                    const std::string& solver = "subspace");
 
 }  // namespace hamster

@@ -87,12 +87,14 @@ Eigenpairs top_eigenpairs(const SparseMatrix& s, int rank) {
   Eigen::MatrixXd vectors = solver.eigenvectors();
   fix_signs(vectors);
   const Eigen::MatrixXd residual = sd * vectors - vectors * values.asDiagonal();
+  double residual_max = 0;
   for (int c = 0; c < rank; ++c) {
+    residual_max = std::max(residual_max, residual.col(c).norm());
     if (residual.col(c).norm() > 1e-6 * vectors.col(c).norm())
       throw Error(fmt::format("top_eigenpairs: eigenpair {} has residual {:g} (rank = {}, n = {})",
                               c, residual.col(c).norm(), rank, n));
   }
-  return {values.cast<float>(), vectors.cast<float>()};
+  return {values.cast<float>(), vectors.cast<float>(), static_cast<float>(residual_max), 0};
 }
 
 }  // namespace hamster

@@ -22,6 +22,8 @@ CgResult conjugate_gradient(const SparseMatrix& s, float alpha, const Eigen::Vec
 struct Eigenpairs {
   Eigen::VectorXf values;   // r largest algebraic eigenvalues, in decreasing order
   Eigen::MatrixXf vectors;  // n x r, unit-norm columns
+  float residual_max = 0;   // the largest ||S u - l u|| the solver checked
+  int passes = 0;           // subspace_eigenpairs: filter passes (0 for Lanczos)
 };
 
 // The `rank` largest algebraic eigenpairs of the symmetric matrix s. Deterministic (fixed
