@@ -600,7 +600,7 @@ TEST_CASE("command line: --shard takes whole numbers only") {
   fs::remove_all(root);
 }
 
-TEST_CASE("command line: a bare hamster prints its help; list shows one line per plugin, or one") {
+TEST_CASE("command line: a bare hamster prints its help - list shows a line per plugin or one") {
   const std::string bin(HAMSTER_BINARY);
   const std::string help = test::run_command(bin);
   CHECK(help.find("Subcommands:") != std::string::npos);

@@ -367,7 +367,11 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
       x.conservativeResize(b, n);
       fill_random(x, rng, m);
     }
-    cut = theta[m - 1];
+    // The cut: the Ritz value halfway through the guard, not the block's smallest (the
+    // textbook choice), which lags below the eigenvalue it tends to while the tail is
+    // unconverged. Measured at rank 1,000 on the 69,000-node graph: residual 2.0e-4 after 6
+    // passes against 2.5e-4; both shrink only about 2.4x a pass (the open question).
+    cut = theta[std::min(m - 1, rank + (m - rank) / 2)];
     // A Ritz value still moving by more than 10 tol belongs to a pair far from converged
     // (a Ritz value's error shrinks like its residual squared): the residuals' product (an
     // n x b x rank BLAS call) waits until the values settle.
