@@ -39,7 +39,9 @@ bool print_plugin(const std::string& kind, const std::string& name, const Reg& r
   if (it == entries.end()) return false;
   std::cout << name << " (" << kind << "): " << it->second.help << "\nparameters:\n";
   for (const auto& p : it->second.params)
-    std::cout << "  " << p.name << " (default " << p.default_value << "): " << p.help << "\n";
+    std::cout << "  " << p.name
+              << (p.default_value.empty() ? " (required)" : " (default " + p.default_value + ")")
+              << ": " << p.help << "\n";
   return true;
 }
 

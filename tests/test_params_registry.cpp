@@ -13,8 +13,9 @@ TEST_CASE("registry lists every built-in plugin") {
                                                                        "greedyhash", "hashnet",
                                                                        "itq", "lsh", "orthohash"});
   CHECK(RerankerRegistry::instance().names() ==
-        std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "feature",
-                                 "gnn", "kreciprocal", "none", "offline_diffusion", "spectral"});
+        std::vector<std::string>{"alpha_qe", "aqe", "asymmetric", "dba", "diffusion", "external",
+                                 "feature", "gnn", "kreciprocal", "none", "offline_diffusion",
+                                 "spectral"});
 }
 
 TEST_CASE("unknown plugin names the known ones") {
