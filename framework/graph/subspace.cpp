@@ -370,7 +370,15 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
     // The cut: the Ritz value halfway through the guard, not the block's smallest (the
     // textbook choice), which lags below the eigenvalue it tends to while the tail is
     // unconverged. Measured at rank 1,000 on the 69,000-node graph: residual 2.0e-4 after 6
-    // passes against 2.5e-4; both shrink only about 2.4x a pass (the open question).
+    // passes against 2.5e-4; both shrink only about 2.4x a pass. Why no faster: the block
+    // is float, and a vector not yet converged carries components of the top eigenvectors
+    // that the filter grows faster than its own (at lo = -1, degree 10: the top ~10^5 times
+    // more than lambda_1000). A sharper filter loses the vector's own part below float
+    // precision: with lo = -0.25 (a Lanczos estimate of the true floor, -0.22) and degree 10
+    // the block lost most of its rank every other pass and never converged; capping the
+    // degree at a 10^5 range gave the same residual per pass as today's, and a 10^7 cap lost
+    // rank again. Faster needs deflation of the converged top pairs inside the filter, or
+    // double blocks at twice the cost.
     cut = theta[std::min(m - 1, rank + (m - rank) / 2)];
     if (m < rank) {  // too few directions survived: refilled above, not converged
       previous_theta.resize(0);
