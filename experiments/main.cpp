@@ -82,13 +82,20 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// After a run, evaluate or merge: the compact table, and where the rest is.
+void print_compact_table(const std::filesystem::path& dir) {
+  std::cout << hamster::format_table(dir, hamster::TableOptions{});
+  std::cerr << "every column: hamster table " << dir.string() << " --wide (or "
+            << (dir / "results.csv").string() << "); a pivot: --rows hasher,bits --cols reranker\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"hamster: Hamming search, then re-rank"};
   app.require_subcommand(0, 1);
 
-  std::string config_file, filter, shard, results_dir, format = "md", out_dir = "export";
+  std::string config_file, filter, shard, results_dir, format, out_dir = "export";
   hamster::RunOptions opt;
   auto* run = app.add_subcommand("run", "run an experiment grid from a YAML config");
   run->add_option("config", config_file, "experiment config (YAML)")->required();
@@ -122,10 +129,17 @@ int main(int argc, char** argv) {
       app.add_subcommand("merge", "merge result folders (e.g. shards from other machines)");
   merge->add_option("inputs", merge_inputs, "result folders")->required();
   merge->add_option("--out", merge_out, "the merged folder")->required();
-  bool diagnostics = false;
-  table->add_flag("--diagnostics", diagnostics,
+  hamster::TableOptions table_opt;
+  table->add_flag("--diagnostics", table_opt.diagnostics,
                   "add the code diagnostics of each build: quantization error, bit balance, "
                   "bit correlation, distinct database codes");
+  table->add_flag("--wide", table_opt.wide,
+                  "every column (training, encoding and stage-1 times, every metric), as "
+                  "results.csv; default: the compact table");
+  std::string columns;
+  table->add_option("--columns", columns,
+                    "the columns after the cell's fields, by header name, e.g. "
+                    "'mAP@1000,P@100,rerank ms/q'");
 
   std::vector<std::string> metric_terms;
   auto* evaluate = app.add_subcommand(
@@ -178,17 +192,19 @@ int main(int argc, char** argv) {
       }
       const auto config = hamster::load_config(config_file);
       hamster::run_experiment(config, opt, std::cerr);
-      if (!opt.dry_run) std::cout << hamster::format_table(config.output_dir, "md");
+      if (!opt.dry_run) print_compact_table(config.output_dir);
     } else if (*table) {
       if (rows.empty() && cols.empty() && metric.empty() && where.empty() && best.empty()) {
-        std::cout << hamster::format_table(results_dir, format, diagnostics);
+        if (!format.empty()) table_opt.format = format;
+        if (!columns.empty()) table_opt.columns = split_list(columns);
+        std::cout << hamster::format_table(results_dir, table_opt);
       } else {
         hamster::PivotSpec spec;
         if (!rows.empty()) spec.rows = split_list(rows);
         if (!cols.empty()) spec.cols = split_list(cols);
         if (!metric.empty()) spec.metric = metric;
         spec.best = best;
-        spec.format = format;
+        if (!format.empty()) spec.format = format;
         if (!where.empty())
           for (const auto& term : split_list(where)) {
             const size_t eq = term.find('=');
@@ -202,7 +218,7 @@ int main(int argc, char** argv) {
       std::string terms;
       for (const auto& t : metric_terms) terms += t + ";";
       hamster::evaluate_results(results_dir, hamster::parse_metric_request(terms), std::cerr);
-      std::cout << hamster::format_table(results_dir, "md");
+      print_compact_table(results_dir);
     } else if (*report) {
       report_opt.out = report_out;
       // The grids' images come from this very binary (`hamster images`).
@@ -225,7 +241,7 @@ int main(int argc, char** argv) {
       const size_t cells = hamster::merge_results(inputs, merge_out);
       std::cerr << "merged " << cells << " cells from " << inputs.size() << " folders into "
                 << merge_out << "\n";
-      std::cout << hamster::format_table(merge_out, "md");
+      print_compact_table(merge_out);
     } else if (*list) {
       if (plugin.empty()) {
         print_plugins("hashers", hamster::HasherRegistry::instance());

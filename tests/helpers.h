@@ -11,6 +11,35 @@
 
 namespace hamster::test {
 
+// A markdown table with its padding removed ("| lsh    | 16 |" reads "| lsh | 16 |"; a rule
+// cell "|------:|" reads "|---:|"), so tests match cells whatever the column widths.
+inline std::string unpadded(const std::string& table) {
+  std::string out, line;
+  for (size_t start = 0; start < table.size();) {
+    size_t end = table.find('\n', start);
+    if (end == std::string::npos) end = table.size();
+    line = table.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("|", 0) != 0) {
+      out += line + "\n";
+      continue;
+    }
+    std::string joined = "|";
+    size_t from = 1;
+    for (size_t bar; (bar = line.find('|', from)) != std::string::npos; from = bar + 1) {
+      std::string cell = line.substr(from, bar - from);
+      const size_t first = cell.find_first_not_of(' '), last = cell.find_last_not_of(' ');
+      cell = first == std::string::npos ? "" : cell.substr(first, last - first + 1);
+      if (!cell.empty() && cell.find_first_not_of("-:") == std::string::npos)
+        joined += cell.back() == ':' ? "---:|" : "---|";
+      else
+        joined += (cell.empty() ? " " : " " + cell + " ") + "|";
+    }
+    out += joined + "\n";
+  }
+  return out;
+}
+
 // The message of the hamster::Error that f throws, or "" if it throws none.
 template <class F>
 std::string error_message(F&& f) {

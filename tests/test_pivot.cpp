@@ -47,7 +47,7 @@ TEST_CASE("table pivot: mean and std over seeds - best of each row or column mar
              record("dsh", 16, 0, "feature", 0.7), record("dsh", 16, 1, "feature", 0.8),
              record("lsh", 16, 0, "feature", 0.9)});
   PivotSpec spec;
-  const std::string md = format_pivot(dir, spec);
+  const std::string md = test::unpadded(format_pivot(dir, spec));
   // Columns in the order the records first name them: "none" before "feature".
   CHECK(md.find("| hasher bits | none | feature |") != std::string::npos);
   // Re-rankers as columns: by default the best re-ranker of each row is bold.
@@ -55,7 +55,7 @@ TEST_CASE("table pivot: mean and std over seeds - best of each row or column mar
   CHECK(md.find("| dsh 16 | 0.5000 ± 0.1414 | **0.7500 ± 0.0707** |") != std::string::npos);
   CHECK(md.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
   spec.best = "col";
-  const std::string by_col = format_pivot(dir, spec);
+  const std::string by_col = test::unpadded(format_pivot(dir, spec));
   CHECK(by_col.find("best of each column in bold") != std::string::npos);
   CHECK(by_col.find("| dsh 16 | **0.5000 ± 0.1414** | 0.7500 ± 0.0707 |") != std::string::npos);
   CHECK(by_col.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
@@ -82,7 +82,7 @@ TEST_CASE("table pivot: numbers in numeric order - names in the order the config
       write({record("lsh", 64, 0, "aqe(n=5)", 0.1), record("lsh", 64, 0, "aqe(n=10)", 0.2),
              record("lsh", 128, 0, "aqe(n=5)", 0.3), record("lsh", 16, 0, "aqe(n=5)", 0.4),
              record("dsh", 16, 0, "aqe(n=10)", 0.5)});
-  const std::string md = format_pivot(dir, PivotSpec{});
+  const std::string md = test::unpadded(format_pivot(dir, PivotSpec{}));
   const auto at = [&](const std::string& s) { return md.find(s); };
   CHECK(at("| hasher bits | aqe(n=5) | aqe(n=10) |") != std::string::npos);
   CHECK(at("| lsh 16 |") < at("| lsh 64 |"));
@@ -152,7 +152,7 @@ TEST_CASE("the cell table's budget column names what differs from the default tr
        trained("csq", json::object()),  // a record from before backbones
        trained("dsdh", {{"backbone", "vgg-bn"}, {"weight_decay", "0.0005"}, {"dropout", "0.5"}}),
        trained("hashnet", {{"weight_average", "0.999"}})});
-  const std::string md = format_table(dir, "md");
+  const std::string md = test::unpadded(format_table(dir, "md"));
   CHECK(md.find("| 120x64 adam 0.001 | 114 |") != std::string::npos);
   CHECK(md.find("| 120x64 adam 0.001 cosine flip+shift2 vgg-bn | 114 |") != std::string::npos);
   CHECK(md.find("| 120x64 adam 0.001 vgg-bn wd 0.0005 dropout 0.5 | 114 |") != std::string::npos);

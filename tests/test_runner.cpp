@@ -140,7 +140,7 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
   REQUIRE(rs2.size() == 4);
   CHECK(rs2[2]["metrics"]["mAP@all"] == rs[2]["metrics"]["mAP@all"]);
 
-  const std::string md = format_table(c.output_dir, "md");
+  const std::string md = test::unpadded(format_table(c.output_dir, "md"));
   CHECK(md.find("| hasher | bits | seed | reranker | L | mAP@all | mAP@100 |") == 0);
   CHECK(md.find("| lsh | 16 | 0 | feature | 100 |") != std::string::npos);
   // LSH does not train: its training time and speed are blank, not 0.
@@ -155,15 +155,44 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
   const std::vector<std::string> header = cells_of("| hasher |");
   const size_t speed = std::find(header.begin(), header.end(), " train img/s ") - header.begin();
   REQUIRE(speed < header.size());
-  CHECK(cells_of("| lsh | 16 | 0 | none |").at(speed) == "  ");  // "| " + nothing + " |"
+  CHECK(cells_of("| lsh | 16 | 0 | none |").at(speed) == " ");  // "|" + blank + "|"
   CHECK(std::stod(cells_of("| dsh(batch_size=50,epochs=2) | 16 | 0 | none |").at(speed)) > 0);
   CHECK(format_table(c.output_dir, "latex").find("\\begin{tabular}") == 0);
   // Code diagnostics only on request, between the metrics and the times.
   CHECK(md.find("quant. error") == std::string::npos);
-  const std::string with_codes = run_command(std::string(HAMSTER_BINARY) + " table " +
-                                             c.output_dir.string() + " --diagnostics");
+  const std::string with_codes = test::unpadded(run_command(
+      std::string(HAMSTER_BINARY) + " table " + c.output_dir.string() + " --wide --diagnostics"));
   CHECK(with_codes.find("| quant. error | bit balance | bit corr. | distinct codes | train s |") !=
         std::string::npos);
+  // The CLI's default is the compact table: the cell, the mAPs, P@100 (here, without it,
+  // the first P@) and the re-ranking time, padded to its columns; L (one shortlist for the
+  // whole folder) left out.
+  const std::string compact = run_command(std::string(HAMSTER_BINARY) + " table " +
+                                          c.output_dir.string() + " --diagnostics");
+  CHECK(test::unpadded(compact).rfind(
+            "| hasher | bits | seed | reranker | mAP@all | mAP@100 | P@10 | quant. error | bit "
+            "balance | bit corr. | distinct codes | rerank ms/q |\n",
+            0) == 0);
+  size_t width = std::string::npos;
+  for (size_t at = 0; at < compact.size(); at = compact.find('\n', at) + 1) {
+    const size_t length = compact.find('\n', at) - at;
+    if (width == std::string::npos) width = length;
+    CHECK(length == width);  // every line padded to the same width
+  }
+  CHECK(width < 170);
+  const std::string chosen =
+      test::unpadded(run_command(std::string(HAMSTER_BINARY) + " table " + c.output_dir.string() +
+                                 " --columns 'P@10,mAP@all'"));
+  CHECK(chosen.rfind(
+            "| hasher | bits | seed | reranker | P@10 | mAP@all |\n|---|---|---|---|---:|---:|\n",
+            0) == 0);
+  CHECK_THROWS_WITH_AS(
+      [&] {
+        TableOptions o;
+        o.columns = {"mAP@5"};
+        format_table(c.output_dir, o);
+      }(),
+      doctest::Contains("unknown table column 'mAP@5' (known: mAP@all, mAP@100, P@10"), Error);
   const auto& lsh_codes = rs2[0]["code_diagnostics"];
   CHECK(with_codes.find(fmt::format(
             "| {:.4f} | {:.4f} | {:.4f} | {} |", lsh_codes["quantization_error"].get<double>(),
@@ -436,7 +465,7 @@ TEST_CASE("table: records written under other metric settings show blanks - not 
   REQUIRE(rs.size() == 2);
   rs[0]["bits"] = 99;
   std::ofstream(c.output_dir / "results.jsonl", std::ios::app) << rs[0].dump() << "\n";
-  const std::string md = format_table(c.output_dir, "md");
+  const std::string md = test::unpadded(format_table(c.output_dir, "md"));
   CHECK(md.find("| lsh | 99 |") != std::string::npos);
   CHECK(md.find("| lsh | 16 | 0 | feature | 100 | 0.") != std::string::npos);  // the other cell
   CHECK(std::count(md.begin(), md.end(), '\n') == 4);  // header, rule, two cells
@@ -464,7 +493,7 @@ TEST_CASE("runner: validation queries come from the training items - never the q
   CHECK(run_experiment(c, {}, log) == 2);
   CHECK(records(c.output_dir).size() == 4);
   // The table tells tuning rows from test rows.
-  const std::string md = format_table(c.output_dir, "md");
+  const std::string md = test::unpadded(format_table(c.output_dir, "md"));
   CHECK(md.find("| hasher | bits | seed | reranker | L | queries | mAP@all |") == 0);
   CHECK(md.find("| lsh | 16 | 0 | none | 100 | validation |") != std::string::npos);
   CHECK(md.find("| lsh | 16 | 0 | none | 100 | test |") != std::string::npos);
@@ -754,7 +783,7 @@ TEST_CASE("runner: a datasets list runs the grid on each - records and table nam
   CHECK(ids.count("fmnist-2/lsh/16b/seed0/feature") == 1);
   CHECK(fs::exists(c.output_dir / "split-stratified.txt"));
   CHECK(fs::exists(c.output_dir / "split-fmnist-2.txt"));
-  const std::string table = format_table(c.output_dir, "md");
+  const std::string table = test::unpadded(format_table(c.output_dir, "md"));
   CHECK(table.rfind("| dataset | hasher |", 0) == 0);
   CHECK(table.find("| fmnist-2 | lsh | 16 |") != std::string::npos);
   // A filter on one dataset runs that dataset's cells only.

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "framework/error.h"
+#include "framework/experiment/markdown.h"
 #include "framework/experiment/records.h"
 
 namespace hamster {
@@ -214,17 +215,16 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
       out += "\n";
     }
   } else if (spec.format == "md") {
-    out = fmt::format("{} over seeds (mean ± std); best of each {} in bold\n\n| {} |", spec.metric,
-                      by == "row" ? "row" : "column", row_title);
-    for (const auto& c : col_keys) out += " " + c + " |";
-    out += "\n|---|";
-    for (size_t i = 0; i < col_keys.size(); ++i) out += "---:|";
-    out += "\n";
+    out = fmt::format("{} over seeds (mean ± std); best of each {} in bold\n\n", spec.metric,
+                      by == "row" ? "row" : "column");
+    std::vector<std::string> header = {row_title};
+    header.insert(header.end(), col_keys.begin(), col_keys.end());
+    std::vector<std::vector<std::string>> lines;
     for (const auto& r : row_keys) {
-      out += "| " + r + " |";
-      for (const auto& c : col_keys) out += " " + text(r, c, true, "**", "**", "±") + " |";
-      out += "\n";
+      lines.push_back({r});
+      for (const auto& c : col_keys) lines.back().push_back(text(r, c, true, "**", "**", "±"));
     }
+    out += markdown_table(header, lines, 1);
   } else {
     out = "\\begin{tabular}{l" + std::string(col_keys.size(), 'r') + "}\n\\toprule\n" +
           latex_escape(row_title);

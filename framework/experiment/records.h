@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/experiment/results.h"
+
 namespace hamster {
 
 // The records of `file` in order; none if the file does not exist. Throws Error naming
@@ -29,11 +31,13 @@ std::string integer_field(const nlohmann::json& record, const char* key);
 // cell once (at its last record); records without a cell_key are kept as they are.
 std::vector<nlohmann::json> latest_records(std::vector<nlohmann::json> records);
 
-// The table of `records` as md, csv or latex; `source` names them in errors. With
-// `diagnostics`, the code diagnostics of each build (framework/codes/diagnostics.h) follow
-// the metrics.
+// The table of `records` (framework/experiment/results.h says what options choose);
+// `source` names them in errors.
+std::string format_records(const std::vector<nlohmann::json>& records, const TableOptions& options,
+                           const std::string& source);
+// The wide table, every column (results.csv).
 std::string format_records(const std::vector<nlohmann::json>& records, const std::string& format,
-                           const std::string& source, bool diagnostics = false);
+                           const std::string& source);
 
 // Escapes the characters LaTeX treats specially in table text (_ % & #).
 std::string latex_escape(const std::string& text);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "framework/error.h"
+#include "framework/experiment/markdown.h"
 #include "framework/experiment/records.h"
 
 namespace hamster {
@@ -190,33 +191,94 @@ std::string latex_escape(const std::string& s) {
   return out;
 }
 
-std::string format_records(const std::vector<json>& records, const std::string& format,
-                           const std::string& source, bool diagnostics) {
-  if (format != "md" && format != "csv" && format != "latex")
-    throw Error("unknown table format '" + format + "' (known: md, csv, latex)");
-  Table t;
+namespace {
+
+// The header positions the options keep: the cell's fields first (the first
+// `fields` columns), then the chosen columns in order.
+std::vector<size_t> chosen_columns(const Table& t, size_t fields, const TableOptions& o) {
+  std::vector<size_t> keep;
+  for (size_t c = 0; c < fields; ++c) {
+    // L is one number for most folders (the config's shortlist): shown where it varies.
+    const bool constant_l =
+        t.header[c] == "L" && std::all_of(t.rows.begin(), t.rows.end(),
+                                          [&](const auto& r) { return r[c] == t.rows.front()[c]; });
+    if (o.wide || !constant_l) keep.push_back(c);
+  }
+  const auto position = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(t.header.begin(), t.header.end(), name) -
+                               t.header.begin());
+  };
+  if (!o.columns.empty()) {
+    for (const std::string& name : o.columns) {
+      const size_t at = position(name);
+      if (at >= t.header.size() || at < fields) {
+        std::vector<std::string> known(t.header.begin() + fields, t.header.end());
+        throw Error(
+            fmt::format("unknown table column '{}' (known: {})", name, fmt::join(known, ", ")));
+      }
+      keep.push_back(at);
+    }
+    return keep;
+  }
+  if (o.wide) {
+    for (size_t c = fields; c < t.header.size(); ++c) keep.push_back(c);
+    return keep;
+  }
+  size_t precision = t.header.size();
+  for (size_t c = fields; c < t.header.size(); ++c) {
+    const std::string& h = t.header[c];
+    if (h.rfind("mAP@", 0) == 0) keep.push_back(c);
+    if (h.rfind("P@", 0) == 0 && h.find("H") == std::string::npos &&
+        (precision == t.header.size() || h == "P@100"))
+      precision = c;
+  }
+  if (precision < t.header.size()) keep.push_back(precision);
+  static const char* kDiagnostics[] = {"quant. error", "bit balance", "bit corr.",
+                                       "distinct codes"};
+  if (o.diagnostics)
+    for (const char* name : kDiagnostics) keep.push_back(position(name));
+  keep.push_back(position("rerank ms/q"));
+  return keep;
+}
+
+}  // namespace
+
+std::string format_records(const std::vector<json>& records, const TableOptions& o,
+                           const std::string& source) {
+  if (o.format != "md" && o.format != "csv" && o.format != "latex")
+    throw Error("unknown table format '" + o.format + "' (known: md, csv, latex)");
+  Table full;
   try {
-    t = build_table(records, diagnostics);
+    full = build_table(records, o.diagnostics);
   } catch (const json::exception& e) {
     throw Error(source + ": record lacks a field (" + e.what() + ")");
   }
-  std::string out;
-  const size_t text_columns =
-      5 + std::count_if(t.header.begin(), t.header.end(), [](const std::string& h) {
+  const size_t fields =
+      5 + std::count_if(full.header.begin(), full.header.end(), [](const std::string& h) {
         return h == "queries" || h == "dataset" || h == "perturb";
       });
-  if (format == "csv") {
+  const std::vector<size_t> keep = chosen_columns(full, fields, o);
+  Table t;
+  for (size_t c : keep) t.header.push_back(full.header[c]);
+  for (const auto& row : full.rows) {
+    std::vector<std::string> cells;
+    for (size_t c : keep) cells.push_back(row[c]);
+    t.rows.push_back(std::move(cells));
+  }
+  // The cell's fields align left (bits, seed and L with them: they name the cell), the
+  // measured columns right.
+  const size_t text_columns =
+      std::count_if(keep.begin(), keep.end(), [&](size_t c) { return c < fields; });
+  std::string out;
+  if (o.format == "csv") {
     out = join(t.header, ",") + "\n";
     for (auto row : t.rows) {
       for (auto& cell : row)
         if (cell.find(',') != std::string::npos) cell = "\"" + cell + "\"";
       out += join(row, ",") + "\n";
     }
-  } else if (format == "md") {
-    out = "| " + join(t.header, " | ") + " |\n|";
-    for (size_t i = 0; i < t.header.size(); ++i) out += i < text_columns ? "---|" : "---:|";
-    out += "\n";
-    for (const auto& row : t.rows) out += "| " + join(row, " | ") + " |\n";
+  } else if (o.format == "md") {
+    out = markdown_table(t.header, t.rows, text_columns);
   } else {
     out = "\\begin{tabular}{" + std::string(text_columns, 'l') +
           std::string(t.header.size() - text_columns, 'r') + "}\n\\toprule\n";
@@ -233,10 +295,26 @@ std::string format_records(const std::vector<json>& records, const std::string& 
   return out;
 }
 
-std::string format_table(const fs::path& dir, const std::string& format, bool diagnostics) {
+std::string format_records(const std::vector<json>& records, const std::string& format,
+                           const std::string& source) {
+  TableOptions o;
+  o.format = format;
+  o.wide = true;
+  return format_records(records, o, source);
+}
+
+std::string format_table(const fs::path& dir, const TableOptions& options) {
   const fs::path file = dir / "results.jsonl";
   if (!fs::exists(file)) throw Error("no results at " + file.string());
-  return format_records(latest_records(read_records(file)), format, file.string(), diagnostics);
+  return format_records(latest_records(read_records(file)), options, file.string());
+}
+
+std::string format_table(const fs::path& dir, const std::string& format, bool diagnostics) {
+  TableOptions o;
+  o.format = format;
+  o.wide = true;
+  o.diagnostics = diagnostics;
+  return format_table(dir, o);
 }
 
 }  // namespace hamster
