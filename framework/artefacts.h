@@ -24,6 +24,12 @@ class ArtefactStore {
   // disk_dir empty: memory only.
   explicit ArtefactStore(std::filesystem::path disk_dir = {}) : disk_dir_(std::move(disk_dir)) {}
 
+  // Told when an artefact starts to be built (from_disk false) or loaded, and when it is
+  // ready (with its seconds), so a run can say what it is waiting for: a graph or
+  // eigenpairs can take minutes. Unset: silent.
+  std::function<void(const std::string& key, bool from_disk)> on_start;
+  std::function<void(const std::string& key, bool from_disk, double seconds)> on_done;
+
   // How an artefact goes to and comes back from one file. load must throw hamster::Error
   // naming the file when it does not match what the key promises.
   template <class T>
@@ -47,7 +53,9 @@ class ArtefactStore {
     nested_seconds_ = 0;
     std::shared_ptr<const T> value;
     bool from_disk = false;
-    if (!file.empty() && std::filesystem::exists(file)) {
+    const bool on_disk = !file.empty() && std::filesystem::exists(file);
+    if (on_start) on_start(key, on_disk);
+    if (on_disk) {
       verify_on_disk(key);
       value = std::make_shared<const T>(disk->load(file));
       from_disk = true;
@@ -60,6 +68,7 @@ class ArtefactStore {
     // for the other's build, which has its own entry.
     const double elapsed = now() - t0;
     log_.push_back({key, elapsed - nested_seconds_, from_disk});
+    if (on_done) on_done(key, from_disk, elapsed - nested_seconds_);
     nested_seconds_ = outer_nested + elapsed;
     items_[key] = value;
     return value;

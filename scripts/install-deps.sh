@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs hamster's build and run dependencies from Debian 12 packages, as listed in
 # third_party/packages.txt (the bench group only with HAMSTER_BENCH_DEPS=1, the sanitize
-# group only with HAMSTER_SANITIZE_DEPS=1).
+# group only with HAMSTER_SANITIZE_DEPS=1; HAMSTER_REPORT_DEPS=0 leaves out the report
+# group, which only `hamster report`, the notebook and the tests need: the quickstart).
 # Idempotent: packages already present are skipped, so a warm machine pays nothing.
 # Where it cannot install (no apt-get, or neither root nor sudo: a cluster node, a conda
 # environment), it lists what is missing and leaves finding them to CMake's
@@ -14,6 +15,7 @@ while read -r name group _; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   if [[ "$group" == bench && "${HAMSTER_BENCH_DEPS:-0}" != 1 ]]; then continue; fi
   if [[ "$group" == sanitize && "${HAMSTER_SANITIZE_DEPS:-0}" != 1 ]]; then continue; fi
+  if [[ "$group" == report && "${HAMSTER_REPORT_DEPS:-1}" != 1 ]]; then continue; fi
   packages+=("$name")
 done < third_party/packages.txt
 

@@ -49,16 +49,16 @@ TEST_CASE("table pivot: mean and std over seeds - best of each row or column mar
   PivotSpec spec;
   const std::string md = test::unpadded(format_pivot(dir, spec));
   // Columns in the order the records first name them: "none" before "feature".
-  CHECK(md.find("| hasher bits | none | feature |") != std::string::npos);
+  CHECK(md.find("| hasher | bits | none | feature |") != std::string::npos);
   // Re-rankers as columns: by default the best re-ranker of each row is bold.
   CHECK(md.rfind("mAP@all over seeds (mean ± std); best of each row in bold", 0) == 0);
-  CHECK(md.find("| dsh 16 | 0.5000 ± 0.1414 | **0.7500 ± 0.0707** |") != std::string::npos);
-  CHECK(md.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
+  CHECK(md.find("| dsh | 16 | 0.5000 ± 0.1414 | **0.7500 ± 0.0707** |") != std::string::npos);
+  CHECK(md.find("| lsh | 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
   spec.best = "col";
   const std::string by_col = test::unpadded(format_pivot(dir, spec));
   CHECK(by_col.find("best of each column in bold") != std::string::npos);
-  CHECK(by_col.find("| dsh 16 | **0.5000 ± 0.1414** | 0.7500 ± 0.0707 |") != std::string::npos);
-  CHECK(by_col.find("| lsh 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
+  CHECK(by_col.find("| dsh | 16 | **0.5000 ± 0.1414** | 0.7500 ± 0.0707 |") != std::string::npos);
+  CHECK(by_col.find("| lsh | 16 | 0.3000 ± 0.0000 | **0.9000** |") != std::string::npos);
   spec.best = "diagonal";
   CHECK_THROWS_WITH_AS(format_pivot(dir, spec), "--best is row or col, got 'diagonal'", Error);
   spec.best = "col";
@@ -66,11 +66,16 @@ TEST_CASE("table pivot: mean and std over seeds - best of each row or column mar
   const std::string tex = format_pivot(dir, spec);
   CHECK(tex.find("\\textbf{0.9000}") != std::string::npos);
   CHECK(tex.find("\\toprule") != std::string::npos);
+  // Hasher and bits in columns of their own.
+  CHECK(tex.find("\\begin{tabular}{llrr}") != std::string::npos);
+  CHECK(tex.find("hasher & bits & none & feature \\\\") != std::string::npos);
+  CHECK(tex.find("dsh & 16 & \\textbf{0.5000 $\\pm$ 0.1414} & 0.7500 $\\pm$ 0.0707 \\\\") !=
+        std::string::npos);
   spec.format = "csv";
-  CHECK(format_pivot(dir, spec).find("dsh 16,0.500000,0.141421,0.750000,0.070711") !=
+  CHECK(format_pivot(dir, spec).find("dsh,16,0.500000,0.141421,0.750000,0.070711") !=
         std::string::npos);
   // Two equal seeds have std 0; one seed has none (blank).
-  CHECK(format_pivot(dir, spec).find("lsh 16,0.300000,0.000000,0.900000,\n") != std::string::npos);
+  CHECK(format_pivot(dir, spec).find("lsh,16,0.300000,0.000000,0.900000,\n") != std::string::npos);
   spec.where = {{"reranker", "none"}};
   CHECK(format_pivot(dir, spec).find("feature") == std::string::npos);
 }
@@ -84,10 +89,10 @@ TEST_CASE("table pivot: numbers in numeric order - names in the order the config
              record("dsh", 16, 0, "aqe(n=10)", 0.5)});
   const std::string md = test::unpadded(format_pivot(dir, PivotSpec{}));
   const auto at = [&](const std::string& s) { return md.find(s); };
-  CHECK(at("| hasher bits | aqe(n=5) | aqe(n=10) |") != std::string::npos);
-  CHECK(at("| lsh 16 |") < at("| lsh 64 |"));
-  CHECK(at("| lsh 64 |") < at("| lsh 128 |"));
-  CHECK(at("| lsh 128 |") < at("| dsh 16 |"));
+  CHECK(at("| hasher | bits | aqe(n=5) | aqe(n=10) |") != std::string::npos);
+  CHECK(at("| lsh | 16 |") < at("| lsh | 64 |"));
+  CHECK(at("| lsh | 64 |") < at("| lsh | 128 |"));
+  CHECK(at("| lsh | 128 |") < at("| dsh | 16 |"));
 }
 
 TEST_CASE("table pivot: a field varying inside a cell - an unknown field or metric is an error") {

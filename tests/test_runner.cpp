@@ -521,14 +521,23 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   std::ostringstream third;
   CHECK(run_experiment(c, {}, third) == 1);
   CHECK(third.str().find("fit ") == std::string::npos);
+  // Announced as it starts, its time when done, both before the cell's line.
   const std::string log = third.str();
-  const auto knn = log.find("shared artefact knn-feature-k10");
-  REQUIRE(knn != std::string::npos);
-  CHECK(log.substr(knn, log.find('\n', knn) - knn).find("loaded") != std::string::npos);
+  const auto announced = log.find("loading shared artefact knn-feature-k10");
+  REQUIRE(announced != std::string::npos);
+  const auto done = log.find("shared artefact knn-feature-k10", log.find('\n', announced));
+  REQUIRE(done != std::string::npos);
+  CHECK(log.substr(done, log.find('\n', done) - done).find("loaded in") != std::string::npos);
+  CHECK(done < log.find("cell 1/1"));
   const auto rs = records(c.output_dir);
   REQUIRE(rs.size() == 3);
   CHECK(rs[2]["artefacts"].size() >= 2);  // graph, affinity, eigenpairs...
   CHECK(rs[2]["times"]["artefact_seconds"].get<double>() > 0);
+  // A re-ranker's error names the cell it came from.
+  c.rerankers = {{"spectral", {{"k", "10"}, {"rank", "100000"}}, {}}};
+  std::ostringstream fourth;
+  CHECK_THROWS_WITH_AS(run_experiment(c, {}, fourth),
+                       doctest::Contains("cell lsh/16b/seed0/spectral(k=10,rank=100000): "), Error);
   fs::remove_all(root);
 }
 

@@ -108,8 +108,8 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
     for (size_t i; (i = next++) < todo.size();) {
       const Build& b = *todo[i];
       try {
-        log(fmt::format("fit {} ({} training items, {} threads)", b.id, split.train.size(),
-                        threads_each));
+        log(fmt::format("fit {} ({} training items, {} thread{})", b.id, split.train.size(),
+                        threads_each, threads_each == 1 ? "" : "s"));
         auto hasher = make_hasher(b);
         FitContext ctx;
         ctx.seed = b.seed;
@@ -123,8 +123,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         const auto summary = hasher->fit_summary();
         // A resumed fit's time includes the stopped runs' epochs.
         const auto before = summary.find("seconds_before_resume");
-        const double seconds =
-            seconds_since(t0) + (before == summary.end() ? 0.0 : before->second);
+        const double seconds = seconds_since(t0) + (before == summary.end() ? 0.0 : before->second);
         json fit = {{"train_seconds", seconds},
                     {"train_images_per_second", hasher->train_images_per_second()},
                     {"fit_threads", threads_each}};

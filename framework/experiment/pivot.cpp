@@ -59,6 +59,9 @@ class FieldOrder {
     return key;
   }
 
+  // The field values a joined key was made of.
+  const std::vector<std::string>& parts(const std::string& key) const { return parts_.at(key); }
+
   bool less(const std::string& a, const std::string& b) const {
     const auto& x = parts_.at(a);
     const auto& y = parts_.at(b);
@@ -196,42 +199,53 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
     if (mark && s.mean == best.at(line_of({row, col}))) t = bold_open + t + bold_close;
     return t;
   };
-  std::string row_title;
-  for (const auto& f : spec.rows) row_title += (row_title.empty() ? "" : " ") + f;
+  // One column per row field (hasher, bits, ...), so a paper's table and a data frame get
+  // them apart.
+  const size_t fields = spec.rows.size();
   std::string out;
   if (spec.format == "csv") {
-    out = row_title;
-    for (const auto& c : col_keys) out += "," + c + " mean," + c + " std";
+    const auto cell = [](const std::string& t) {
+      return t.find(',') != std::string::npos ? "\"" + t + "\"" : t;
+    };
+    for (const auto& f : spec.rows) out += f + ",";
+    for (size_t i = 0; i < col_keys.size(); ++i)
+      out += cell(col_keys[i] + " mean") + "," + cell(col_keys[i] + " std") +
+             (i + 1 < col_keys.size() ? "," : "");
     out += "\n";
     for (const auto& r : row_keys) {
-      out += r.find(',') != std::string::npos ? "\"" + r + "\"" : r;
-      for (const auto& c : col_keys) {
-        auto it = stats.find({r, c});
+      for (const auto& part : row_order.parts(r)) out += cell(part) + ",";
+      for (size_t i = 0; i < col_keys.size(); ++i) {
+        auto it = stats.find({r, col_keys[i]});
         // One seed has no spread: its std is left blank, not written as 0.
-        out += it == stats.end()  ? ",,"
-               : it->second.n > 1 ? fmt::format(",{:.6f},{:.6f}", it->second.mean, it->second.std)
-                                  : fmt::format(",{:.6f},", it->second.mean);
+        out += it == stats.end()  ? ","
+               : it->second.n > 1 ? fmt::format("{:.6f},{:.6f}", it->second.mean, it->second.std)
+                                  : fmt::format("{:.6f},", it->second.mean);
+        if (i + 1 < col_keys.size()) out += ",";
       }
       out += "\n";
     }
   } else if (spec.format == "md") {
     out = fmt::format("{} over seeds (mean ± std); best of each {} in bold\n\n", spec.metric,
                       by == "row" ? "row" : "column");
-    std::vector<std::string> header = {row_title};
+    std::vector<std::string> header = spec.rows;
     header.insert(header.end(), col_keys.begin(), col_keys.end());
     std::vector<std::vector<std::string>> lines;
     for (const auto& r : row_keys) {
-      lines.push_back({r});
+      lines.push_back(row_order.parts(r));
       for (const auto& c : col_keys) lines.back().push_back(text(r, c, true, "**", "**", "±"));
     }
-    out += markdown_table(header, lines, 1);
+    out += markdown_table(header, lines, fields);
   } else {
-    out = "\\begin{tabular}{l" + std::string(col_keys.size(), 'r') + "}\n\\toprule\n" +
-          latex_escape(row_title);
-    for (const auto& c : col_keys) out += " & " + latex_escape(c);
+    out = "\\begin{tabular}{" + std::string(fields, 'l') + std::string(col_keys.size(), 'r') +
+          "}\n\\toprule\n";
+    std::vector<std::string> header;
+    for (const auto& f : spec.rows) header.push_back(latex_escape(f));
+    for (const auto& c : col_keys) header.push_back(latex_escape(c));
+    for (size_t i = 0; i < header.size(); ++i) out += (i ? " & " : "") + header[i];
     out += " \\\\\n\\midrule\n";
     for (const auto& r : row_keys) {
-      out += latex_escape(r);
+      const auto& parts = row_order.parts(r);
+      for (size_t i = 0; i < parts.size(); ++i) out += (i ? " & " : "") + latex_escape(parts[i]);
       for (const auto& c : col_keys) out += " & " + text(r, c, true, "\\textbf{", "}", "$\\pm$");
       out += " \\\\\n";
     }

@@ -436,6 +436,16 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   auto evaluate_build = [&](const Build& b, int threads) {
     std::lock_guard<std::mutex> lock(evaluating);
     EncodedBuild e = encode_build(c, data, sets, b, threads);
+    // Shared artefacts (kNN graph, affinity, eigenpairs) are announced as they start: a
+    // cell's line can wait minutes on them.
+    e.artefacts->on_start = [&](const std::string& key, bool from_disk) {
+      log(fmt::format("  {} shared artefact {} ({})", from_disk ? "loading" : "building", key,
+                      b.id));
+    };
+    e.artefacts->on_done = [&](const std::string& key, bool from_disk, double seconds) {
+      log(fmt::format("  shared artefact {} {} in {:.1f}s", key, from_disk ? "loaded" : "built",
+                      seconds));
+    };
     log(fmt::format(
         "encode {}: {:.0f} images/s, {} distinct database codes, quantization error {:.4f}, "
         "bit balance {:.4f}, bit correlation {:.4f}",
@@ -460,7 +470,12 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                                                           e.database.codes, c.shortlist, c.eval);
       s1.evaluation_seconds = seconds_since(t0);
       for (const Cell* cell : todo) {
-        json record = evaluate_cell(c, *cell, e, query, s1, sets, prov);
+        json record;
+        try {
+          record = evaluate_cell(c, *cell, e, query, s1, sets, prov);
+        } catch (const Error& error) {  // which cell: a grid has dozens with one re-ranker
+          throw Error(fmt::format("cell {}: {}", cell->id, error.what()));
+        }
         append_record(c, record);  // after every cell: a crash loses at most one
         ++finished;
         const double elapsed = seconds_since(start);
@@ -468,9 +483,6 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                         headline_metric(record), elapsed / finished * (total - finished)));
       }
     }
-    for (const auto& a : e.artefacts->entries())
-      log(fmt::format("  shared artefact {} {} in {:.1f}s", a.key, a.from_disk ? "loaded" : "built",
-                      a.seconds));
   };
   // Cached models first, then each trained build as soon as its model is stored: a grid
   // that trains for hours shows its results as it goes, and a failed fit keeps the others'.
