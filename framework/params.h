@@ -14,6 +14,9 @@ struct ParamSpec {
   // false for a parameter added after models were cached: at its default it stays out of
   // build keys, so those models (and records) remain this build's.
   bool keyed_at_default = true;
+  // An integer that must be below the database size (a graph's k, an eigen rank): a dry
+  // run checks it where the split's size is known before the data loads.
+  bool below_database = false;
 };
 
 class Params {

@@ -825,3 +825,33 @@ TEST_CASE("runner: a datasets list runs the grid on each - records and table nam
                        Error);
   fs::remove_all(root);
 }
+
+TEST_CASE("runner: a dry run checks sizes against the split before any data loads") {
+  // The default Fashion-MNIST files: fmnist-1 gives 69,000 database items (68,500 with 50
+  // validation items per class set aside), fmnist-2 60,000. Nothing here reads the data.
+  RunOptions dry;
+  dry.dry_run = true;
+  std::ostringstream log;
+  const auto error_of = [&](const std::string& yaml) {
+    return test::error_message([&] {
+      run_experiment(parse_config("name: sizes\nhashers: [lsh]\n" + yaml, "s.yaml"), dry, log);
+    });
+  };
+  CHECK(error_of("rerankers: [{name: spectral, params: {rank: 100000}}]\n")
+            .find("cell lsh/16b/seed0/spectral(rank=100000): rank = 100000 must be below the "
+                  "database size (fmnist-1 on fashion-mnist gives a database of 69000 items)") !=
+        std::string::npos);
+  CHECK(error_of("rerankers: [{name: diffusion, params: {k: 69000}}]\n").find("k = 69000") !=
+        std::string::npos);
+  CHECK(error_of("shortlist: 69000\nvalidation_per_class: 50\nrerankers: [none]\n")
+            .find("shortlist L = 69000 is larger than the database (fmnist-1 on fashion-mnist "
+                  "gives a database of 68500 items)") != std::string::npos);
+  CHECK(error_of("protocol: fmnist-2\nrerankers: [none]\nmetrics: {map_at: [65000]}\n")
+            .find("metric cut-off k = 65000 is larger than the database (fmnist-2 on "
+                  "fashion-mnist gives a database of 60000 items)") != std::string::npos);
+  // Within the sizes, and for files elsewhere (whose size only loading tells), it passes.
+  CHECK(error_of("rerankers: [{name: spectral, params: {rank: 1000}}]\n").empty());
+  CHECK(error_of("dataset: {name: fashion-mnist, path: /elsewhere}\nshortlist: 69000\n"
+                 "rerankers: [none]\n")
+            .empty());
+}

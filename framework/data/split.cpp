@@ -224,6 +224,27 @@ Split make_concept_split(const Dataset& data, int query_per_concept, int train_p
   return concept_split("per-concept", data, query_per_concept, train_per_concept, seed);
 }
 
+SplitSizes protocol_sizes(const std::string& protocol, int64_t items, int classes,
+                          int64_t official_test, int validation_per_class) {
+  const int64_t validation = static_cast<int64_t>(validation_per_class) * classes;
+  for (const ProtocolSpec& p : kProtocols) {
+    if (protocol != p.name) continue;
+    switch (p.draw) {
+      case Draw::kOfficial:  // the database is the training set, validation carved from it
+        return {official_test, items - official_test - validation};
+      case Draw::kStratified: {
+        const int64_t queries = static_cast<int64_t>(p.query_per_class) * classes;
+        const int64_t train = static_cast<int64_t>(p.train_per_class) * classes;
+        return {queries,
+                p.database_includes_train ? items - queries - validation : items - queries - train};
+      }
+      case Draw::kPerConcept:
+        return {};
+    }
+  }
+  return {};
+}
+
 Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed) {
   for (const ProtocolSpec& p : kProtocols) {
     if (protocol != p.name) continue;

@@ -24,6 +24,17 @@ struct Split {
 // too small for it (or, for nuswide-21, does not have 21 concepts).
 Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed);
 
+// The query and database sizes `protocol` gives a dataset of `items` items in `classes`
+// classes, `official_test` of them its official test set, with `validation_per_class`
+// training items per class set aside: what a dry run checks a config against without
+// loading the data. Empty (queries = database = 0) where they depend on the data itself
+// (the per-concept draws) or the protocol is not one make_split knows.
+struct SplitSizes {
+  int64_t queries = 0, database = 0;
+};
+SplitSizes protocol_sizes(const std::string& protocol, int64_t items, int classes,
+                          int64_t official_test, int validation_per_class);
+
 // The protocols make_split knows.
 std::vector<std::string> split_protocols();
 

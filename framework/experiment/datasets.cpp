@@ -54,7 +54,10 @@ const std::vector<DatasetSpec>& dataset_specs() {
        {"fmnist-1", "fmnist-2"},
        {},
        std::string("IDX files; default path ") + kFashionMnistDir,
-       load_fashion_mnist_config},
+       load_fashion_mnist_config,
+       70000,
+       10,
+       10000},
       {"cifar10",
        {"cifar10", "cifar10-1", "cifar10-2"},
        {},
@@ -73,6 +76,14 @@ const std::vector<DatasetSpec>& dataset_specs() {
        load_fmnist_mosaic_config},
   };
   return specs;
+}
+
+int64_t expected_database_size(const ExperimentConfig& c) {
+  const DatasetSpec& spec = dataset_spec(c.dataset);
+  if (spec.items == 0 || !c.dataset_path.empty()) return 0;  // files of another size
+  return protocol_sizes(c.protocol, spec.items, spec.classes, spec.official_test,
+                        c.validation_per_class)
+      .database;
 }
 
 const DatasetSpec& dataset_spec(const std::string& name) {

@@ -17,7 +17,17 @@ struct DatasetSpec {
   std::vector<std::string> options;    // dataset.* keys it takes beyond name and path
   std::string help;                    // one line for `hamster datasets`
   Dataset (*load)(const ExperimentConfig&);
+  // The size of the files at the default path, where there is one (0: it depends on the
+  // files): items, classes and official test items. A dry run checks a config's sizes
+  // against them.
+  int64_t items = 0;
+  int classes = 0;
+  int64_t official_test = 0;
 };
+
+// The database size the config's split gives, when the dataset is a fixed release read from
+// its default place (no dataset.path) and the protocol fixes the counts; 0 otherwise.
+int64_t expected_database_size(const ExperimentConfig& config);
 
 const std::vector<DatasetSpec>& dataset_specs();
 

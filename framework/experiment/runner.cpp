@@ -46,6 +46,33 @@ std::string headline_metric(const json& record) {
   return "no metric";
 }
 
+// What can be checked against the database size before the data loads (the split's size
+// is fixed for the default Fashion-MNIST files): the shortlist, the metrics' cut-offs and
+// every re-ranker parameter that must stay below it. An error names the cell and the size,
+// so a dry run catches what would otherwise fail minutes into the run.
+void check_sizes(const ExperimentConfig& c, const std::vector<Cell>& cells) {
+  const int64_t n = expected_database_size(c);
+  if (n <= 0) return;
+  const std::string where =
+      fmt::format("{} on {} gives a database of {} items", c.protocol, c.dataset, n);
+  if (c.shortlist > n)
+    throw Error(
+        fmt::format("shortlist L = {} is larger than the database ({})", c.shortlist, where));
+  for (const auto* ks : {&c.eval.map_at, &c.eval.precision_at, &c.eval.recall_at})
+    for (int64_t k : *ks)
+      if (k > n)
+        throw Error(
+            fmt::format("metric cut-off k = {} is larger than the database ({})", k, where));
+  for (const Cell& cell : cells) {
+    const auto& specs = RerankerRegistry::instance().entries().at(cell.reranker->name).params;
+    const Params params(cell.reranker->values(), specs, cell.reranker->name);
+    for (const ParamSpec& spec : specs)
+      if (spec.below_database && params.get_int(spec.name) >= n)
+        throw Error(fmt::format("cell {}: {} = {} must be below the database size ({})", cell.id,
+                                spec.name, params.get_int(spec.name), where));
+  }
+}
+
 // `list`, read from `file`, by cell_key (the last record of a key wins).
 std::map<std::string, json> by_cell_key(std::vector<json> list, const fs::path& file) {
   std::map<std::string, json> records;
@@ -382,6 +409,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
         if (cell.build == &builds[i]) pending[&builds[i]].push_back(&cell);
     }
   }
+  check_sizes(c, cells);
   note_missing_metrics(c, cells, records, log);
   size_t total = 0;
   for (const auto& [b, list] : pending) total += list.size();

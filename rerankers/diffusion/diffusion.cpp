@@ -186,7 +186,7 @@ const RegisterReranker kRegister(
     kName,
     "truncated diffusion (Iscen et al. 2017): solve (I - alpha S_T) f = y by conjugate "
     "gradient on the query's subgraph of the database kNN graph, renormalised, rank by f",
-    {{"k", "50", "graph neighbours per database item"},
+    {{"k", "50", "graph neighbours per database item", true, true},
      {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
      {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
      {"alpha", "0.99", "diffusion weight in [0, 1)"},

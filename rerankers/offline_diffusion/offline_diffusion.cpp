@@ -312,7 +312,7 @@ const RegisterReranker kRegister(
     kName,
     "offline diffusion (Yang et al. 2019): each database item's truncated diffusion solved "
     "once per build; online, the query's nearest items' solutions summed",
-    {{"k", "50", "graph neighbours per database item"},
+    {{"k", "50", "graph neighbours per database item", true, true},
      {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
      {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
      {"alpha", "0.99", "diffusion weight in [0, 1)"},

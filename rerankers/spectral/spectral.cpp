@@ -103,11 +103,11 @@ const RegisterReranker kRegister(
     kName,
     "fast spectral ranking (Iscen et al. 2018): diffusion approximated by the top r eigenpairs "
     "of the database graph's S, scored as an r-dimensional inner product",
-    {{"k", "50", "graph neighbours per database item"},
+    {{"k", "50", "graph neighbours per database item", true, true},
      {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
      {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
      {"alpha", "0.99", "diffusion weight in [0, 1)"},
-     {"rank", "100", "eigenpairs kept (r < database size)"},
+     {"rank", "100", "eigenpairs kept (r < database size)", true, true},
      {"solver", "subspace",
       "eigenpairs by subspace (Chebyshev-filtered subspace iteration, residual <= 1e-4) or "
       "lanczos (Spectra, residual <= 1e-6; slow above rank 100)"},
