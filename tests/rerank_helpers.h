@@ -1,10 +1,12 @@
 #pragma once
 // Helpers shared by the re-ranker tests: encoded sets built from rows, shortlists, and
 // re-rankers created and prepared with a memory-only artefact store.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,6 +59,21 @@ inline Shortlist list_of(std::vector<int64_t> ids) {
   s.ids = std::move(ids);
   s.scores.assign(s.ids.size(), 0);
   return s;
+}
+
+// Each query's shortlist: `length` distinct database ids in a random (stage-1) order.
+inline std::vector<Shortlist> random_lists(int64_t queries, int64_t n, int64_t length,
+                                           uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Shortlist> lists;
+  for (int64_t q = 0; q < queries; ++q) {
+    std::vector<int64_t> ids(n);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    ids.resize(length);
+    lists.push_back(list_of(ids));
+  }
+  return lists;
 }
 
 // The registered re-ranker `name` with `params`.

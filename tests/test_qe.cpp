@@ -27,20 +27,6 @@ Embedding random_rows(int64_t n, int dim, uint64_t seed) {
   return m;
 }
 
-// Each query's shortlist: `length` distinct database ids in a random (stage-1) order.
-std::vector<Shortlist> random_lists(int64_t queries, int64_t n, int64_t length, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Shortlist> lists;
-  for (int64_t q = 0; q < queries; ++q) {
-    std::vector<int64_t> ids(n);
-    std::iota(ids.begin(), ids.end(), 0);
-    std::shuffle(ids.begin(), ids.end(), rng);
-    ids.resize(length);
-    lists.push_back(list_of(ids));
-  }
-  return lists;
-}
-
 double cosine(const Eigen::RowVectorXf& a, const Eigen::RowVectorXf& b) {
   return a.cast<double>().normalized().dot(b.cast<double>().normalized());
 }

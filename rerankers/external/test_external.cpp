@@ -31,20 +31,6 @@ Embedding clustered(int n, int dims, int classes, uint32_t seed, std::vector<int
   return noise;
 }
 
-// Each query's shortlist: `length` distinct random ids, in random order.
-std::vector<Shortlist> random_lists(int queries, int n, int length, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<Shortlist> lists;
-  for (int q = 0; q < queries; ++q) {
-    std::vector<int64_t> ids(n);
-    std::iota(ids.begin(), ids.end(), 0);
-    std::shuffle(ids.begin(), ids.end(), rng);
-    ids.resize(length);
-    lists.push_back(list_of(ids));
-  }
-  return lists;
-}
-
 double mean_average_precision(const std::vector<Shortlist>& lists, const std::vector<int>& db,
                               const std::vector<int>& queries) {
   double sum = 0;
