@@ -2,13 +2,14 @@
 """alpha-weighted query expansion (Radenovic et al., TPAMI 2018) in numpy, as a re-ranker
 for hamster's `external` plugin: the worked example of a numpy prototype in the grid.
 
-    reranker: {name: external, command: python3 rerankers/external/alpha_qe.py --n 5 --alpha 3}
+    rerankers:
+      - {name: external, params: {command: "python3 rerankers/external/alpha_qe.py --n 5 --alpha 3"}}
 
 hamster appends a folder holding database.npy, queries.npy and shortlists.npy (see
 rerankers/external/external.cpp); this writes reranked.npy there. The method: q' =
 normalise(q + sum over the n most cosine-similar shortlist items of max(0, cos)^alpha x_i),
 the shortlist sorted by cos(q', x), ties kept in shortlist order. It gives the C++ alpha_qe's
-ranking (tests/test_external.cpp checks that).
+ranking (rerankers/external/test_external.cpp checks that).
 """
 import argparse
 import os
