@@ -82,7 +82,7 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-// After a run, evaluate or merge: the compact table, and where the rest is.
+// After a run or a merge: the compact table, and where the rest is.
 void print_compact_table(const std::filesystem::path& dir) {
   std::cout << hamster::format_table(dir, hamster::TableOptions{});
   std::cerr << "every column: hamster table " << dir.string() << " --wide (or "
@@ -218,7 +218,8 @@ int main(int argc, char** argv) {
       std::string terms;
       for (const auto& t : metric_terms) terms += t + ";";
       hamster::evaluate_results(results_dir, hamster::parse_metric_request(terms), std::cerr);
-      print_compact_table(results_dir);
+      // Every metric, the new ones with them: what evaluate was asked to show.
+      std::cout << hamster::format_table(results_dir, "md");
     } else if (*report) {
       report_opt.out = report_out;
       // The grids' images come from this very binary (`hamster images`).

@@ -191,9 +191,9 @@ TEST_CASE("evaluate: adds a metric from the stored rankings - same numbers - not
   REQUIRE(!cache_times.empty());
 
   // Through the command line: two new metrics, the existing ones recomputed.
-  const std::string table =
+  const std::string table = test::unpadded(
       run_command(fmt::format("{} evaluate {} --metrics 'precision_at=5;map_at=100,20' 2>&1",
-                              HAMSTER_BINARY, c.output_dir.string()));
+                              HAMSTER_BINARY, c.output_dir.string())));
   CHECK(table.find("2 cells from their stored top-L rankings; computed P@5, mAP@100, mAP@20; "
                    "0 stored values changed") != std::string::npos);
   CHECK(table.find("| mAP@all | mAP@100 | mAP@20 | P@10 | P@5 | R@100 | tie-mAP | P@H<=2 |") !=
