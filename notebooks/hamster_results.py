@@ -4,8 +4,10 @@
 
 writes, as PNG and SVG: map_vs_bits (mAP per hasher x re-ranker against code length,
 mean and std over seeds), pr_curves (Hamming-radius PR curves per build), p_at_k (P@k
-per hasher x re-ranker) and map_vs_time (accuracy against re-rank time per query, the
-ann-benchmarks view); and prints the pivoted mean +- std table of mAP@all.
+per hasher, a line per re-ranker and length) and map_vs_time (accuracy against re-rank
+time per query with the Pareto frontier, stage 1 alone apart; the ann-benchmarks
+view); and prints the pivoted mean +- std table of mAP@all. Every figure keeps the
+config's order and gives each re-ranker one colour (reranker_colours).
 
 Series are keyed by every field that varies between records (dataset, hasher label
 with its parameters, re-ranker label, queries, shortlist), so nothing is silently drawn
@@ -24,6 +26,12 @@ import pandas as pd  # noqa: E402
 
 # Fields that identify a series besides code length and seed.
 SERIES_FIELDS = ["dataset", "protocol", "hasher_label", "reranker_label", "queries_from", "shortlist"]
+# What each record says of where it came from (kept as prov:* columns).
+PROVENANCE = ["git_sha", "git_dirty", "config_hash", "timestamp", "cpu_model", "host", "threads",
+              "versions"]
+# Stage 1 alone: drawn apart from the re-rankers in every figure, always in this colour.
+BASELINE = "none"
+BASELINE_COLOUR = "black"
 
 
 def hasher_label(record):
@@ -60,6 +68,8 @@ def load(results_dir):
                 "shortlist": r["shortlist"],
                 "chosen_epoch": (r.get("fit_summary") or {}).get("chosen_epoch"),
             }
+            prov = r.get("provenance") or {}
+            row.update({f"prov:{k}": prov.get(k) for k in PROVENANCE})
             row.update(r["metrics"])
             row.update({f"time:{k}": v for k, v in r["times"].items()})
             # Records keep the codes' diagnostics and the re-ranker's apart.
@@ -81,6 +91,55 @@ def varying(frame, fields=SERIES_FIELDS):
     return [f for f in fields if f in frame and frame[f].nunique() > 1]
 
 
+def order(frame, field):
+    """The values of a field in the order the records first name them, which is the order
+    the config listed them (as `hamster table` and `hamster pivot` show them); numbers
+    by value."""
+    values = list(pd.unique(frame[field]))
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return sorted(values)
+    return values
+
+
+def reranker_colours(frame):
+    """One colour per re-ranker label, the same in every figure of a results folder:
+    stage 1 alone (`none`) in black, the others from tab10 (tab20 past ten) in config
+    order."""
+    labels = [r for r in order(frame, "reranker_label") if r != BASELINE]
+    palette = plt.cm.tab10 if len(labels) <= 10 else plt.cm.tab20
+    colours = {r: palette(i % palette.N) for i, r in enumerate(labels)}
+    colours[BASELINE] = BASELINE_COLOUR
+    return colours
+
+
+def pareto_front(times, scores):
+    """Indices of the points no other point beats: none at most as slow and strictly more
+    accurate, or strictly faster and at least as accurate. Sorted by time."""
+    ranked = sorted(range(len(times)), key=lambda i: (times[i], -scores[i]))
+    front, best = [], float("-inf")
+    for i in ranked:
+        if scores[i] > best:
+            front.append(i)
+            best = scores[i]
+    return front
+
+
+def provenance(frame):
+    """Where the records came from: for each provenance field, its distinct values (the
+    timestamps as their first and last)."""
+    out = {}
+    for k in PROVENANCE:
+        column = f"prov:{k}"
+        if column not in frame:
+            continue
+        values = [v for v in pd.unique(frame[column]) if v is not None and v == v]
+        if k == "timestamp" and values:
+            values = sorted(str(v) for v in values)
+            values = [values[0]] if len(values) == 1 else [values[0], values[-1]]
+        out[k] = values
+    return out
+
+
 def pivot(frame, rows=("hasher_label", "bits"), cols=("reranker_label",), metric="mAP@all"):
     """Mean +- std over seeds, as strings. Refuses to average over anything but seeds: a
     field that varies inside one table cell must go in rows or cols, or be filtered."""
@@ -95,7 +154,16 @@ def pivot(frame, rows=("hasher_label", "bits"), cols=("reranker_label",), metric
         return f"{r['mean']:.4f}" if r["count"] < 2 else f"{r['mean']:.4f} ± {r['std']:.4f}"
 
     text = grouped.apply(cell, axis=1)
-    return text.unstack(list(cols)) if cols else text.to_frame(metric)
+    table = text.unstack(list(cols)) if cols else text.to_frame(metric)
+    # Rows and columns in config order (groupby sorts them by name).
+    if len(rows) == 1:
+        table = table.reindex(order(frame, rows[0]))
+    else:
+        wanted = pd.MultiIndex.from_product([order(frame, f) for f in rows])
+        table = table.reindex([k for k in wanted if k in table.index])
+    if cols and len(cols) == 1:
+        table = table[order(frame, cols[0])]
+    return table
 
 
 STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 3)), "P")]
@@ -117,18 +185,18 @@ def plot_map_vs_bits(frame, out, metrics=("mAP@all", "mAP@1000")):
         f for f in varying(frame) if f not in ("hasher_label", "reranker_label")
     ]
     metrics = [m for m in metrics if m in frame]
+    colours, hashers = reranker_colours(frame), order(frame, "hasher_label")
+    rank = {f: {v: i for i, v in enumerate(order(frame, f))} for f in fields}
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         stats = frame.groupby(fields + ["bits"])[metric].agg(["mean", "std"]).reset_index()
-        # Colour by re-ranker, line style and marker by hasher: 10 colours never repeat
-        # within one hasher.
-        rerankers = sorted(frame["reranker_label"].unique())
-        hashers = sorted(frame["hasher_label"].unique())
-        for key, s in stats.groupby(fields):
+        series = sorted(stats.groupby(fields), key=lambda kv: [rank[f][v] for f, v in
+                                                               zip(fields, kv[0])])
+        # Colour by re-ranker (as in every figure), line style and marker by hasher.
+        for key, s in series:
             h = hashers.index(key[0]) % len(STYLES)
-            c = rerankers.index(key[1])
             ax.errorbar(s["bits"], s["mean"], yerr=s["std"].fillna(0), capsize=3,
-                        color=plt.cm.tab20(c % 20), linestyle=STYLES[h][0], marker=STYLES[h][1],
+                        color=colours[key[1]], linestyle=STYLES[h][0], marker=STYLES[h][1],
                         label=_series_name(key, fields))
         ax.set_xlabel("bits")
         ax.set_ylabel(metric + " (mean ± std over seeds)")
@@ -136,6 +204,7 @@ def plot_map_vs_bits(frame, out, metrics=("mAP@all", "mAP@1000")):
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     _save(fig, out, "map_vs_bits")
+    return fig
 
 
 def plot_pr_curves(frame, out):
@@ -153,41 +222,85 @@ def plot_pr_curves(frame, out):
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.grid(alpha=0.3)
     _save(fig, out, "pr_curves")
+    return fig
 
 
 def plot_p_at_k(frame, out):
+    """One panel per hasher; in each, a line per re-ranker (its colour) and code length
+    (line style), mean over seeds."""
     ks = sorted(int(c[2:]) for c in frame.columns if c.startswith("P@") and c[2:].isdigit())
     if not ks:
-        return
-    fields = ["hasher_label", "bits", "reranker_label"]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    means = frame.groupby(fields)[[f"P@{k}" for k in ks]].mean()
-    for key, values in means.iterrows():
-        ax.plot(ks, values.values, marker="o", label=_series_name(key, fields))
-    ax.set_xlabel("k")
-    ax.set_ylabel("P@k (mean over seeds)")
-    ax.set_xscale("log")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
-    ax.grid(alpha=0.3)
+        return None
+    hashers, bits = order(frame, "hasher_label"), order(frame, "bits")
+    colours, rerankers = reranker_colours(frame), order(frame, "reranker_label")
+    fig, axes = plt.subplots(1, len(hashers), figsize=(4.5 * len(hashers), 4), squeeze=False,
+                             sharey=True)
+    means = frame.groupby(["hasher_label", "bits", "reranker_label"])[[f"P@{k}" for k in ks]].mean()
+    for ax, hasher in zip(axes[0], hashers):
+        for b in bits:
+            for reranker in rerankers:
+                if (hasher, b, reranker) not in means.index:
+                    continue
+                style = STYLES[bits.index(b) % len(STYLES)]
+                ax.plot(ks, means.loc[(hasher, b, reranker)].values, color=colours[reranker],
+                        linestyle=style[0], marker=style[1], label=f"{reranker} {b}b")
+        ax.set_title(hasher)
+        ax.set_xlabel("k")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("P@k (mean over seeds)")
+    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     _save(fig, out, "p_at_k")
+    return fig
 
 
 def plot_map_vs_time(frame, out, metric="mAP@1000"):
+    """Accuracy against re-rank latency (the ann-benchmarks view): re-rankers on a log time
+    axis with the Pareto frontier of all points; stage 1 alone (`none`, no re-rank time)
+    in a strip of its own on the left, with the same accuracy axis."""
     if metric not in frame:
         metric = "mAP@all"
     fields = ["hasher_label", "bits", "reranker_label"]
-    agg = frame.groupby(fields)[[metric, "time:rerank_us_per_query"]].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for reranker, s in agg.groupby("reranker_label"):
-        # Stage 1 alone has no re-rank time: plot it at a floor so the log axis keeps it.
-        ax.scatter((s["time:rerank_us_per_query"] / 1000).clip(lower=1e-4), s[metric],
-                   label=reranker)
-    ax.set_xscale("log")
+    agg = frame.groupby(fields, sort=False)[[metric, "time:rerank_us_per_query"]].mean()
+    agg = agg.reset_index()
+    agg["ms"] = agg["time:rerank_us_per_query"] / 1000
+    colours = reranker_colours(frame)
+    builds = [(h, b) for h in order(frame, "hasher_label") for b in order(frame, "bits")]
+    markers = {k: STYLES[i % len(STYLES)][1] for i, k in enumerate(builds)}
+    base, reranked = agg[agg["reranker_label"] == BASELINE], agg[agg["reranker_label"] != BASELINE]
+    fig, (left, ax) = plt.subplots(1, 2, figsize=(6.5, 4), sharey=True,
+                                   gridspec_kw={"width_ratios": [1, 6], "wspace": 0.05})
+    for _, r in base.iterrows():
+        left.scatter([0], [r[metric]], color=BASELINE_COLOUR,
+                     marker=markers[(r["hasher_label"], r["bits"])])
+    left.set_xticks([0], [BASELINE])
+    left.set_xlim(-1, 1)
+    left.set_ylabel(metric)
+    left.set_title("stage 1", fontsize=8)
+    left.grid(alpha=0.3)
+    for reranker in order(reranked, "reranker_label") if len(reranked) else []:
+        s = reranked[reranked["reranker_label"] == reranker]
+        for _, r in s.iterrows():
+            ax.scatter([r["ms"]], [r[metric]], color=colours[reranker],
+                       marker=markers[(r["hasher_label"], r["bits"])])
+        ax.scatter([], [], color=colours[reranker], label=reranker)
+    for key, marker in markers.items():
+        if ((agg["hasher_label"] == key[0]) & (agg["bits"] == key[1])).any():
+            ax.scatter([], [], color="grey", marker=marker, label=f"{key[0]} {key[1]}b")
+    if len(reranked):
+        front = pareto_front(list(reranked["ms"]), list(reranked[metric]))
+        points = reranked.iloc[front]
+        # Held out to the slowest point: the best accuracy within each time budget.
+        xs = list(points["ms"]) + [reranked["ms"].max()]
+        ys = list(points[metric]) + [points[metric].iloc[-1]]
+        ax.step(xs, ys, where="post", color="grey", linewidth=1, zorder=0,
+                label="Pareto frontier")
+        ax.set_xscale("log")
     ax.set_xlabel("re-rank ms per query")
-    ax.set_ylabel(metric)
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.grid(alpha=0.3)
     _save(fig, out, "map_vs_time")
+    return fig
 
 
 def main():

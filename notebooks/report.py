@@ -5,8 +5,10 @@
 
 (`hamster report RESULTS_DIR` runs this.) The page holds the ablation tables (each mAP
 metric, hasher x bits against re-ranker, mean ± std over seeds, best of each row in
-bold), every cell's numbers, the figures of hamster_results.py (mAP against code length,
-PR curves, P@k, accuracy against re-rank time) and retrieval grids (retrieval_grid.py) for
+bold), the records' provenance (commit, config hash, time, CPU), every cell's numbers,
+the figures of hamster_results.py (mAP against code length, PR curves, P@k per hasher,
+accuracy against re-rank time with its Pareto frontier; the config's order and one colour
+per re-ranker throughout) and retrieval grids (retrieval_grid.py) for
 a few cells against their build's `none` cell. CSS is inline and images are PNG data URIs,
 so the file can be mailed or archived alone. Needs python3-numpy, python3-pandas and
 python3-matplotlib (Debian packages).
@@ -32,8 +34,12 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 """
 
 IDENTITY = ["hasher_label", "bits", "seed", "reranker_label", "shortlist"]
-TIMES = [("time:train_seconds", "train s"), ("time:encode_images_per_second", "encode img/s"),
-         ("time:rerank_us_per_query", "rerank us/q")]
+# (column, header, scale): re-rank time in ms per query, as `hamster table` prints it.
+TIMES = [("time:train_seconds", "train s", 1), ("time:encode_images_per_second", "encode img/s", 1),
+         ("time:rerank_us_per_query", "rerank ms/q", 1e-3)]
+PROVENANCE_NAMES = {"git_sha": "git commit", "git_dirty": "uncommitted changes",
+                    "config_hash": "config hash", "timestamp": "run at", "cpu_model": "CPU",
+                    "host": "host", "threads": "threads", "versions": "versions"}
 
 
 def png_data_uri(path):
@@ -85,14 +91,31 @@ def _number(value, form):
 
 
 def cells_html(frame, metrics):
-    header = ["hasher", "bits", "seed", "reranker", "L"] + metrics + [name for _, name in TIMES]
+    header = ["hasher", "bits", "seed", "reranker", "L"] + metrics + [name for _, name, _ in TIMES]
     rows = []
     for _, r in frame.iterrows():
         row = [r[f] for f in IDENTITY]
         row += [_number(r.get(m), "{:.4f}") for m in metrics]
-        row += [_number(r.get(k), "{:.3g}") for k, _ in TIMES]
+        row += [_number(None if r.get(k) is None else r.get(k) * scale, "{:.3g}")
+                for k, _, scale in TIMES]
         rows.append(row)
     return table_html(header, rows, 1)
+
+
+def provenance_html(frame):
+    """Where the numbers came from, as every record states it: commit, config hash, when,
+    on which CPU and host, with how many threads. A field with several values lists them
+    all (a merged folder), so a mixed provenance is visible."""
+    rows = []
+    for key, values in hr.provenance(frame).items():
+        if key == "timestamp" and len(values) == 2:
+            text = f"{values[0]} to {values[1]}"
+        else:
+            text = ", ".join(("yes" if v else "no") if key == "git_dirty" else str(v)
+                             for v in values)
+        rows.append(f"<tr><th>{html.escape(PROVENANCE_NAMES[key])}</th>"
+                    f"<td>{html.escape(text or 'not recorded')}</td></tr>")
+    return '<table class="provenance" id="provenance">' + "".join(rows) + "</table>"
 
 
 def grid_cells(frame, count, baseline="none"):
@@ -126,7 +149,8 @@ def build_report(results_dir, out, grids=3, hamster=None):
     order = metric_order(results_dir)
     parts = [f"<h1>hamster results: {html.escape(name)}</h1>",
              f'<p class="note">{len(frame)} cells from {html.escape(os.path.abspath(results_dir))}'
-             f"; mean ± std over seeds; the best mean of each row in bold.</p>"]
+             f"; mean ± std over seeds; the best mean of each row in bold.</p>",
+             "<h2>Provenance</h2>" + provenance_html(frame)]
     with tempfile.TemporaryDirectory() as tmp:
         for protocol, part in frame.groupby("protocol", sort=False):
             metrics = [m for m in order if m in part and part[m].notna().any()]
@@ -142,8 +166,9 @@ def build_report(results_dir, out, grids=3, hamster=None):
         hr.plot_map_vs_time(frame, tmp)
         captions = {"map_vs_bits": "mAP against code length (mean ± std over seeds)",
                     "pr_curves": "Hamming-radius precision-recall curves, one per build",
-                    "p_at_k": "P@k (mean over seeds)",
-                    "map_vs_time": "accuracy against re-rank time per query"}
+                    "p_at_k": "P@k (mean over seeds), one panel per hasher",
+                    "map_vs_time": "accuracy against re-rank time per query: stage 1 alone "
+                                   "(none) on the left, the re-rankers' Pareto frontier in grey"}
         for stem, caption in captions.items():
             path = os.path.join(tmp, stem + ".png")
             if os.path.exists(path):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a small real results folder (LSH on fmnist-1, 2 bit lengths x 2 seeds x 2
+# Makes a small real results folder (LSH on fmnist-1, 2 bit lengths x 2 seeds x 3
 # re-rankers) and executes notebooks/analysis.ipynb on it with jupyter nbconvert; fails
 # unless the notebook runs through, prints its table and writes every figure.
 # Usage: tests/check_notebook.sh HAMSTER_BINARY SOURCE_DIR WORK_DIR

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Makes a small real results folder (tests/configs/notebook.yaml: LSH on fmnist-1, 2 bit
-# lengths x 2 seeds x 2 re-rankers), then:
+# lengths x 2 seeds x 3 re-rankers), then:
 #  - draws a retrieval grid with notebooks/retrieval_grid.py and checks it shows images
 #    framed in green and in red;
 #  - writes the HTML report with `hamster report`, checks it is self-contained (no
-#    external reference) and holds the tables, figures and grids, renders it in headless
-#    Chromium and checks the screenshot is not blank.
+#    external reference) and holds the tables (in the config's order), the provenance
+#    block, figures and grids, renders it in headless Chromium and checks the screenshot
+#    is not blank;
+#  - checks the figures themselves (tests/check_figures.py).
 # Usage: tests/check_report.sh HAMSTER_BINARY SOURCE_DIR WORK_DIR
 set -euo pipefail
 hamster=$1 src=$2 work=$3
@@ -40,6 +42,18 @@ for text in "<h3>mAP@all</h3>" "<h3>mAP@100</h3>" "Every cell" "Retrieval grids"
   "mAP against code length" "lsh/32b/seed0/feature against"; do
   grep -qF "$text" "$page" || { echo "report.html lacks '$text'"; exit 1; }
 done
+# The config's order (none, feature, alpha_qe: not alphabetical) in the ablation tables.
+grep -qF "<th>hasher</th><th>bits</th><th>none</th><th>feature</th><th>alpha_qe</th>" "$page" \
+  || { echo "report.html: the ablation table does not keep the config's re-ranker order"; exit 1; }
+# Provenance: the commit and CPU the records name, on the page.
+sha=$(git -C "$src" rev-parse HEAD 2> /dev/null || echo unknown)
+cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
+for text in 'id="provenance"' "<th>git commit</th><td>$sha</td>" "<th>CPU</th><td>${cpu:-unknown}" \
+  "<th>config hash</th><td>" "<th>run at</th><td>20"; do
+  grep -qF "$text" "$page" || { echo "report.html: provenance lacks '$text'"; exit 1; }
+done
+# Every figure: the config's order, one colour per re-ranker, P@k per hasher, none apart.
+"$python" "$src/tests/check_figures.py" "$src/notebooks" "$results" "$work/figures"
 images=$(grep -o 'src="data:image/png;base64,' "$page" | wc -l)
 [[ $images -ge 5 ]] || { echo "report.html holds $images images, expected >= 5"; exit 1; }
 

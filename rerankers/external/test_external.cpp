@@ -60,7 +60,10 @@ TEST_CASE("external: the numpy alpha_qe example ranks as the C++ alpha_qe") {
   const std::vector<Shortlist> lists = random_lists(30, 600, 100, 3);
   const std::string script =
       kPython + " " + std::string(HAMSTER_SOURCE_DIR) + "/rerankers/external/alpha_qe.py";
-  for (const auto& [n, alpha] : {std::pair{"5", "3"}, std::pair{"10", "0"}}) {
+  for (const auto& setting : {std::pair{"5", "3"}, std::pair{"10", "0"}}) {
+    // Plain names, not a structured binding: CAPTURE makes a lambda, and
+    // C++17 does not let a lambda capture a binding (clang rejects it).
+    const std::string n = setting.first, alpha = setting.second;
     CAPTURE(n);
     CAPTURE(alpha);
     const auto ours = rerank("alpha_qe", {{"n", n}, {"alpha", alpha}}, db, queries, lists);
