@@ -139,6 +139,16 @@ TEST_CASE("runner: each cell stores its final top-L items - metric names are not
   std::ostringstream again;
   CHECK(run_experiment(c, {}, again) == 0);
   CHECK(again.str().find("2 finished cells lack P@5: `hamster evaluate") != std::string::npos);
+  // One past the shortlist (L = 100) cannot come from the stored top 100: the run says so,
+  // and says which advice fits which metric.
+  c.eval.precision_at = {10, 5, 500};
+  std::ostringstream beyond;
+  CHECK(run_experiment(c, {}, beyond) == 0);
+  CHECK(beyond.str().find("note: P@500 reaches beyond the shortlist (L = 100)") !=
+        std::string::npos);
+  CHECK(beyond.str().find("2 finished cells lack P@5: `hamster evaluate") != std::string::npos);
+  CHECK(beyond.str().find("2 finished cells lack P@500, which rank past the stored top L = 100: "
+                          "only re-running those cells adds them") != std::string::npos);
   fs::remove_all(root);
 }
 

@@ -98,6 +98,16 @@ TEST_CASE("config: errors name the file and the key") {
                        Error);
   CHECK_THROWS_WITH_AS(parse_config(ok, "c.yaml"), doctest::Contains("c.yaml: name: missing"),
                        Error);
+  // Type errors name the type; a list where one value belongs says so.
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nshortlist: [100, 1000]\n" + ok, "c.yaml"),
+                       doctest::Contains("c.yaml: shortlist: expected an integer, got a list "
+                                         "'[100, 1000]' (one value only"),
+                       Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nthreads: two\n" + ok, "c.yaml"),
+                       "c.yaml: threads: expected an integer, got 'two'", Error);
+  CHECK_THROWS_WITH_AS(parse_config("name: t\nsplit_seed: -1\n" + ok, "c.yaml"),
+                       "c.yaml: split_seed: expected a whole number >= 0, got '-1'", Error);
+
   CHECK_THROWS_WITH_AS(
       parse_config("name: t\nprotocol: cifar10-1\n" + ok, "c.yaml"),
       "c.yaml: protocol: protocol 'cifar10-1' is defined on cifar10, not fashion-mnist", Error);

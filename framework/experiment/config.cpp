@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "framework/data/split.h"
 #include "framework/error.h"
@@ -47,12 +48,29 @@ struct Reader {
     }
   }
 
+  // What a value of type T looks like, for errors: "expected an integer, got 'ten'".
+  template <class T>
+  static std::string type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "true or false";
+    if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return "a whole number >= 0";
+    if constexpr (std::is_integral_v<T>) return "an integer";
+    if constexpr (std::is_floating_point_v<T>) return "a number";
+    return "a single value";
+  }
+
   template <class T>
   T scalar(const YAML::Node& node, const std::string& key) const {
+    // A list where one value belongs: say so, since only some keys can be swept.
+    if (node.IsSequence() || node.IsMap())
+      fail(key,
+           "expected " + type_name<T>() + ", got " + (node.IsSequence() ? "a list" : "a mapping") +
+               " '" + YAML::Dump(node) +
+               "' (one value only: of the top-level keys, bits, seeds, perturb, datasets and the "
+               "plugin lists and their params take lists)");
     try {
       return node.as<T>();
     } catch (const YAML::Exception&) {
-      fail(key, "cannot read '" + YAML::Dump(node) + "' as the expected type");
+      fail(key, "expected " + type_name<T>() + ", got '" + YAML::Dump(node) + "'");
     }
   }
 
@@ -391,10 +409,9 @@ ExperimentConfig parse(const std::string& text, const std::string& source) {
     r.fail("threads", "threads and parallel_fits must be >= 1");
   if (const auto& t = root["training"]) {
     if (!t.IsMap()) r.fail("training", "expected a mapping");
-    r.only_keys(
-        t, "training",
-        {"backbone", "epochs", "batch_size", "optimiser", "lr", "lr_schedule", "weight_decay",
-         "dropout", "weight_average", "select_every", "augment", "device"});
+    r.only_keys(t, "training",
+                {"backbone", "epochs", "batch_size", "optimiser", "lr", "lr_schedule",
+                 "weight_decay", "dropout", "weight_average", "select_every", "augment", "device"});
     for (const auto& kv : t) {
       const std::string key = r.text(kv.first, "training");
       c.training[key] = r.scalar<std::string>(kv.second, "training." + key);

@@ -357,8 +357,46 @@ EvaluationSets evaluation_sets(const ExperimentConfig& c, const Split& split) {
 
 namespace {
 
+// The metric columns whose cut-off k reaches past the shortlist L ("all" included): a
+// re-ranker reorders only the top L, and the raw results keep only the top L.
+std::set<std::string> beyond_shortlist(const ExperimentConfig& c) {
+  std::set<std::string> out;
+  for (const auto& [prefix, ks] :
+       {std::pair{"mAP@", &c.eval.map_at}, std::pair{"P@", &c.eval.precision_at},
+        std::pair{"R@", &c.eval.recall_at}})
+    for (int64_t k : *ks)
+      if (k == kAll || k > c.shortlist)
+        out.insert(prefix + (k == kAll ? std::string("all") : std::to_string(k)));
+  return out;
+}
+
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (const std::string& m : names) out += (out.empty() ? "" : ", ") + m;
+  return out;
+}
+
+// A cut-off past L in a grid with re-rankers: ranks after L keep their Hamming order in
+// every cell (PROTOCOL.md), so such a column tells re-rankers apart less than it seems.
+// "all" is left out: everybody reads mAP@all as the whole ranking.
+void note_cutoffs_beyond_shortlist(const ExperimentConfig& c, const std::vector<Cell>& cells,
+                                   Logger& log) {
+  std::set<std::string> names = beyond_shortlist(c);
+  for (auto it = names.begin(); it != names.end();)
+    it = it->size() > 3 && it->substr(it->size() - 3) == "all" ? names.erase(it) : std::next(it);
+  const bool reranked = std::any_of(cells.begin(), cells.end(),
+                                    [](const Cell& cell) { return cell.reranker->name != "none"; });
+  if (names.empty() || !reranked) return;
+  log(fmt::format(
+      "note: {} {} beyond the shortlist (L = {}): re-rankers reorder only the top {}, ranks "
+      "after it keep their Hamming order in every cell, and `hamster evaluate` cannot add such "
+      "cut-offs later (the raw results keep the top L)",
+      joined(names), names.size() == 1 ? "reaches" : "reach", c.shortlist, c.shortlist));
+}
+
 // Metric names are not part of a cell's identity, so a metric added to a finished config
-// re-runs nothing; say how to add it to the records that lack it.
+// re-runs nothing; say how to add it to the records that lack it: `hamster evaluate` from
+// the stored top-L rankings, or --force where the cut-off needs more than the top L.
 void note_missing_metrics(const ExperimentConfig& c, const std::vector<Cell>& cells,
                           const std::map<std::string, json>& records, Logger& log) {
   std::set<std::string> missing;
@@ -372,12 +410,19 @@ void note_missing_metrics(const ExperimentConfig& c, const std::vector<Cell>& ce
     lacking += lacks;
   }
   if (missing.empty()) return;
-  std::string names;
-  for (const std::string& m : missing) names += (names.empty() ? "" : ", ") + m;
-  log(
-      fmt::format("{} finished cells lack {}: `hamster evaluate {} --metrics ...` adds them "
-                  "from the stored rankings, without re-running",
-                  lacking, names, c.output_dir.string()));
+  const std::set<std::string> beyond = beyond_shortlist(c);
+  std::set<std::string> addable, rerun;
+  for (const std::string& m : missing) (beyond.count(m) ? rerun : addable).insert(m);
+  if (!addable.empty())
+    log(
+        fmt::format("{} finished cells lack {}: `hamster evaluate {} --metrics ...` adds them "
+                    "from the stored rankings, without re-running",
+                    lacking, joined(addable), c.output_dir.string()));
+  if (!rerun.empty())
+    log(
+        fmt::format("{} finished cells lack {}, which rank past the stored top L = {}: only "
+                    "re-running those cells adds them (`hamster run --force`)",
+                    lacking, joined(rerun), c.shortlist));
 }
 
 int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
@@ -410,6 +455,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
     }
   }
   check_sizes(c, cells);
+  note_cutoffs_beyond_shortlist(c, cells, log);
   note_missing_metrics(c, cells, records, log);
   size_t total = 0;
   for (const auto& [b, list] : pending) total += list.size();
