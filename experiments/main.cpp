@@ -15,6 +15,7 @@
 #include "framework/experiment/runner.h"
 #include "framework/hasher.h"
 #include "framework/reranker.h"
+#include "framework/stage1.h"
 
 namespace {
 
@@ -52,6 +53,7 @@ std::string known_plugins() {
     out += (out.empty() ? "" : ", ") + name;
   for (const auto& [name, entry] : hamster::RerankerRegistry::instance().entries())
     out += ", " + name;
+  for (const auto& name : hamster::stage1_names()) out += ", " + name;
   return out;
 }
 
@@ -247,9 +249,12 @@ int main(int argc, char** argv) {
       if (plugin.empty()) {
         print_plugins("hashers", hamster::HasherRegistry::instance());
         print_plugins("rerankers", hamster::RerankerRegistry::instance());
+        print_plugins("stage-1 searches (stage1: NAME; all exact)",
+                      hamster::Stage1Registry::instance());
         std::cout << "`hamster list NAME` shows a plugin's parameters\n";
       } else if (!print_plugin("hasher", plugin, hamster::HasherRegistry::instance()) &&
-                 !print_plugin("re-ranker", plugin, hamster::RerankerRegistry::instance())) {
+                 !print_plugin("re-ranker", plugin, hamster::RerankerRegistry::instance()) &&
+                 !print_plugin("stage-1 search", plugin, hamster::Stage1Registry::instance())) {
         throw hamster::Error("no plugin '" + plugin + "' (known: " + known_plugins() + ")");
       }
     } else if (*datasets) {

@@ -110,6 +110,9 @@ TEST_CASE("runner: each cell stores its final top-L items - metric names are not
   const Split split = load_split(c.output_dir / "split.txt");
   for (const json& r : rs) {
     CHECK(r["split_file"] == "split.txt");
+    // The stage-1 search as configured, and the path it took (50 queries: too few to pay
+    // for collecting distinct codes).
+    CHECK(r["stage1"] == json{{"search", "automatic"}, {"ran", "scan"}});
     CHECK(r["raw"] == "raw/" + r["cell_key"].get<std::string>() + ".bin.gz");
     const RawResults raw = read_raw_results(c.output_dir / r["raw"].get<std::string>());
     REQUIRE(raw.queries() == 50);

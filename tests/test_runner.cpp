@@ -503,6 +503,32 @@ TEST_CASE("runner: validation queries come from the training items - never the q
   fs::remove_all(root);
 }
 
+TEST_CASE("runner: a shared artefact's build is announced with the last build's time") {
+  const fs::path root = test::fresh_temp_dir("runner-estimate");
+  ExperimentConfig c = tiny_experiment(root);
+  c.hashers.resize(1);  // lsh
+  c.bits = {16, 32};
+  c.rerankers = {{"diffusion", {{"k", "10"}}, {}}};
+  std::ostringstream log;
+  CHECK(run_experiment(c, {}, log) == 2);
+  const std::string text = log.str();
+  // The first build has nothing to go by; the second gives the first one's seconds.
+  auto line_at = [&](size_t at) { return text.substr(at, text.find('\n', at) - at); };
+  const std::string announce = "building shared artefact knn-feature-k10";
+  const auto first = text.find(announce);
+  REQUIRE(first != std::string::npos);
+  CHECK(line_at(first).find("(lsh/16b/seed0)") != std::string::npos);
+  CHECK(line_at(first).find("about") == std::string::npos);
+  const auto second = text.find(announce, first + 1);
+  REQUIRE(second != std::string::npos);
+  const std::string line = line_at(second);
+  CAPTURE(line);
+  CHECK(line.find("(lsh/32b/seed0): about ") != std::string::npos);
+  CHECK(line.size() > 23);
+  CHECK(line.substr(line.size() - 23) == "s, as in the last build");
+  fs::remove_all(root);
+}
+
 TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached model and graph") {
   const fs::path root = test::fresh_temp_dir("runner-add");
   ExperimentConfig c = tiny_experiment(root);

@@ -493,9 +493,12 @@ void hamming_knn(const BinaryCodes& queries, const DistinctCodes& db, int64_t k,
 }
 
 void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, int64_t* ids,
-                 int32_t* distances, const HammingKernel& kernel, KnnPath path) {
+                 int32_t* distances, const HammingKernel& kernel, KnnPath path, KnnPath* taken) {
   check_search(queries, db, "hamming_knn");
   check_k(k, db.size());
+  KnnPath ignored;
+  if (!taken) taken = &ignored;
+  *taken = path == KnnPath::distinct ? KnnPath::distinct : KnnPath::scan;
   const int64_t nq = queries.size();
   if (nq == 0) return;
   if (path == KnnPath::distinct) {
@@ -504,6 +507,7 @@ void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, i
   }
   if (path == KnnPath::automatic && nq >= kDistinctQueries) {
     if (const std::optional<DistinctCodes> distinct = distinct_if_few(db)) {
+      *taken = KnnPath::distinct;
       knn_over_distinct(queries, *distinct, k, ids, distances, kernel);
       return;
     }
@@ -549,13 +553,13 @@ void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, i
 }
 
 std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
-                                   const HammingKernel& kernel, KnnPath path) {
+                                   const HammingKernel& kernel, KnnPath path, KnnPath* taken) {
   check_search(queries, db, "hamming_knn");
   check_k(k, db.size());
   const int64_t nq = queries.size();
   std::vector<int64_t> ids(nq * k);
   std::vector<int32_t> distances(nq * k);
-  hamming_knn(queries, db, k, ids.data(), distances.data(), kernel, path);
+  hamming_knn(queries, db, k, ids.data(), distances.data(), kernel, path, taken);
   std::vector<Shortlist> out(nq);
   for (int64_t q = 0; q < nq; ++q) {
     out[q].ids.assign(ids.begin() + q * k, ids.begin() + (q + 1) * k);

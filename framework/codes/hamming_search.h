@@ -52,10 +52,11 @@ KnnPath knn_path(const std::string& name);
 
 // k nearest database rows for every query, caller-owned flat outputs of
 // queries.size() * k entries (faiss style). Throws Error if k < 1 or k > db.size(), or
-// if bit lengths differ.
+// if bit lengths differ. `taken`, when given, receives the path that ran (scan or
+// distinct: what `automatic` chose).
 void hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k, int64_t* ids,
                  int32_t* distances, const HammingKernel& kernel = default_hamming_kernel(),
-                 KnnPath path = KnnPath::automatic);
+                 KnnPath path = KnnPath::automatic, KnnPath* taken = nullptr);
 
 // The same search over distinct codes collected beforehand (the `distinct` path without
 // its set-up, for a caller that searches one database many times).
@@ -65,7 +66,7 @@ void hamming_knn(const BinaryCodes& queries, const DistinctCodes& db, int64_t k,
 // Convenience form: one Shortlist per query (scores = distances).
 std::vector<Shortlist> hamming_knn(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
                                    const HammingKernel& kernel = default_hamming_kernel(),
-                                   KnnPath path = KnnPath::automatic);
+                                   KnnPath path = KnnPath::automatic, KnnPath* taken = nullptr);
 
 // Every database row within `radius` of each query, by distance then index.
 std::vector<Shortlist> hamming_radius(const BinaryCodes& queries, const BinaryCodes& db, int radius,

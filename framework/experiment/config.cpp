@@ -15,6 +15,7 @@
 #include "framework/experiment/datasets.h"
 #include "framework/hasher.h"
 #include "framework/reranker.h"
+#include "framework/stage1.h"
 
 namespace hamster {
 namespace {
@@ -105,6 +106,21 @@ struct Reader {
   template <class Reg>
   std::vector<PluginSpec> plugins(const YAML::Node& node, const std::string& key,
                                   const Reg& registry) const {
+    // `all`: every registered plugin that runs at its defaults (one with a required
+    // parameter, such as external's command, must be listed by hand), `none` first.
+    if (node && node.IsScalar() && node.Scalar() == "all") {
+      std::vector<PluginSpec> out;
+      for (const auto& [name, entry] : registry.entries()) {
+        const bool required =
+            std::any_of(entry.params.begin(), entry.params.end(),
+                        [](const ParamSpec& p) { return p.default_value.empty(); });
+        if (required) continue;
+        PluginSpec spec;
+        spec.name = name;
+        out.insert(name == "none" ? out.begin() : out.end(), spec);
+      }
+      return out;
+    }
     if (!node || !node.IsSequence() || node.size() == 0)
       fail(key, "expected a non-empty list of {name, params}");
     std::vector<PluginSpec> out;
@@ -315,10 +331,10 @@ ExperimentConfig parse(const std::string& text, const std::string& source) {
     throw Error(source + ": not valid YAML: " + e.what());
   }
   reject_duplicate_keys(root, source);
-  r.only_keys(root, "",
-              {"name", "dataset", "protocol", "split_seed", "split", "bits", "seeds", "shortlist",
-               "threads", "parallel_fits", "hashers", "rerankers", "metrics", "output",
-               "validation_per_class", "queries", "training", "datasets", "perturb"});
+  r.only_keys(root, "", {"name",    "dataset",   "protocol",  "split_seed", "split",
+                         "bits",    "seeds",     "shortlist", "threads",    "parallel_fits",
+                         "hashers", "rerankers", "metrics",   "output",     "validation_per_class",
+                         "queries", "training",  "datasets",  "perturb",    "stage1"});
   ExperimentConfig c;
   c.source = source;
   if (!root["name"]) r.fail("name", "missing (results go to <output>/<name>)");
@@ -402,6 +418,15 @@ ExperimentConfig parse(const std::string& text, const std::string& source) {
   if (root["seeds"]) c.seeds = r.list<uint64_t>(root["seeds"], "seeds");
   if (root["shortlist"]) c.shortlist = r.scalar<int64_t>(root["shortlist"], "shortlist");
   if (c.shortlist < 1) r.fail("shortlist", "must be >= 1");
+  if (root["stage1"]) {
+    c.stage1 = r.scalar<std::string>(root["stage1"], "stage1");
+    const std::vector<std::string> known = stage1_names();
+    if (std::find(known.begin(), known.end(), c.stage1) == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      r.fail("stage1", "unknown search '" + c.stage1 + "' (known: " + list + ")");
+    }
+  }
   if (root["threads"]) c.threads = r.scalar<int>(root["threads"], "threads");
   if (root["parallel_fits"])
     c.parallel_fits = r.scalar<int>(root["parallel_fits"], "parallel_fits");

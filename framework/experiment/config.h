@@ -68,6 +68,9 @@ struct ExperimentConfig {
   std::vector<int> bits = {16, 32, 64};
   std::vector<uint64_t> seeds = {0};
   int64_t shortlist = 1000;  // L: items a re-ranker reorders
+  // The stage-1 search (framework/stage1.h). Every one is exact, so it changes times only
+  // and is in no cell's key.
+  std::string stage1 = "automatic";
   int threads = 2;
   int parallel_fits = 2;  // trainings run side by side, each on threads/parallel_fits
   // The `training:` block: epochs, batch_size, optimiser, lr, weight_decay, select_every,

@@ -28,6 +28,7 @@
 #include "framework/manifest.h"
 #include "framework/npy.h"
 #include "framework/reranker.h"
+#include "framework/stage1.h"
 
 namespace hamster {
 namespace fs = std::filesystem;
@@ -191,6 +192,7 @@ std::vector<LabelSet> labels_of(const Dataset& data, const std::vector<int64_t>&
 // evaluation, computed once per build.
 struct Stage1 {
   std::vector<Shortlist> lists;
+  std::string ran;          // the search that ran (framework/stage1.h)
   double us_per_query = 0;  // Hamming kNN of the shortlists
   std::unique_ptr<HammingEvaluation> evaluation;
   double evaluation_seconds = 0;
@@ -294,6 +296,7 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
            .values()},
       {"reranker_diagnostics", reranker->diagnostics()},
       {"shortlist", c.shortlist},
+      {"stage1", {{"search", c.stage1}, {"ran", s1.ran}}},
       {"raw", raw_path(cell)},
       {"split_file", split_file(c)},
       {"dataset_source", dataset_source(c)},
@@ -507,16 +510,24 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   // Two fits may finish at once: one build is evaluated at a time, so records and the cell
   // count stay in order.
   std::mutex evaluating;
+  std::map<std::string, double> built_seconds;  // artefact key -> seconds its last build took
   auto evaluate_build = [&](const Build& b, int threads) {
     std::lock_guard<std::mutex> lock(evaluating);
     EncodedBuild e = encode_build(c, data, sets, b, threads);
     // Shared artefacts (kNN graph, affinity, eigenpairs) are announced as they start: a
     // cell's line can wait minutes on them.
+    // The estimate is the same artefact's time in an earlier build of this run (keys name
+    // the artefact, not the build).
     e.artefacts->on_start = [&](const std::string& key, bool from_disk) {
-      log(fmt::format("  {} shared artefact {} ({})", from_disk ? "loading" : "building", key,
-                      b.id));
+      const auto before = built_seconds.find(key);
+      log(fmt::format("  {} shared artefact {} ({}){}", from_disk ? "loading" : "building", key,
+                      b.id,
+                      from_disk || before == built_seconds.end()
+                          ? ""
+                          : fmt::format(": about {:.0f}s, as in the last build", before->second)));
     };
     e.artefacts->on_done = [&](const std::string& key, bool from_disk, double seconds) {
+      if (!from_disk) built_seconds[key] = seconds;
       log(fmt::format("  shared artefact {} {} in {:.1f}s", key, from_disk ? "loaded" : "built",
                       seconds));
     };
@@ -536,10 +547,11 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                                      : e.hasher->encode(perturbed_queries.at(p.label()),
                                                         all_positions(sets.query), threads);
       Stage1 s1;
-      auto t0 = clock_type::now();
-      s1.lists = hamming_knn(query.codes, e.database.codes, c.shortlist);
-      s1.us_per_query = seconds_since(t0) * 1e6 / std::max<size_t>(1, s1.lists.size());
-      t0 = clock_type::now();
+      Stage1Run run = run_stage1(c.stage1, query.codes, e.database.codes, c.shortlist);
+      s1.lists = std::move(run.lists);
+      s1.ran = run.ran;
+      s1.us_per_query = run.us_per_query;
+      const auto t0 = clock_type::now();
       s1.evaluation = std::make_unique<HammingEvaluation>(query_labels, db_labels, query.codes,
                                                           e.database.codes, c.shortlist, c.eval);
       s1.evaluation_seconds = seconds_since(t0);
