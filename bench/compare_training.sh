@@ -43,8 +43,8 @@ have_torch=1
 /usr/bin/python3 -c 'import torch' 2> /dev/null || have_torch=0
 
 lscpu | sed -n 's/^Model name: *//p'
-echo "$hasher $bits bits, fmnist-1 training images (5,000), batch 64, adam 0.001," \
-  "$epochs epochs per fit, $rounds rounds"
+echo "$hasher $bits bits, fmnist-1 training images (5,000), batch 64, adam 0.001;" \
+  "epochs per fit: $epochs, rounds: $rounds"
 "$bench" --hasher "$hasher" --bits "$bits" --epochs 1 --train 64 --train-only \
   --write-split "$tmp/split.txt" > /dev/null
 
