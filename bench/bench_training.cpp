@@ -51,7 +51,7 @@ double fit_seconds(const Args& a, const Dataset& d, const std::vector<int64_t>& 
   return seconds;
 }
 
-// mAP@all of the queries against the database, Hamming ranking (PROTOCOL.md's tie rule).
+// mAP@all of the queries against the database, Hamming ranking (docs/protocol.md's tie rule).
 double map_all(const Hasher& h, const Dataset& d, const Split& split) {
   auto labels_of = [&](const std::vector<int64_t>& ids) {
     std::vector<LabelSet> out(ids.size());

@@ -126,7 +126,7 @@ def encode(net, images):
 
 
 def map_all(q_codes, db_codes, q_labels, db_labels):
-    """mAP@all, equal Hamming distances in database index order (PROTOCOL.md)."""
+    """mAP@all, equal Hamming distances in database index order (docs/protocol.md)."""
     q = q_codes.astype(np.float32) * 2 - 1
     db = db_codes.astype(np.float32) * 2 - 1
     aps = []

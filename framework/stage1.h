@@ -1,6 +1,6 @@
 #pragma once
 // Stage 1 (candidate generation): the exact Hamming shortlist of every query, the L
-// nearest database codes with ties in database order (PROTOCOL.md). A registered plugin
+// nearest database codes with ties in database order (docs/protocol.md). A registered plugin
 // like hashers and re-rankers, chosen in the config (`stage1: NAME`, `hamster list`
 // shows them). Every registered search is exact: the same ids in the same order as the
 // plain scan (tests/test_stage1.cpp), so the choice changes speed only, never a number,

@@ -8,8 +8,8 @@
 // - "vgg-bn": two VGG stages of two conv3x3 + BatchNorm + ReLU (32 then 64 channels), each
 //   followed by a 2x2 pool, then fc-256. About 1.6x small-cnn's multiply-adds; with
 //   augmentation it kept improving for 60 epochs on fmnist-1 and beat small-cnn's mAP@all
-//   by 2 to 4 points (README, "Deep hashers under one budget"). "vgg-bn-deep" adds a third
-//   stage of 128 channels (7x7 -> 3x3 on Fashion-MNIST), about 1.5x vgg-bn's multiply-adds.
+//   by 2 to 4 points (docs/results.md, "Deep hashers under one short budget"). "vgg-bn-deep" adds a
+//   third stage of 128 channels (7x7 -> 3x3 on Fashion-MNIST), about 1.5x vgg-bn's multiply-adds.
 #include <torch/torch.h>
 
 #include <cstdint>

@@ -30,7 +30,7 @@ std::string torch_error_line(const std::exception& e);
 // Multi-hot label matrix of data[ids]: N x C floats, 1 where the item has the class.
 torch::Tensor label_matrix(const Dataset& data, const std::vector<int64_t>& ids);
 
-// s_ij = 1 when the label sets of row i of a and row j of b intersect (PROTOCOL.md's
+// s_ij = 1 when the label sets of row i of a and row j of b intersect (docs/protocol.md's
 // relevance), as floats: a is A x C, b is B x C multi-hot.
 torch::Tensor label_similarity(const torch::Tensor& a, const torch::Tensor& b);
 

@@ -4,7 +4,7 @@
     python3 scripts/check_map.py DIR [--topk K ...] [--chunk Q]
 
 DIR holds query_codes.npy and db_codes.npy (uint8, n x bits of 0/1) and query_labels.npy
-and db_labels.npy (n x classes uint8 of 0/1; older exports: uint64 label masks, shape (n,)). Follows PROTOCOL.md: an item is
+and db_labels.npy (n x classes uint8 of 0/1; older exports: uint64 label masks, shape (n,)). Follows docs/protocol.md: an item is
 relevant when it shares a label with the query; the database is ranked by Hamming
 distance with ties in database-index order (a stable sort); AP@k is normalised by the
 relevant items within the top k (0 when there are none); means are over all queries.

@@ -3,7 +3,7 @@
 # scripts/gpu-kit.sh filled .gpu-kit/ on a Debian machine. Unpacks the kit, builds the
 # hamster binary against python3's LibTorch, and trains DPSH at 32 bits on fmnist-1 with
 # hashers.yaml's budget (vgg-bn, 120 epochs, DPSH's overrides) on `device: cuda`, so the
-# result can be set beside the same fit on the CPU (README, "Every hasher on vgg-bn").
+# result can be set beside the same fit on the CPU (docs/results.md, "Every hasher on vgg-bn").
 #   scripts/gpu-check.sh [OUTDIR]     # results and logs go to OUTDIR (default gpu-check)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #pragma once
-// Codes for the Hamming search tests, and the ranking PROTOCOL.md defines, by brute force.
+// Codes for the Hamming search tests, and the ranking docs/protocol.md defines, by brute force.
 #include <algorithm>
 #include <cstdint>
 #include <numeric>

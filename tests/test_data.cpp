@@ -375,7 +375,7 @@ TEST_CASE("dataset: single_label needs exactly one bit - concatenate checks shap
                        Error);
 }
 
-TEST_CASE("fashion-mnist: the installed dataset loads and splits as PROTOCOL.md says") {
+TEST_CASE("fashion-mnist: the installed dataset loads and splits as docs/protocol.md says") {
   if (!fs::exists(kFashionMnistDir)) {
     MESSAGE("skipped: " << kFashionMnistDir << " is not installed");
     return;

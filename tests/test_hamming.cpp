@@ -1,5 +1,5 @@
 // Binary codes and exact Hamming search, checked against brute force (a stable sort by
-// distance, which is the ranking PROTOCOL.md defines).
+// distance, which is the ranking docs/protocol.md defines).
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>

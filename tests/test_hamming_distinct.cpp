@@ -71,7 +71,7 @@ TEST_CASE("DistinctCodes::at_most gives up past the limit") {
 TEST_CASE("hamming_knn distinct path: ties across codes are merged by row - not by code") {
   // Code 0b11 holds rows 0 and 5, code 0b101 rows 1 and 2; both are 2 from the query 0,
   // and row 3 (code 0b1) is 1 from it. By code order the distance-2 rows would read
-  // 0 5 1 2; the ranking of PROTOCOL.md reads 0 1 2 5.
+  // 0 5 1 2; the ranking of docs/protocol.md reads 0 1 2 5.
   const BinaryCodes db = codes8({3, 5, 5, 1, 255, 3});
   const BinaryCodes q(1, 8);
   for (KnnPath path : {KnnPath::scan, KnnPath::distinct, KnnPath::automatic}) {

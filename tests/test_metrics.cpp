@@ -1,4 +1,4 @@
-// The metrics of PROTOCOL.md on rankings worked by hand; expected values are written as
+// The metrics of docs/protocol.md on rankings worked by hand; expected values are written as
 // the fractions the hand computation gives.
 #include <doctest/doctest.h>
 

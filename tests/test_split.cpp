@@ -1,4 +1,4 @@
-// The splits of PROTOCOL.md on small generated datasets, and the seeded generator.
+// The splits of docs/protocol.md on small generated datasets, and the seeded generator.
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // Stage 1 as a plugin (framework/stage1.h): every registered search returns exactly the
-// brute-force ranking's first L ids and distances (PROTOCOL.md: ties in database order),
+// brute-force ranking's first L ids and distances (docs/protocol.md: ties in database order),
 // `automatic` says which path it took, and a config names an unknown search in its error.
 #include <doctest/doctest.h>
 

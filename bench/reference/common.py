@@ -1,4 +1,4 @@
-"""What every reference re-ranker shares, written from PROTOCOL.md and the papers (not from
+"""What every reference re-ranker shares, written from docs/protocol.md and the papers (not from
 hamster's C++): loading a `hamster export` folder, the exact Hamming shortlist, the exact
 cosine kNN graph and its affinity, and mAP@k."""
 import os
@@ -16,7 +16,7 @@ def load_export(folder):
 
 def hamming_shortlists(query_codes, db_codes, length):
     """Each query's first `length` database ids by Hamming distance; equal distances keep
-    database order (a stable sort), as PROTOCOL.md fixes."""
+    database order (a stable sort), as docs/protocol.md fixes."""
     q = np.packbits(query_codes.astype(np.uint8), axis=1)
     d = np.packbits(db_codes.astype(np.uint8), axis=1)
     popcount = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)

@@ -46,7 +46,7 @@ struct FoundCode {
 };
 
 // Expands found distinct codes into database rows by (distance, index), the ranking of
-// PROTOCOL.md. `found` (any order; codes farther than `cutoff` are ignored) must hold
+// docs/protocol.md. `found` (any order; codes farther than `cutoff` are ignored) must hold
 // every distinct code within `cutoff` of the query. Writes every row closer than
 // `cutoff`, then the rows at `cutoff` of smallest index, n rows in all; n must lie
 // between the count of rows closer than `cutoff` and the count within it. Rows of one

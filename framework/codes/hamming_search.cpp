@@ -391,7 +391,7 @@ class DistinctTopK {
 // soon as the distinct codes pass kDistinctShare of the database. On the quickstart's DSH
 // codes (69,000 rows, 1,561 / 4,869 / 7,780 distinct at 16 / 32 / 64 bits) the distinct
 // path, collecting included, ran 1.4 to 3.4 times as many queries/s as the scan
-// (bench_hamming --codes, README).
+// (bench_hamming --codes, docs/benchmarks.md).
 constexpr int64_t kDistinctQueries = 128;
 constexpr int64_t kDistinctSample = 4096;
 constexpr double kDistinctShare = 0.25;

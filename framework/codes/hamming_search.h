@@ -1,7 +1,7 @@
 #pragma once
 // Exact Hamming search (stage 1). Distances are small integers (<= bits), so selection is
 // by counting, O(N) per query, never by sorting N items. Ties keep database-index order
-// (PROTOCOL.md). The distance loops are a HammingKernel chosen for this CPU (AVX-512,
+// (docs/protocol.md). The distance loops are a HammingKernel chosen for this CPU (AVX-512,
 // AVX2 or scalar; hamming_kernel.h); every kernel gives the same results. Searches run
 // blocks of queries over cache-sized tiles of the database, TBB-parallel over query blocks
 // and, when there are few queries, over database ranges too.

@@ -56,7 +56,7 @@ void for_each_mask(int length, int r, F&& f) {
 // Costs in units of one distinct code compared by the blocked SIMD scan (0.02 to 0.05 ns
 // on AVX-512 with 16- to 64-bit codes): a table probe is a cache miss or two (about
 // 100 ns), a verified code a popcount and a look at the cut-off (about 10 ns). Measured
-// with bench_hamming --mih on Zen 5 (README); they only decide when a query goes to the
+// with bench_hamming --mih on Zen 5 (docs/benchmarks.md); they only decide when a query goes to the
 // scan, never what it returns.
 constexpr int64_t kProbeCost = 4096;
 constexpr int64_t kVerifyCost = 256;

@@ -20,7 +20,7 @@
 //
 // MIH wins where the k-th neighbour is near (short codes, many codes, learned codes with
 // their tight clusters) and loses to the SIMD scan of hamming_search.h where it is far
-// (long random codes): bench_hamming --mih measures where (README).
+// (long random codes): bench_hamming --mih measures where (docs/benchmarks.md).
 #include <cstdint>
 #include <vector>
 

@@ -11,7 +11,7 @@ namespace hamster {
 
 // An item's classes as a fixed-width bit set (bit c set = the item has class c). Two
 // 64-bit words hold 128 classes, enough for MS-COCO (80) and NUS-WIDE (81 concepts);
-// relevance (PROTOCOL.md: "share at least one label") stays two ANDs and an OR, with no
+// relevance (docs/protocol.md: "share at least one label") stays two ANDs and an OR, with no
 // branch and no allocation, because it sits in the metrics' innermost loop. Widen kWords
 // if a dataset ever needs more; loaders refuse more than kMaxClasses.
 class LabelSet {

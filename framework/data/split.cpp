@@ -30,7 +30,7 @@ double Rng::normal() {
 
 namespace {
 
-// How each protocol of PROTOCOL.md draws its split.
+// How each protocol of docs/protocol.md draws its split.
 enum class Draw {
   kOfficial,    // query = official test items, train = database = official training items
   kStratified,  // single-label, per class (make_stratified_split)

@@ -1,5 +1,5 @@
 #pragma once
-// The splits of PROTOCOL.md: class-stratified, drawn with a seeded generator.
+// The splits of docs/protocol.md: class-stratified, drawn with a seeded generator.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -20,7 +20,7 @@ struct Split {
 };
 
 // protocol: fmnist-1, fmnist-2, cifar10, cifar10-1, cifar10-2, nuswide-21, fmnist-mosaic
-// (see PROTOCOL.md). Throws Error naming the protocol if it is unknown or the dataset is
+// (see docs/protocol.md). Throws Error naming the protocol if it is unknown or the dataset is
 // too small for it (or, for nuswide-21, does not have 21 concepts).
 Split make_split(const std::string& protocol, const Dataset& data, uint64_t seed);
 

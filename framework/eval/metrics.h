@@ -1,5 +1,5 @@
 #pragma once
-// Retrieval metrics exactly as PROTOCOL.md defines them. Relevance: sharing a label.
+// Retrieval metrics exactly as docs/protocol.md defines them. Relevance: sharing a label.
 #include <cstdint>
 #include <string>
 #include <utility>

@@ -206,7 +206,7 @@ struct Reader {
       fail(pkey,
            "unknown protocol '" + c.protocol + "' (known: " + list + "stratified, per-concept)");
     }
-    // A named protocol belongs to one dataset (PROTOCOL.md).
+    // A named protocol belongs to one dataset (docs/protocol.md).
     if (const DatasetSpec* owner = dataset_defining(c.protocol); owner && owner != spec)
       fail(pkey,
            "protocol '" + c.protocol + "' is defined on " + owner->name + ", not " + c.dataset);

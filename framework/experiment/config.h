@@ -48,7 +48,7 @@ struct ExperimentConfig {
   int image_size = 32;       // nuswide: images are resized to image_size x image_size
   int64_t mosaics = 20000;   // fmnist-mosaic: how many mosaics
   uint64_t mosaic_seed = 0;  // fmnist-mosaic: the draw of their tiles
-  // A PROTOCOL.md name, "stratified" (single-label) or "per-concept" (multi-label) with the
+  // A docs/protocol.md name, "stratified" (single-label) or "per-concept" (multi-label) with the
   // counts below; when the config names none, the dataset's first protocol.
   std::string protocol = "fmnist-1";
   // With several datasets, build and cell ids start with "<protocol>/" and the split is

@@ -13,7 +13,7 @@ namespace hamster {
 
 struct DatasetSpec {
   std::string name;
-  std::vector<std::string> protocols;  // PROTOCOL.md names defined on it; first = default
+  std::vector<std::string> protocols;  // docs/protocol.md names defined on it; first = default
   std::vector<std::string> options;    // dataset.* keys it takes beyond name and path
   std::string help;                    // one line for `hamster datasets`
   Dataset (*load)(const ExperimentConfig&);

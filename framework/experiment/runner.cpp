@@ -380,7 +380,7 @@ std::string joined(const std::set<std::string>& names) {
 }
 
 // A cut-off past L in a grid with re-rankers: ranks after L keep their Hamming order in
-// every cell (PROTOCOL.md), so such a column tells re-rankers apart less than it seems.
+// every cell (docs/protocol.md), so such a column tells re-rankers apart less than it seems.
 // "all" is left out: everybody reads mAP@all as the whole ranking.
 void note_cutoffs_beyond_shortlist(const ExperimentConfig& c, const std::vector<Cell>& cells,
                                    Logger& log) {
@@ -506,13 +506,17 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
   const auto query_labels = labels_of(data, sets.query);
   const auto db_labels = labels_of(data, sets.database);
   size_t finished = 0;
-  const auto start = clock_type::now();
+  // Seconds spent evaluating builds (encoding, stage 1, shared artefacts, re-ranking), not
+  // training: the cells' ETA comes from these alone, as fits report their own.
+  double evaluating_seconds = 0;
   // Two fits may finish at once: one build is evaluated at a time, so records and the cell
   // count stay in order.
   std::mutex evaluating;
   std::map<std::string, double> built_seconds;  // artefact key -> seconds its last build took
   auto evaluate_build = [&](const Build& b, int threads) {
     std::lock_guard<std::mutex> lock(evaluating);
+    const auto build_start = clock_type::now();
+    const double evaluated_before = evaluating_seconds;
     EncodedBuild e = encode_build(c, data, sets, b, threads);
     // Shared artefacts (kNN graph, affinity, eigenpairs) are announced as they start: a
     // cell's line can wait minutes on them.
@@ -564,7 +568,8 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
         }
         append_record(c, record);  // after every cell: a crash loses at most one
         ++finished;
-        const double elapsed = seconds_since(start);
+        evaluating_seconds = evaluated_before + seconds_since(build_start);
+        const double elapsed = evaluating_seconds;
         log(fmt::format("cell {}/{} {}: {}  [ETA {:.0f}s]", finished, total, cell->id,
                         headline_metric(record), elapsed / finished * (total - finished)));
       }
