@@ -12,10 +12,9 @@
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,63 +36,6 @@ struct Options {
   int threads = 0;
 };
 
-[[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --npy FILE [--k K] [--graph hnsw|exact] [--gamma G] [--mutual]\n"
-               "          [--ranks R,R] [--solvers subspace,lanczos] [--degree D] [--tol T]\n"
-               "          [--guard G] [--lower-bound L] [--threads T]\n",
-               argv0);
-  std::exit(2);
-}
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  o.affinity.gamma = 3;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--mutual") {
-      o.affinity.mutual = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage(argv[0]);
-    const std::string v = argv[++i];
-    if (a == "--npy")
-      o.npy = v;
-    else if (a == "--k")
-      o.graph.k = std::stoi(v);
-    else if (a == "--graph")
-      o.graph.method = v;
-    else if (a == "--gamma")
-      o.affinity.gamma = std::stof(v);
-    else if (a == "--degree")
-      o.subspace.degree = std::stoi(v);
-    else if (a == "--tol")
-      o.subspace.tol = std::stof(v);
-    else if (a == "--guard")
-      o.subspace.guard = std::stoi(v);
-    else if (a == "--lower-bound")
-      o.subspace.lower_bound = std::stod(v);
-    else if (a == "--threads")
-      o.threads = std::stoi(v);
-    else if (a == "--solvers")
-      o.solvers = split(v);
-    else if (a == "--ranks") {
-      o.ranks.clear();
-      for (const auto& r : split(v)) o.ranks.push_back(std::stoi(r));
-    } else
-      usage(argv[0]);
-  }
-  if (o.npy.empty()) usage(argv[0]);
-  return o;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -106,7 +48,38 @@ float residual_max(const hamster::SparseMatrix& s, const hamster::Eigenpairs& e)
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o;
+  o.affinity.gamma = 3;
+  CLI::App app{
+      "Top eigenpairs of a database graph's S = D^-1/2 A D^-1/2, subspace iteration and "
+      "Lanczos side by side"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--npy", o.npy, "features (.npy), e.g. db_features.npy of `hamster export`")
+      ->required();
+  app.add_option("--k", o.graph.k, "neighbours per node of the kNN graph")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--graph", o.graph.method, "how the kNN graph is built")
+      ->check(CLI::IsMember({"hnsw", "exact"}));
+  app.add_option("--gamma", o.affinity.gamma, "similarity exponent of the affinities")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--mutual", o.affinity.mutual, "keep only mutual kNN edges");
+  app.add_option("--ranks", o.ranks, "eigenpairs to compute, comma-separated; one row each")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  app.add_option("--solvers", o.solvers, "solvers to run at each rank, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"subspace", "lanczos"}));
+  app.add_option("--degree", o.subspace.degree, "subspace: Chebyshev degree per pass")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--tol", o.subspace.tol, "subspace: residual every kept pair must reach")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--guard", o.subspace.guard,
+                 "subspace: block vectors beyond the rank; 0: max(20, rank / 4)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--lower-bound", o.subspace.lower_bound,
+                 "subspace: a lower bound of S's spectrum (-1 holds); nan: Gershgorin's");
+  app.add_option("--threads", o.threads, "threads; 0: all")->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
   const int threads = o.threads > 0 ? o.threads : tbb::info::default_concurrency();
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   const hamster::Embedding x = hamster::l2_normalised(hamster::load_embedding(o.npy));

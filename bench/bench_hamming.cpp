@@ -26,12 +26,11 @@
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <functional>
 #include <string>
@@ -50,86 +49,13 @@ struct Options {
   int repeat = 3;
   std::vector<int64_t> bits = {64, 32};
   std::vector<int64_t> k = {100, 1000};
-  bool k_given = false, bits_given = false;
+  bool k_given = false, bits_given = false;  // tables 2 and 3 have their own defaults
   // Tables 2 and 3 (bench_hamming.h).
   std::vector<std::string> code_dirs;
   bool clustered = false;
   bool mih = false;
   std::vector<int64_t> n_list = {100000, 1000000};
 };
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  for (size_t at = 0; at <= text.size();) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    if (comma > at) out.push_back(text.substr(at, comma - at));
-    at = comma + 1;
-  }
-  return out;
-}
-
-// "64,32" -> {64, 32}; empty or non-positive entries are refused by the caller.
-std::vector<int64_t> parse_list(const char* text) {
-  std::vector<int64_t> out;
-  for (const char* p = text; *p;) {
-    char* end = nullptr;
-    out.push_back(std::strtoll(p, &end, 10));
-    if (end == p) return {};
-    p = *end == ',' ? end + 1 : end;
-    if (*end != ',' && *end != '\0') return {};
-  }
-  return out;
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (a == "--n" && has_value) {
-      o.n = std::atoll(argv[++i]);
-    } else if (a == "--queries" && has_value) {
-      o.queries = std::atoll(argv[++i]);
-    } else if (a == "--repeat" && has_value) {
-      o.repeat = std::atoi(argv[++i]);
-    } else if (a == "--bits" && has_value) {
-      o.bits = parse_list(argv[++i]);
-      o.bits_given = true;
-    } else if (a == "--k" && has_value) {
-      o.k = parse_list(argv[++i]);
-      o.k_given = true;
-    } else if (a == "--codes" && has_value) {
-      o.code_dirs = split_commas(argv[++i]);
-    } else if (a == "--clustered") {
-      o.clustered = true;
-    } else if (a == "--mih") {
-      o.mih = true;
-    } else if (a == "--n-list" && has_value) {
-      o.n_list = parse_list(argv[++i]);
-    } else if (a == "--wall") {
-      g_wall_clock = true;
-    } else if (a == "--no-faiss") {
-      g_faiss = false;
-    } else {
-      std::fprintf(stderr,
-                   "usage: %s [--n N] [--queries Q] [--repeat R] [--bits 64,32] [--k 100,1000] "
-                   "[--wall] [--no-faiss]\n"
-                   "       %s --codes DIR[,DIR] | --clustered  (scan, distinct, MIH, faiss)\n"
-                   "       %s --mih [--n-list 100000,1000000]  (MIH against the scan)\n",
-                   argv[0], argv[0], argv[0]);
-      std::exit(2);
-    }
-  }
-  auto positive = [](const std::vector<int64_t>& v) {
-    return !v.empty() && std::all_of(v.begin(), v.end(), [](int64_t x) { return x > 0; });
-  };
-  if (o.n < 1 || o.queries < 1 || o.repeat < 1 || !positive(o.bits) || !positive(o.k) ||
-      !positive(o.n_list)) {
-    std::fprintf(stderr, "--n, --n-list, --queries, --repeat, --bits and --k must be positive\n");
-    std::exit(2);
-  }
-  return o;
-}
 
 double time_hamster(const hamster::BinaryCodes& q, const hamster::BinaryCodes& db, int64_t k,
                     const hamster::HammingKernel& kernel, int threads, int repeat, KnnOutput& out) {
@@ -145,7 +71,48 @@ double time_hamster(const hamster::BinaryCodes& q, const hamster::BinaryCodes& d
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options opt = parse(argc, argv);
+  Options opt;
+  bool no_faiss = false;
+  CLI::App app{
+      "Stage-1 speed: Hamming kNN kernels (default), search paths (--codes, "
+      "--clustered) or multi-index hashing (--mih), each against faiss and the scan"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--n", opt.n, "database codes (random or --clustered)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--queries", opt.queries, "queries")->check(CLI::PositiveNumber);
+  app.add_option("--repeat", opt.repeat, "timings per cell; the best is kept")
+      ->check(CLI::PositiveNumber);
+  const CLI::Option* bits =
+      app.add_option("--bits", opt.bits,
+                     "code lengths, comma-separated (--clustered and --mih: 16,32,64)")
+          ->delimiter(',')
+          ->check(CLI::PositiveNumber);
+  const CLI::Option* k = app.add_option("--k", opt.k,
+                                        "k, comma-separated (--codes and --clustered: "
+                                        "1,10,100,1000; --mih: 1,10,100)")
+                             ->delimiter(',')
+                             ->check(CLI::PositiveNumber);
+  app.add_option("--codes", opt.code_dirs,
+                 "folders of `hamster export` (db_codes.npy, query_codes.npy), comma-separated: "
+                 "the search paths on their codes")
+      ->delimiter(',')
+      ->default_str("");
+  app.add_flag("--clustered", opt.clustered, "the search paths on synthetic clustered codes");
+  app.add_flag("--mih", opt.mih, "multi-index hashing against the scan on random codes");
+  app.add_option("--n-list", opt.n_list, "--mih: database sizes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--wall", g_wall_clock, "time by wall clock, not the thread's CPU time");
+  app.add_flag("--no-faiss", no_faiss, "leave faiss out");
+  CLI11_PARSE(app, argc, argv);
+  // CLI11 checks each entry; every table also needs at least one.
+  if (opt.bits.empty() || opt.k.empty() || opt.n_list.empty()) {
+    std::fprintf(stderr, "--bits, --k and --n-list must not be empty\n");
+    return 2;
+  }
+  opt.bits_given = bits->count() > 0;
+  opt.k_given = k->count() > 0;
+  g_faiss = !no_faiss;
   if (!opt.code_dirs.empty() || opt.clustered || opt.mih) {
     PathOptions p;
     p.code_dirs = opt.code_dirs;

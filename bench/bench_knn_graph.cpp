@@ -11,12 +11,13 @@
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -39,59 +40,6 @@ struct Options {
   bool check_threads = false;
   hamster::KnnGraphOptions graph;
 };
-
-[[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--npy FILE] [--n N] [--d D] [--k K] [--clusters C] [--subspace S]\n"
-               "          [--noise SIGMA] [--M M] [--efc EF] [--efs EF] [--threads T]\n"
-               "          [--no-exact | --sample S] [--check-threads]\n",
-               argv0);
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (a == "--no-exact") {
-      o.exact = false;
-    } else if (a == "--check-threads") {
-      o.check_threads = true;
-    } else if (!has_value) {
-      usage(argv[0]);
-    } else if (a == "--npy") {
-      o.npy = argv[++i];
-    } else if (a == "--n") {
-      o.n = std::atoll(argv[++i]);
-    } else if (a == "--d") {
-      o.d = std::atoi(argv[++i]);
-    } else if (a == "--k") {
-      o.graph.k = std::atoi(argv[++i]);
-    } else if (a == "--clusters") {
-      o.clusters = std::atoi(argv[++i]);
-    } else if (a == "--subspace") {
-      o.subspace = std::atoi(argv[++i]);
-    } else if (a == "--noise") {
-      o.noise = static_cast<float>(std::atof(argv[++i]));
-    } else if (a == "--M") {
-      o.graph.M = std::atoi(argv[++i]);
-    } else if (a == "--efc") {
-      o.graph.ef_construction = std::atoi(argv[++i]);
-    } else if (a == "--efs") {
-      o.graph.ef_search = std::atoi(argv[++i]);
-    } else if (a == "--sample") {
-      o.sample = std::atoll(argv[++i]);
-    } else if (a == "--threads") {
-      o.threads = std::atoi(argv[++i]);
-    } else {
-      usage(argv[0]);
-    }
-  }
-  if (o.sample > 0) o.exact = false;
-  if (o.n < 2 || o.d < 1 || o.clusters < 1 || o.subspace < 1 || o.threads < 0) usage(argv[0]);
-  return o;
-}
 
 // Item i belongs to cluster i % clusters: its centre plus spread in a `subspace`-dimensional
 // space, mapped to d dimensions by a fixed random matrix, plus noise, then max(0, .).
@@ -145,7 +93,33 @@ double seconds(const std::function<void()>& run) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o = parse(argc, argv);
+  Options o;
+  bool no_exact = false;
+  CLI::App app{"kNN graph build speed and quality: hnsw against the exact graph"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--npy", o.npy, "embedding (.npy); synthetic clustered data when not given");
+  app.add_option("--n", o.n, "synthetic: items")
+      ->check(CLI::Range(int64_t{2}, std::numeric_limits<int64_t>::max(), "AT LEAST 2"));
+  app.add_option("--d", o.d, "synthetic: dimensions")->check(CLI::PositiveNumber);
+  app.add_option("--k", o.graph.k, "neighbours per node")->check(CLI::PositiveNumber);
+  app.add_option("--clusters", o.clusters, "synthetic: clusters")->check(CLI::PositiveNumber);
+  app.add_option("--subspace", o.subspace, "synthetic: dimensions of the clusters' subspace")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--noise", o.noise, "synthetic: noise sigma")->check(CLI::NonNegativeNumber);
+  app.add_option("--M", o.graph.M, "hnsw: links per node")->check(CLI::PositiveNumber);
+  app.add_option("--efc", o.graph.ef_construction, "hnsw: build beam")->check(CLI::PositiveNumber);
+  app.add_option("--efs", o.graph.ef_search, "hnsw: search beam; 0: max(k + 1, efc)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads, "threads; 0: all")->check(CLI::NonNegativeNumber);
+  app.add_flag("--no-exact", no_exact, "skip the exact graph (and recall)");
+  app.add_option("--sample", o.sample,
+                 "recall on this many evenly spaced items' exact rows instead of the whole "
+                 "exact graph; 0: off")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--check-threads", o.check_threads,
+               "also build on 1 thread and check the graph is identical");
+  CLI11_PARSE(app, argc, argv);
+  o.exact = !no_exact && o.sample == 0;
   const int threads = o.threads ? o.threads : tbb::info::default_concurrency();
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   hamster::Embedding x;

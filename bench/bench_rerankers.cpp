@@ -12,9 +12,10 @@
 #include <fmt/format.h>
 #include <tbb/global_control.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,44 +36,10 @@ namespace {
 struct Options {
   fs::path dir;
   int64_t shortlist = 1000;
-  std::string rerankers;  // empty: all registered
+  std::string rerankers;  // empty: every one that runs at its defaults
   int threads = 2;
   int64_t n = 69000, queries = 1000, dim = 500;
 };
-
-[[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [DIR] [--shortlist L] [--rerankers a,b(k=v;k2=v2)] [--threads T] "
-               "[--n N] [--queries Q] [--dim D]\n",
-               argv0);
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (a == "--shortlist" && has_value) {
-      o.shortlist = std::atoll(argv[++i]);
-    } else if (a == "--rerankers" && has_value) {
-      o.rerankers = argv[++i];
-    } else if (a == "--threads" && has_value) {
-      o.threads = std::atoi(argv[++i]);
-    } else if (a == "--n" && has_value) {
-      o.n = std::atoll(argv[++i]);
-    } else if (a == "--queries" && has_value) {
-      o.queries = std::atoll(argv[++i]);
-    } else if (a == "--dim" && has_value) {
-      o.dim = std::atoll(argv[++i]);
-    } else if (a[0] != '-' && o.dir.empty()) {
-      o.dir = a;
-    } else {
-      usage(argv[0]);
-    }
-  }
-  return o;
-}
 
 struct Side {
   Encoded encoded;
@@ -153,7 +120,22 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const Options o = parse(argc, argv);
+  Options o;
+  CLI::App app{"Stage-2 speed and accuracy: re-rankers over the same stage-1 shortlists"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("DIR", o.dir,
+                 "folder of `hamster export` ({query,db}_{real,features,labels}.npy); synthetic "
+                 "clustered data when not given");
+  app.add_option("--shortlist", o.shortlist, "stage-1 shortlist length L")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--rerankers", o.rerankers,
+                 "re-rankers, comma-separated, each with optional parameters: "
+                 "a,b(k=v;k2=v2); every one that runs at its defaults when not given");
+  app.add_option("--threads", o.threads, "threads")->check(CLI::PositiveNumber);
+  app.add_option("--n", o.n, "synthetic: database items")->check(CLI::PositiveNumber);
+  app.add_option("--queries", o.queries, "synthetic: queries")->check(CLI::PositiveNumber);
+  app.add_option("--dim", o.dim, "synthetic: feature dimensions")->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, o.threads);
   const Side db = o.dir.empty() ? synthetic_side(o.n, o.dim, 1) : load_side(o.dir, "db");
   const Side queries =
@@ -173,7 +155,11 @@ int main(int argc, char** argv) try {
   const std::string metric = fmt::format("mAP@{}", o.shortlist);
 
   std::vector<std::string> names = split_list(o.rerankers);
-  if (names.empty()) names = RerankerRegistry::instance().names();
+  if (names.empty())  // every one that runs at its defaults, as `rerankers: all` takes them
+    for (const auto& [name, entry] : RerankerRegistry::instance().entries())
+      if (std::none_of(entry.params.begin(), entry.params.end(),
+                       [](const ParamSpec& p) { return p.default_value.empty(); }))
+        names.push_back(name);
   ArtefactStore store;  // one per build, as in the runner: graph re-rankers share it
   fmt::print("| re-ranker | {} | artefacts s | prepare s | ms/query |\n|---|---:|---:|---:|---:|\n",
              metric);

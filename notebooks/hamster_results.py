@@ -15,7 +15,6 @@ over; seeds are aggregated explicitly (mean, std). Needs python3-pandas and
 python3-matplotlib (Debian packages).
 """
 import argparse
-import json
 import os
 
 import matplotlib
@@ -23,6 +22,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+import hamster_records  # noqa: E402
 
 # Fields that identify a series besides code length and seed.
 SERIES_FIELDS = ["dataset", "protocol", "hasher_label", "reranker_label", "queries_from", "shortlist"]
@@ -44,43 +45,35 @@ def hasher_label(record):
 def load(results_dir):
     """One row per cell: identity fields, every metric, every time, the code diagnostics
     (diag:*) and the re-ranker's (rerank_diag:*)."""
-    path = os.path.join(results_dir, "results.jsonl")
     rows, curves = [], {}
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"{path}:{number}: not a JSON record ({e})")
-            row = {
-                "cell": r["cell"],
-                "dataset": r.get("dataset", ""),
-                "protocol": r.get("protocol", ""),
-                "hasher": r["hasher"],
-                "hasher_label": hasher_label(r),
-                "bits": r["bits"],
-                "seed": r["seed"],
-                "reranker": r["reranker"],
-                "reranker_label": r["reranker_label"],
-                "queries_from": r.get("queries_from", "test"),
-                "shortlist": r["shortlist"],
-                "chosen_epoch": (r.get("fit_summary") or {}).get("chosen_epoch"),
-            }
-            prov = r.get("provenance") or {}
-            row.update({f"prov:{k}": prov.get(k) for k in PROVENANCE})
-            row.update(r["metrics"])
-            row.update({f"time:{k}": v for k, v in r["times"].items()})
-            # Records keep the codes' diagnostics and the re-ranker's apart.
-            for k, v in (r.get("code_diagnostics") or {}).items():
-                row[f"diag:{k}"] = v
-            for k, v in (r.get("reranker_diagnostics") or {}).items():
-                row[f"rerank_diag:{k}"] = v
-            rows.append(row)
-            curves[r["cell"]] = r.get("pr_curve")
+    for r in hamster_records.records(results_dir):
+        row = {
+            "cell": r["cell"],
+            "dataset": r.get("dataset", ""),
+            "protocol": r.get("protocol", ""),
+            "hasher": r["hasher"],
+            "hasher_label": hasher_label(r),
+            "bits": r["bits"],
+            "seed": r["seed"],
+            "reranker": r["reranker"],
+            "reranker_label": r["reranker_label"],
+            "queries_from": r.get("queries_from", "test"),
+            "shortlist": r["shortlist"],
+            "chosen_epoch": (r.get("fit_summary") or {}).get("chosen_epoch"),
+        }
+        prov = r.get("provenance") or {}
+        row.update({f"prov:{k}": prov.get(k) for k in PROVENANCE})
+        row.update(r["metrics"])
+        row.update({f"time:{k}": v for k, v in r["times"].items()})
+        # Records keep the codes' diagnostics and the re-ranker's apart.
+        for k, v in (r.get("code_diagnostics") or {}).items():
+            row[f"diag:{k}"] = v
+        for k, v in (r.get("reranker_diagnostics") or {}).items():
+            row[f"rerank_diag:{k}"] = v
+        rows.append(row)
+        curves[r["cell"]] = r.get("pr_curve")
     if not rows:
-        raise SystemExit(f"{path}: no records")
+        raise SystemExit(f"{os.path.join(results_dir, 'results.jsonl')}: no records")
     frame = pd.DataFrame(rows)
     frame.attrs["pr_curves"] = curves
     return frame

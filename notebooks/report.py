@@ -19,6 +19,7 @@ import html
 import os
 import tempfile
 
+import hamster_records
 import hamster_results as hr
 import retrieval_grid as rg
 
@@ -136,7 +137,7 @@ def grid_cells(frame, count, baseline="none"):
 def metric_order(results_dir):
     """Every metric the records hold, in the order the records list them (metric_order)."""
     names = []
-    for r in rg.load_records(results_dir):
+    for r in hamster_records.records(results_dir):
         names += [m for m in r.get("metric_order", []) if m not in names]
     return names
 

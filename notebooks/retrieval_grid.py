@@ -16,7 +16,6 @@ the run did. Needs python3-numpy and python3-matplotlib (Debian packages).
 """
 import argparse
 import gzip
-import json
 import os
 import subprocess
 import tempfile
@@ -26,6 +25,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+import hamster_records  # noqa: E402
 
 RELEVANT = "#00a000"
 IRRELEVANT = "#d00000"
@@ -47,17 +48,6 @@ def read_raw(path):
         raise SystemExit(f"{path}: truncated: {nq} queries x L = {top} in the header, "
                          f"{values.size} values")
     return values[:nq], values[nq:].reshape(nq, top)
-
-
-def load_records(results_dir):
-    """The latest record of every cell, in file order."""
-    path = os.path.join(results_dir, "results.jsonl")
-    if not os.path.exists(path):
-        raise SystemExit(f"no results at {path}")
-    with open(path) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    last = {r.get("cell_key", i): i for i, r in enumerate(records)}
-    return [r for i, r in enumerate(records) if last[r.get("cell_key", i)] == i]
 
 
 def find_pair(records, cell, baseline="none"):
@@ -121,7 +111,7 @@ def _show(ax, image, colour=None):
 
 def draw_grid(results_dir, cell, baseline="none", queries=6, seed=0, top=10, hamster=None):
     """The grid as a matplotlib figure (see the module's docstring)."""
-    records = load_records(results_dir)
+    records = hamster_records.records(results_dir)
     before, after = find_pair(records, cell, baseline)
     q_before, ranked_before = read_raw(os.path.join(results_dir, before["raw"]))
     q_after, ranked_after = read_raw(os.path.join(results_dir, after["raw"]))

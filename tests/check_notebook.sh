@@ -17,6 +17,18 @@ frame = hamster_results.load(sys.argv[2])
 for column in ("diag:quantization_error", "diag:bit_balance", "diag:distinct_codes"):
     assert column in frame and frame[column].notna().all(), f"loader: no {column} column"
 assert (frame["diag:distinct_codes"] > 0).all(), "loader: distinct_codes not positive"
+# A cell redone before the file was compacted appears twice: its last record counts.
+import json, os, tempfile
+lines = open(os.path.join(sys.argv[2], "results.jsonl")).read().splitlines()
+redone = json.loads(lines[0])
+redone["metrics"]["mAP@all"] = 0.125
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        f.write("\n".join(lines + [json.dumps(redone)]) + "\n")
+    again = hamster_results.load(d)
+assert len(again) == len(frame), f"loader: {len(again)} rows for {len(frame)} cells"
+assert again.loc[again["cell"] == redone["cell"], "mAP@all"].tolist() == [0.125], \
+    "loader: the last record of a redone cell does not count"
 PY
 export HAMSTER_RESULTS="$work/results/notebook" HAMSTER_FIGURES="$work/figures"
 jupyter nbconvert --to notebook --execute "$src/notebooks/analysis.ipynb" \

@@ -5,7 +5,7 @@
 
 #include "framework/error.h"
 #include "framework/experiment/pivot.h"
-#include "framework/experiment/records.h"
+#include "framework/experiment/record_table.h"
 #include "framework/experiment/results.h"
 #include "tests/helpers.h"
 #include "tests/synthetic.h"

@@ -16,6 +16,7 @@
 #include "framework/codes/hamming_search.h"
 #include "framework/error.h"
 #include "framework/experiment/config.h"
+#include "framework/experiment/export.h"
 #include "framework/experiment/merge.h"
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/results.h"

@@ -11,7 +11,6 @@ read from the record), and prints mAP@k side by side (k: the config's first fini
 map_at). Graph re-rankers should use `graph: exact` in CONFIG: the references build the
 exact kNN graph. Exits 1 when any cell differs by more than the tolerance."""
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +26,10 @@ import kreciprocal
 import offline_diffusion
 import spectral
 
+# The one reader of result records, beside the notebook that uses it too.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "notebooks"))
+import hamster_records  # noqa: E402
+
 
 def as_number(text):
     try:
@@ -36,16 +39,6 @@ def as_number(text):
             return float(text)
         except ValueError:
             return {"true": True, "false": False}.get(text, text)
-
-
-def latest_records(results_dir):
-    latest = {}
-    with open(os.path.join(results_dir, "results.jsonl")) as f:
-        for line in f:
-            if line.strip():
-                r = json.loads(line)
-                latest[r["cell_key"]] = r
-    return list(latest.values())
 
 
 def export_folder(export_dir, cell):
@@ -139,7 +132,7 @@ def main():
     subprocess.run([args.hamster, "run", args.config] + (["--force"] if args.force else []),
                    check=True)
     subprocess.run([args.hamster, "export", args.config, "--out", export_dir], check=True)
-    records = latest_records(results_dir)
+    records = hamster_records.records(results_dir)
     shortlist = int(config["shortlist"])
 
     builds, rows, worst = {}, [], 0.0

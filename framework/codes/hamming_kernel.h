@@ -4,7 +4,8 @@
 // (hamming_kernel_scalar.cpp, _avx2.cpp, _avx512.cpp), and hamming_search.cpp picks one at
 // run time from the CPU's flags, so one binary runs on every x86-64 machine.
 //
-// Kernel translation units include only this header and <immintrin.h>, and keep all their
+// Kernel translation units include only this header and <immintrin.h> (the SIMD ones also
+// hamming_kernel_simd_tail.inc, inside their namespace), and keep all their
 // code in an anonymous namespace: an inline library function (std::vector, std::min, ...)
 // compiled there with AVX-512 enabled could be the copy the linker keeps for the whole
 // program, and then crash on a CPU without AVX-512.

@@ -152,6 +152,8 @@ inline int row_distance(const uint64_t* a, const uint64_t* b, int words) {
   return d;
 }
 
+#include "framework/codes/hamming_kernel_simd_tail.inc"
+
 void distances_rows(const uint64_t* query, const uint64_t* rows, int64_t n, int words,
                     uint16_t* out) {
   if (words == 1) {
@@ -188,26 +190,7 @@ int64_t below_rows(const uint64_t* query, const uint64_t* rows, int64_t n, int w
                           [&](int64_t j) { return row_distance(query, rows + 2 * j, 2); }, n, limit,
                           pos, dist);
   }
-  int64_t count = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    const int d = row_distance(query, rows + j * words, words);
-    if (d < limit) {
-      pos[count] = static_cast<uint32_t>(j);
-      dist[count] = static_cast<uint16_t>(d);
-      ++count;
-    }
-  }
-  return count;
-}
-
-int64_t below_u32(uint32_t query, const uint32_t* codes, int64_t n, int limit, uint32_t* pos,
-                  uint16_t* dist) {
-  return below_lanes<Lanes32>(query, codes, n, limit, pos, dist);
-}
-
-int64_t below_u16(uint16_t query, const uint16_t* codes, int64_t n, int limit, uint32_t* pos,
-                  uint16_t* dist) {
-  return below_lanes<Lanes16>(query, codes, n, limit, pos, dist);
+  return below_each_row(query, rows, n, words, limit, pos, dist);
 }
 
 constexpr HammingKernel kAvx512{"avx512", distances_rows, below_rows, below_u32, below_u16};

@@ -1,6 +1,8 @@
 #include "framework/experiment/datasets.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <type_traits>
 
 #include "framework/data/image_list.h"
@@ -141,6 +143,27 @@ void set_dataset_option(ExperimentConfig& c, const std::string& key, const std::
     throw Error("unknown dataset option '" + key +
                 "' (known: image_root, image_size, mosaics, mosaic_seed)");
   }
+}
+
+Dataset load_dataset(const ExperimentConfig& c) { return dataset_spec(c.dataset).load(c); }
+
+Split split_for(const ExperimentConfig& c, const Dataset& data) {
+  Split split = c.protocol == "stratified"
+                    ? make_stratified_split(data, c.query_per_class, c.train_per_class,
+                                            c.database_includes_train, c.split_seed)
+                : c.protocol == "per-concept"
+                    ? make_concept_split(data, c.query_per_class, c.train_per_class, c.split_seed)
+                    : make_split(c.protocol, data, c.split_seed);
+  carve_validation(split, data, c.validation_per_class, c.split_seed);
+  return split;
+}
+
+EvaluationSets evaluation_sets(const ExperimentConfig& c, const Split& split) {
+  if (c.queries == "test") return {split.query, split.database};
+  EvaluationSets sets{split.validation, {}};
+  std::set_difference(split.database.begin(), split.database.end(), split.validation.begin(),
+                      split.validation.end(), std::back_inserter(sets.database));
+  return sets;
 }
 
 }  // namespace hamster

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "framework/data/dataset.h"
+#include "framework/data/split.h"
 #include "framework/experiment/config.h"
 
 namespace hamster {
@@ -47,5 +48,16 @@ std::string dataset_options_key(const ExperimentConfig& config);
 // naming the option for an unknown key or a value of the wrong type.
 std::vector<std::pair<std::string, std::string>> dataset_options(const ExperimentConfig& config);
 void set_dataset_option(ExperimentConfig& config, const std::string& key, const std::string& value);
+
+Dataset load_dataset(const ExperimentConfig& config);
+// The config's split, with its validation part carved from the training items.
+Split split_for(const ExperimentConfig& config, const Dataset& data);
+
+// Which items a run evaluates: the split's queries against its database, or (queries:
+// validation) the validation items against the database without them.
+struct EvaluationSets {
+  std::vector<int64_t> query, database;
+};
+EvaluationSets evaluation_sets(const ExperimentConfig& config, const Split& split);
 
 }  // namespace hamster

@@ -11,11 +11,11 @@
 #include "framework/data/split.h"
 #include "framework/error.h"
 #include "framework/eval/metrics.h"
+#include "framework/experiment/datasets.h"
 #include "framework/experiment/provenance.h"
 #include "framework/experiment/raw_results.h"
 #include "framework/experiment/record_items.h"
-#include "framework/experiment/records.h"
-#include "framework/experiment/runner.h"
+#include "framework/experiment/result_store.h"
 #include "framework/npy.h"
 
 namespace hamster {
@@ -213,11 +213,10 @@ MetricRequest parse_metric_request(const std::string& text) {
 }
 
 size_t evaluate_results(const fs::path& dir, const MetricRequest& request, std::ostream& log) {
-  const fs::path file = dir / "results.jsonl";
-  if (!fs::exists(file)) throw Error("no results at " + file.string());
+  const ResultStore store(dir);
+  const fs::path file = store.file();
   size_t cells = 0;
-  with_results_lock(dir, [&] {
-    std::vector<json> records = latest_records(read_records(file));
+  store.rewrite([&](std::vector<json>& records) {
     Sources sources(dir);
     const Provenance prov = collect_provenance();
     std::set<std::string> recomputed, kept;
@@ -273,15 +272,12 @@ size_t evaluate_results(const fs::path& dir, const MetricRequest& request, std::
       r["evaluated"] = {
           {"metrics", names}, {"git_sha", prov.git_sha}, {"timestamp", prov.timestamp}};
     }
-    std::string text;
-    for (const json& r : records) text += r.dump() + "\n";
-    write_file_atomic(file, text);
-    write_file_atomic(dir / "results.csv", format_records(records, "csv", file.string()));
     cells = records.size();
     log << fmt::format("evaluate {}: {} cells from their stored top-L rankings; computed {}",
                        dir.string(), cells, recomputed.empty() ? "nothing" : join(recomputed));
     if (!kept.empty()) log << "; kept as stored (they need more than the top L): " << join(kept);
     log << fmt::format("; {} stored values changed\n", changed);
+    return true;  // every record now names this evaluation
   });
   return cells;
 }

@@ -42,8 +42,9 @@ std::vector<Build> make_builds(const ExperimentConfig& c) {
   for (const auto& h : c.hashers)
     for (int bits : c.bits)
       for (uint64_t seed : c.seeds) {
-        Build b{&h, bits, seed, fmt::format("{}{}/{}b/seed{}", c.id_prefix, h.label(), bits, seed),
-                "", c.protocol};
+        Build b{&h,   bits,
+                seed, fmt::format("{}{}/{}b/seed{}", c.id_prefix, h.label(), bits, seed),
+                "",   c.protocol};
         std::string text = fmt::format(
             "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", c.dataset, c.dataset_path, c.protocol, c.split_seed,
             c.query_per_class, c.train_per_class, c.database_includes_train, h.name, bits, seed);
@@ -140,7 +141,8 @@ bool CellFilter::matches(const Build& b) const {
   return true;
 }
 
-bool CellFilter::build_term_holds(const Build& b, const std::string& key, const std::string& value) {
+bool CellFilter::build_term_holds(const Build& b, const std::string& key,
+                                  const std::string& value) {
   return key == "hasher"     ? value == b.hasher->name || value == b.hasher->label()
          : key == "bits"     ? value == std::to_string(b.bits)
          : key == "protocol" ? value == b.protocol

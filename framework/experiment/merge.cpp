@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "framework/error.h"
-#include "framework/experiment/records.h"
+#include "framework/experiment/result_store.h"
 #include "framework/npy.h"
 
 namespace hamster {
@@ -32,8 +32,9 @@ size_t merge_results(const std::vector<fs::path>& inputs, const fs::path& out) {
   std::string split;
   fs::path split_from;
   for (const fs::path& dir : inputs) {
-    const fs::path file = dir / "results.jsonl";
-    if (!fs::is_regular_file(file)) throw Error("merge: no results at " + file.string());
+    const ResultStore store(dir);
+    if (!fs::is_regular_file(store.file()))
+      throw Error("merge: no results at " + store.file().string());
     if (fs::exists(dir / "split.txt")) {
       const std::string text = read_text(dir / "split.txt");
       if (split_from.empty()) {
@@ -43,7 +44,7 @@ size_t merge_results(const std::vector<fs::path>& inputs, const fs::path& out) {
                     " hold different splits; these results are not comparable");
       }
     }
-    for (json& r : latest_records(read_records(file))) {
+    for (json& r : store.read()) {
       const std::string key = r.value("cell_key", "");
       auto it = key.empty() ? where.end() : where.find(key);
       if (it == where.end()) {
@@ -76,11 +77,7 @@ size_t merge_results(const std::vector<fs::path>& inputs, const fs::path& out) {
     fs::copy_file(dir / raw, tmp, fs::copy_options::overwrite_existing);
     fs::rename(tmp, target);
   }
-  std::string text;
-  for (const json& r : merged) text += r.dump() + "\n";
-  write_file_atomic(out / "results.jsonl", text);
-  write_file_atomic(out / "results.csv",
-                    format_records(merged, "csv", (out / "results.jsonl").string()));
+  ResultStore(out).replace(merged);
   if (!split_from.empty()) write_file_atomic(out / "split.txt", split);
   return merged.size();
 }

@@ -96,7 +96,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
   std::vector<const Build*> todo, cached;
   for (const Build* b : builds) (force || !has_model(c, *b) ? todo : cached).push_back(b);
   if (ready)
-    for (const Build* b : cached) ready(*b, c.threads);
+    for (const Build* b : cached) ready(*b, load_model(c, *b), c.threads);
   if (todo.empty()) return;
   const int workers = std::min<int>(c.parallel_fits, static_cast<int>(todo.size()));
   const int threads_each = fit_threads(c);
@@ -134,7 +134,7 @@ void fit_missing(const ExperimentConfig& c, const Dataset& data, const Split& sp
         const double elapsed = seconds_since(start);
         log(fmt::format("fit {} done in {:.1f}s  [builds {}/{}, ETA {:.0f}s]", b.id, seconds,
                         finished, todo.size(), elapsed / finished * (todo.size() - finished)));
-        if (ready) ready(b, threads_each);
+        if (ready) ready(b, CachedModel{std::move(hasher), std::move(fit)}, threads_each);
       } catch (...) {
         std::lock_guard<std::mutex> lock(failure_mutex);
         if (!failure) failure = std::current_exception();

@@ -36,11 +36,11 @@ CachedModel load_model(const ExperimentConfig& c, const Build& b);
 // so a long grid run in pieces shows which fits are done and how far the others have got.
 std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force);
 
-// Called once for each build as soon as its model exists, with the threads it may use: for
-// a cached model before any fit starts (all of config.threads), for a trained one on the
-// thread that trained it, right after the model is stored, while the other fits go on
-// (that fit's share of the cores).
-using ModelReady = std::function<void(const Build&, int threads)>;
+// Called once for each build as soon as its model exists, with the model and the threads
+// it may use: a cached model, loaded, before any fit starts (all of config.threads); a
+// trained one as it is in memory (not reloaded), on the thread that trained it, right after
+// it is stored, while the other fits go on (that fit's share of the cores).
+using ModelReady = std::function<void(const Build&, CachedModel model, int threads)>;
 
 // Trains the builds that have no cached model (all of them with force), `parallel_fits`
 // at a time, and stores each model; `ready` (optional) sees every build's model.

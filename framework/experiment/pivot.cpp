@@ -10,7 +10,8 @@
 
 #include "framework/error.h"
 #include "framework/experiment/markdown.h"
-#include "framework/experiment/records.h"
+#include "framework/experiment/record_table.h"
+#include "framework/experiment/result_store.h"
 
 namespace hamster {
 namespace {
@@ -120,9 +121,9 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
   for (const auto& [f, v] : spec.where)
     if (std::find(kFields.begin(), kFields.end(), f) == kFields.end())
       throw Error("unknown table field '" + f + "' in --where");
-  const auto file = dir / "results.jsonl";
-  if (!std::filesystem::exists(file)) throw Error("no results at " + file.string());
-  const std::vector<json> records = latest_records(read_records(file));
+  const ResultStore store(dir);
+  const std::filesystem::path file = store.file();
+  const std::vector<json> records = store.read();
 
   std::vector<std::string> others;  // must not vary inside a cell
   for (const auto& f : kFields)

@@ -2,8 +2,7 @@
 
 #include "framework/error.h"
 #include "framework/experiment/datasets.h"
-#include "framework/experiment/records.h"
-#include "framework/experiment/runner.h"
+#include "framework/experiment/result_store.h"
 #include "framework/npy.h"
 
 namespace hamster {
@@ -26,9 +25,9 @@ Dataset load_record_dataset(const json& r) {
 
 void dump_items(const fs::path& dir, const std::string& cell, const std::vector<int64_t>& items,
                 const fs::path& out) {
-  const fs::path file = dir / "results.jsonl";
-  if (!fs::exists(file)) throw Error("no results at " + file.string());
-  const std::vector<json> records = latest_records(read_records(file));
+  const ResultStore store(dir);
+  const fs::path file = store.file();
+  const std::vector<json> records = store.read();
   const json* record = nullptr;
   for (const json& r : records)
     if (cell.empty() || r.value("cell", "") == cell) {

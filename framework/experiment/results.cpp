@@ -8,7 +8,8 @@
 
 #include "framework/error.h"
 #include "framework/experiment/markdown.h"
-#include "framework/experiment/records.h"
+#include "framework/experiment/record_table.h"
+#include "framework/experiment/result_store.h"
 
 namespace hamster {
 namespace fs = std::filesystem;
@@ -304,9 +305,8 @@ std::string format_records(const std::vector<json>& records, const std::string& 
 }
 
 std::string format_table(const fs::path& dir, const TableOptions& options) {
-  const fs::path file = dir / "results.jsonl";
-  if (!fs::exists(file)) throw Error("no results at " + file.string());
-  return format_records(latest_records(read_records(file)), options, file.string());
+  const ResultStore store(dir);
+  return format_records(store.read(), options, store.file().string());
 }
 
 std::string format_table(const fs::path& dir, const std::string& format, bool diagnostics) {
