@@ -31,9 +31,9 @@ using namespace hamster;
 using namespace hamster::test;
 
 TEST_CASE("cosine_copy: orders the shortlist by cosine similarity of the features") {
-  // Database items at 0, 90, 40 and 10 degrees; the query at 5: nearest first.
+  // Database items at 0, 90, 40 and 10 degrees; the query at 3: nearest first.
   const Encoded db = encoded(rows_at_degrees({0, 90, 40, 10}));
-  const Encoded q = encoded(rows_at_degrees({5}));
+  const Encoded q = encoded(rows_at_degrees({3}));
   const auto lists = rerank("cosine_copy", {}, db, q, {list_of({1, 2, 0, 3})});
   CHECK(lists[0].ids == std::vector<int64_t>{0, 3, 2, 1});
 }
