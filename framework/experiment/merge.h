@@ -12,7 +12,7 @@ namespace hamster {
 // it (else the shards ran different splits: an error naming both files). A cell present
 // in several inputs must have the same value of every metric they both hold, else the
 // error names the cell and both folders (codes trained on different machine kinds
-// differ: see the README); a metric only one holds (added by `hamster evaluate`) is kept.
+// differ: see docs/guide.md); a metric only one holds (added by `hamster evaluate`) is kept.
 // The cells' raw rankings are copied to <out>/raw/; trained models stay in each input's
 // cache/. Returns the number of cells written.
 size_t merge_results(const std::vector<std::filesystem::path>& inputs,
