@@ -14,11 +14,6 @@ using namespace hamster;
 
 namespace {
 
-std::unique_ptr<Hasher> make(const std::string& name, int bits,
-                             const std::map<std::string, std::string>& params = {}) {
-  return test::make_hasher(name, bits, params);
-}
-
 using test::map_all;
 using test::quiet;
 
@@ -29,7 +24,7 @@ const std::map<std::string, std::string> kBrief = {{"epochs", "4"}, {"batch_size
 TEST_CASE("DSH learns codes that do not collapse and separate the classes") {
   const Dataset d = test::synthetic_images(50, 10, 1);
   const auto ids = test::iota_ids(d.size());
-  auto dsh = make("dsh", 16, kBrief);
+  auto dsh = test::make_hasher("dsh", 16, kBrief);
   dsh->fit(d, ids, quiet(7));
   const Encoded e = dsh->encode(d, ids, 1);
   CHECK(e.codes.bits() == 16);
@@ -44,7 +39,7 @@ TEST_CASE("DSH learns codes that do not collapse and separate the classes") {
 TEST_CASE("the shared backbone also takes 3x32x32 colour images (CIFAR-10)") {
   const Dataset d = test::synthetic_images(30, 10, 3, 32, 3);
   const auto ids = test::iota_ids(d.size());
-  auto dsh = make("dsh", 32, kBrief);
+  auto dsh = test::make_hasher("dsh", 32, kBrief);
   dsh->fit(d, ids, quiet(1));
   const Encoded e = dsh->encode(d, ids, 2);
   CHECK(e.codes.size() == d.size());
@@ -55,8 +50,8 @@ TEST_CASE("the shared backbone also takes 3x32x32 colour images (CIFAR-10)") {
 TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes") {
   const Dataset d = test::synthetic_images(20, 10, 2);
   const auto ids = test::iota_ids(d.size());
-  auto a = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
-  auto b = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
+  auto a = test::make_hasher("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
+  auto b = test::make_hasher("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
   a->fit(d, ids, quiet(3));
   b->fit(d, ids, quiet(3));
   const Encoded ea = a->encode(d, ids, 1);
@@ -65,41 +60,44 @@ TEST_CASE("DSH is seeded: same seed - same codes - saved and loaded - same codes
 
   auto dir = test::fresh_temp_dir("dsh-save");
   a->save(dir);
-  auto loaded = make("dsh", 32);
+  auto loaded = test::make_hasher("dsh", 32);
   loaded->load(dir);
   CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
-  auto wrong_bits = make("dsh", 16);
+  auto wrong_bits = test::make_hasher("dsh", 16);
   CHECK_THROWS_WITH_AS(wrong_bits->load(dir), doctest::Contains("model has 32 bits, expected 16"),
                        Error);
   // A truncated model file: one line naming it, not a LibTorch stack trace.
   const auto size = std::filesystem::file_size(dir / "model.pt");
   std::filesystem::resize_file(dir / "model.pt", size / 2);
-  const std::string message = test::error_message([&] { make("dsh", 32)->load(dir); });
+  const std::string message = test::error_message([&] { test::make_hasher("dsh", 32)->load(dir); });
   CHECK(message.find("model.pt: cannot load the model") != std::string::npos);
   CHECK(message.find("rerun with --force") != std::string::npos);
   CHECK(message.find('\n') == std::string::npos);
 
-  auto c = make("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
+  auto c = test::make_hasher("dsh", 32, {{"epochs", "2"}, {"batch_size", "40"}});
   c->fit(d, ids, quiet(4));
   CHECK(c->encode(d, ids, 1).codes.data() != ea.codes.data());
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("deep hashers reject bad settings and bad use with clear errors") {
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"backbone", "resnet"}}),
-                       "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn, vgg-bn-deep)",
-                       Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"optimiser", "lbfgs"}}),
+  CHECK_THROWS_WITH_AS(
+      test::make_hasher("dsh", 16, {{"backbone", "resnet"}}),
+      "unknown backbone 'resnet' (known: small-cnn, small-cnn-wide, vgg-bn, vgg-bn-deep)", Error);
+  CHECK_THROWS_WITH_AS(test::make_hasher("dsh", 16, {{"optimiser", "lbfgs"}}),
                        "unknown optimiser 'lbfgs' (known: adam, sgd)", Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "abc"}}), doctest::Contains("epochs"), Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"device", "tpu"}}),
+  CHECK_THROWS_WITH_AS(test::make_hasher("dsh", 16, {{"epochs", "abc"}}),
+                       doctest::Contains("epochs"), Error);
+  CHECK_THROWS_WITH_AS(test::make_hasher("dsh", 16, {{"device", "tpu"}}),
                        "unknown device 'tpu' (known: cpu, cuda)", Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"epochs", "0"}}), "epochs must be >= 1, got 0", Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16, {{"lr_schedule", "step"}}),
+  CHECK_THROWS_WITH_AS(test::make_hasher("dsh", 16, {{"epochs", "0"}}),
+                       "epochs must be >= 1, got 0", Error);
+  CHECK_THROWS_WITH_AS(test::make_hasher("dsh", 16, {{"lr_schedule", "step"}}),
                        "unknown lr_schedule 'step' (known: constant, cosine)", Error);
-  CHECK_THROWS_WITH_AS(make("dsh", 16)->encode(test::synthetic_images(1, 2, 1), {0}, 1),
-                       "dsh: encode() before fit() or load()", Error);
-  auto dsh = make("dsh", 16, {{"epochs", "1"}});
+  CHECK_THROWS_WITH_AS(
+      test::make_hasher("dsh", 16)->encode(test::synthetic_images(1, 2, 1), {0}, 1),
+      "dsh: encode() before fit() or load()", Error);
+  auto dsh = test::make_hasher("dsh", 16, {{"epochs", "1"}});
   const Dataset d = test::synthetic_images(4, 2, 1);
   dsh->fit(d, test::iota_ids(d.size()), quiet(0));
   const Dataset other = test::synthetic_images(1, 2, 1, 32);
@@ -113,7 +111,7 @@ TEST_CASE("deep hashers train on label sets wider than 64 classes") {
   for (int c = 2; c < 80; ++c) wide.class_names.push_back("c" + std::to_string(c));
   wide.labels[0].set(70);
   wide.labels[1].set(70);
-  auto dsh = make("dsh", 16, {{"epochs", "2"}, {"batch_size", "6"}});
+  auto dsh = test::make_hasher("dsh", 16, {{"epochs", "2"}, {"batch_size", "6"}});
   dsh->fit(wide, test::iota_ids(wide.size()), quiet(0));
   const Encoded e = dsh->encode(wide, test::iota_ids(wide.size()), 1);
   CHECK(e.codes.size() == 6);
@@ -123,7 +121,7 @@ TEST_CASE("deep hashers train on label sets wider than 64 classes") {
 TEST_CASE("LSH: seeded random projections - far from trained quality") {
   const Dataset d = test::synthetic_images(30, 10, 5);
   const auto ids = test::iota_ids(d.size());
-  auto a = make("lsh", 64), b = make("lsh", 64);
+  auto a = test::make_hasher("lsh", 64), b = test::make_hasher("lsh", 64);
   a->fit(d, ids, quiet(11));
   b->fit(d, ids, quiet(11));
   const Encoded ea = a->encode(d, ids, 1);
@@ -132,15 +130,16 @@ TEST_CASE("LSH: seeded random projections - far from trained quality") {
   CHECK(ea.codes.distinct() == d.size());  // noise makes every image its own code
   auto dir = test::fresh_temp_dir("lsh-save");
   a->save(dir);
-  auto loaded = make("lsh", 64);
+  auto loaded = test::make_hasher("lsh", 64);
   loaded->load(dir);
   CHECK(loaded->encode(d, ids, 1).codes.data() == ea.codes.data());
-  CHECK_THROWS_WITH_AS(make("lsh", 32)->load(dir), doctest::Contains("has 64 bits, expected 32"),
-                       Error);
+  CHECK_THROWS_WITH_AS(test::make_hasher("lsh", 32)->load(dir),
+                       doctest::Contains("has 64 bits, expected 32"), Error);
   // A corrupt mean (too short, or empty) is refused with its path, never indexed past.
   for (int64_t width : {10, 0}) {
     save_embedding(dir / "mean.npy", Embedding::Zero(1, width));
-    const std::string message = test::error_message([&] { make("lsh", 64)->load(dir); });
+    const std::string message =
+        test::error_message([&] { test::make_hasher("lsh", 64)->load(dir); });
     CHECK(message.find("mean.npy: shape 1x" + std::to_string(width) + ", expected 1x784") !=
           std::string::npos);
   }
@@ -159,7 +158,7 @@ TEST_CASE("deep hashers keep the best validation epoch and never look at the que
   ctx.validation = validation;
   const std::map<std::string, std::string> params = {
       {"epochs", "6"}, {"batch_size", "20"}, {"select_every", "2"}, {"lr", "0.01"}};
-  auto a = make("dsh", 16, params);
+  auto a = test::make_hasher("dsh", 16, params);
   a->fit(d, train, ctx);
   const auto summary = a->fit_summary();
   REQUIRE(summary.count("chosen_epoch"));
@@ -183,7 +182,7 @@ TEST_CASE("deep hashers keep the best validation epoch and never look at the que
   Dataset shuffled = d;
   for (size_t i = 0; i < queries.size(); ++i)
     shuffled.labels[queries[i]] = d.labels[queries[(i + 7) % queries.size()]];
-  auto b = make("dsh", 16, params);
+  auto b = test::make_hasher("dsh", 16, params);
   b->fit(shuffled, train, ctx);
   CHECK(b->fit_summary().at("chosen_epoch") == summary.at("chosen_epoch"));
   CHECK(b->fit_summary().at("validation_map") == summary.at("validation_map"));
@@ -191,7 +190,7 @@ TEST_CASE("deep hashers keep the best validation epoch and never look at the que
   // Switched off: the last epoch, and no validation figure.
   auto params_off = params;
   params_off["select_every"] = "0";
-  auto c = make("dsh", 16, params_off);
+  auto c = test::make_hasher("dsh", 16, params_off);
   c->fit(d, train, ctx);
   CHECK(c->fit_summary().at("chosen_epoch") == 6);
   CHECK(c->fit_summary().count("validation_map") == 0);
@@ -202,8 +201,8 @@ TEST_CASE("vgg-bn is seeded, learns, and keeps its BatchNorm statistics with the
   const auto ids = test::iota_ids(d.size());
   const std::map<std::string, std::string> p = {
       {"epochs", "3"}, {"batch_size", "50"}, {"backbone", "vgg-bn"}};
-  auto a = make("dsh", 32, p);
-  auto b = make("dsh", 32, p);
+  auto a = test::make_hasher("dsh", 32, p);
+  auto b = test::make_hasher("dsh", 32, p);
   a->fit(d, ids, quiet(5));
   b->fit(d, ids, quiet(5));
   const Encoded ea = a->encode(d, ids, 1);
@@ -214,31 +213,33 @@ TEST_CASE("vgg-bn is seeded, learns, and keeps its BatchNorm statistics with the
   // layer: a loaded model must bring them, or its codes differ.
   auto dir = test::fresh_temp_dir("vgg-save");
   a->save(dir);
-  auto loaded = make("dsh", 32, {{"backbone", "vgg-bn"}});
+  auto loaded = test::make_hasher("dsh", 32, {{"backbone", "vgg-bn"}});
   loaded->load(dir);
   const Encoded el = loaded->encode(d, ids, 1);
   CHECK(el.codes.data() == ea.codes.data());
   CHECK(el.real.isApprox(ea.real, 1e-5f));
   // The model of another backbone does not load into this one.
-  CHECK_THROWS_WITH_AS(make("dsh", 32)->load(dir), doctest::Contains("cannot load the model"),
-                       Error);
+  CHECK_THROWS_WITH_AS(test::make_hasher("dsh", 32)->load(dir),
+                       doctest::Contains("cannot load the model"), Error);
 }
 
 TEST_CASE("the backbone parameter selects the network and its feature width") {
   const Dataset d = test::synthetic_images(10, 2, 1);
   const auto ids = test::iota_ids(d.size());
-  auto narrow = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}});
-  auto wide =
-      make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"backbone", "small-cnn-wide"}});
+  auto narrow = test::make_hasher("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}});
+  auto wide = test::make_hasher(
+      "dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"backbone", "small-cnn-wide"}});
   narrow->fit(d, ids, quiet(0));
   wide->fit(d, ids, quiet(0));
   CHECK(narrow->encode(d, ids, 1).features.cols() == 500);
   CHECK(wide->encode(d, ids, 1).features.cols() == 1000);
-  auto vgg = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"backbone", "vgg-bn"}});
+  auto vgg =
+      test::make_hasher("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"backbone", "vgg-bn"}});
   vgg->fit(d, ids, quiet(0));
   CHECK(vgg->encode(d, ids, 1).features.cols() == 256);
   // sgd trains too (a different optimiser, different codes from the same seed).
-  auto sgd = make("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"optimiser", "sgd"}});
+  auto sgd =
+      test::make_hasher("dsh", 16, {{"epochs", "1"}, {"batch_size", "10"}, {"optimiser", "sgd"}});
   sgd->fit(d, ids, quiet(0));
   CHECK(sgd->encode(d, ids, 1).real != narrow->encode(d, ids, 1).real);
 }

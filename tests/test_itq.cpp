@@ -20,11 +20,6 @@ using namespace hamster;
 
 namespace {
 
-std::unique_ptr<Hasher> make(const std::string& name, int bits,
-                             const std::map<std::string, std::string>& params = {}) {
-  return test::make_hasher(name, bits, params);
-}
-
 using test::map_all;
 using test::quiet;
 
@@ -90,7 +85,8 @@ TEST_CASE("ITQ codes are at least as balanced as a random rotation's on clustere
   const auto ids = test::iota_ids(d.size());
   for (uint64_t seed : {1, 2, 3}) {
     CAPTURE(seed);
-    auto itq = make("itq", 16), random = make("itq", 16, {{"iterations", "0"}});
+    auto itq = test::make_hasher("itq", 16),
+         random = test::make_hasher("itq", 16, {{"iterations", "0"}});
     itq->fit(d, ids, quiet(seed));
     random->fit(d, ids, quiet(seed));
     const Encoded a = itq->encode(d, ids, 1), b = random->encode(d, ids, 1);
@@ -104,7 +100,8 @@ TEST_CASE("ITQ codes are at least as balanced as a random rotation's on clustere
 TEST_CASE("ITQ: seeded - beats LSH - saved and loaded gives the same codes") {
   const Dataset d = test::synthetic_images(30, 10, 5);
   const auto ids = test::iota_ids(d.size());
-  auto a = make("itq", 32), b = make("itq", 32), lsh = make("lsh", 32);
+  auto a = test::make_hasher("itq", 32), b = test::make_hasher("itq", 32),
+       lsh = test::make_hasher("lsh", 32);
   a->fit(d, ids, quiet(11));
   b->fit(d, ids, quiet(11));
   lsh->fit(d, ids, quiet(11));
@@ -116,13 +113,13 @@ TEST_CASE("ITQ: seeded - beats LSH - saved and loaded gives the same codes") {
   CHECK(ea.features == el.features);
   CHECK(map_all(ea, d) > map_all(el, d));
 
-  auto other = make("itq", 32);
+  auto other = test::make_hasher("itq", 32);
   other->fit(d, ids, quiet(12));
   CHECK(other->encode(d, ids, 1).codes.data() != ea.codes.data());
 
   const auto dir = test::fresh_temp_dir("itq-save");
   a->save(dir);
-  auto loaded = make("itq", 32);
+  auto loaded = test::make_hasher("itq", 32);
   loaded->load(dir);
   const Encoded el2 = loaded->encode(d, ids, 1);
   CHECK(el2.codes.data() == ea.codes.data());
@@ -132,14 +129,15 @@ TEST_CASE("ITQ: seeded - beats LSH - saved and loaded gives the same codes") {
 
 TEST_CASE("ITQ refuses a damaged saved model - naming the file") {
   const Dataset d = test::synthetic_images(10, 10, 4);
-  auto itq = make("itq", 16);
+  auto itq = test::make_hasher("itq", 16);
   itq->fit(d, test::iota_ids(d.size()), quiet(0));
   const auto dir = test::fresh_temp_dir("itq-damage");
   itq->save(dir);
-  CHECK_THROWS_WITH_AS(make("itq", 32)->load(dir),
+  CHECK_THROWS_WITH_AS(test::make_hasher("itq", 32)->load(dir),
                        doctest::Contains("rotation.npy: shape 16x16, expected 32x32"), Error);
   auto refused = [&](const std::string& expected) {
-    const std::string message = test::error_message([&] { make("itq", 16)->load(dir); });
+    const std::string message =
+        test::error_message([&] { test::make_hasher("itq", 16)->load(dir); });
     CAPTURE(message);
     CHECK(message.find(expected) != std::string::npos);
     CHECK(message.find("rerun with --force") != std::string::npos);
@@ -163,15 +161,16 @@ TEST_CASE("ITQ refuses a damaged saved model - naming the file") {
 
 TEST_CASE("ITQ refuses more bits than pixel values - and bad settings") {
   const Dataset small = test::synthetic_images(5, 2, 1, 4);  // 4x4 = 16 pixel values
-  CHECK_THROWS_WITH_AS(make("itq", 32)->fit(small, test::iota_ids(small.size()), quiet(0)),
-                       "itq: 32 bits need 32 PCA directions, but synthetic images have only 16 "
-                       "pixel values; use at most 16 bits",
-                       Error);
-  CHECK_THROWS_WITH_AS(make("itq", 16, {{"iterations", "-1"}}),
+  CHECK_THROWS_WITH_AS(
+      test::make_hasher("itq", 32)->fit(small, test::iota_ids(small.size()), quiet(0)),
+      "itq: 32 bits need 32 PCA directions, but synthetic images have only 16 "
+      "pixel values; use at most 16 bits",
+      Error);
+  CHECK_THROWS_WITH_AS(test::make_hasher("itq", 16, {{"iterations", "-1"}}),
                        "itq: iterations must be >= 0, got -1", Error);
-  CHECK_THROWS_WITH_AS(make("itq", 16)->encode(small, {0}, 1),
+  CHECK_THROWS_WITH_AS(test::make_hasher("itq", 16)->encode(small, {0}, 1),
                        "itq: encode() before fit() or load()", Error);
-  auto itq = make("itq", 16);
+  auto itq = test::make_hasher("itq", 16);
   itq->fit(small, test::iota_ids(small.size()), quiet(0));  // exactly as many bits as values
   const Dataset other = test::synthetic_images(1, 2, 1, 8);
   CHECK_THROWS_WITH_AS(itq->encode(other, {0}, 1),

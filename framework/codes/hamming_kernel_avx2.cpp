@@ -119,13 +119,6 @@ int64_t below_lanes(typename L::Lane query, const typename L::Lane* codes, int64
   return count;
 }
 
-// Rows of two or more words (over 64 bits): POPCNT on each word.
-inline int row_distance(const uint64_t* a, const uint64_t* b, int words) {
-  int d = 0;
-  for (int w = 0; w < words; ++w) d += __builtin_popcountll(a[w] ^ b[w]);
-  return d;
-}
-
 #include "framework/codes/hamming_kernel_simd_tail.inc"
 
 void distances_rows(const uint64_t* query, const uint64_t* rows, int64_t n, int words,

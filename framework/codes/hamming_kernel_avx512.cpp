@@ -145,13 +145,6 @@ struct TwoWords {
   }
 };
 
-// Longer rows are rare (over 128 bits); POPCNT on each word is plenty there.
-inline int row_distance(const uint64_t* a, const uint64_t* b, int words) {
-  int d = 0;
-  for (int w = 0; w < words; ++w) d += __builtin_popcountll(a[w] ^ b[w]);
-  return d;
-}
-
 #include "framework/codes/hamming_kernel_simd_tail.inc"
 
 void distances_rows(const uint64_t* query, const uint64_t* rows, int64_t n, int words,
