@@ -75,15 +75,19 @@ std::vector<json> ResultStore::read() const {
 std::map<std::string, json> ResultStore::by_cell_key() const {
   std::map<std::string, json> records;
   if (!fs::exists(dir_)) return records;
-  locked([&] {
-    for (json& r : latest(read_all(file()))) {
-      if (!r.contains("cell_key"))
-        throw Error(file().string() + ": a record has no cell_key (not written by hamster run?)");
-      const std::string key = r["cell_key"].get<std::string>();
-      records[key] = std::move(r);
-    }
-  });
+  locked([&] { records = keyed(latest(read_all(file()))); });
   return records;
+}
+
+std::map<std::string, json> ResultStore::keyed(std::vector<json> records) const {
+  std::map<std::string, json> by_key;
+  for (json& r : records) {
+    if (!r.contains("cell_key"))
+      throw Error(file().string() + ": a record has no cell_key (not written by hamster run?)");
+    const std::string key = r["cell_key"].get<std::string>();  // before r is moved from
+    by_key[key] = std::move(r);
+  }
+  return by_key;
 }
 
 void ResultStore::append(const json& record) const {

@@ -41,6 +41,10 @@ class ResultStore {
   // FILE" when there is no file.
   void rewrite(const std::function<bool(std::vector<nlohmann::json>&)>& edit) const;
 
+  // `records` (as read() gives them) by cell_key. Throws Error naming the file for a record
+  // without a cell_key (not written by hamster run).
+  std::map<std::string, nlohmann::json> keyed(std::vector<nlohmann::json> records) const;
+
   // Writes `records` as a new folder's file (`hamster merge`), atomically, with results.csv.
   void replace(const std::vector<nlohmann::json>& records) const;
 

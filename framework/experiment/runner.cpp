@@ -47,14 +47,7 @@ void compact_results(const ResultStore& store, const std::vector<Cell>& grid) {
   store.rewrite([&](std::vector<json>& records) {
     std::vector<std::string> keys_before;
     for (const json& r : records) keys_before.push_back(r.value("cell_key", ""));
-    std::map<std::string, json> by_key;
-    for (json& r : records) {
-      if (!r.contains("cell_key"))
-        throw Error(store.file().string() +
-                    ": a record has no cell_key (not written by hamster run?)");
-      const std::string key = r["cell_key"].get<std::string>();  // before r is moved from
-      by_key[key] = std::move(r);
-    }
+    std::map<std::string, json> by_key = store.keyed(std::move(records));
     std::vector<json> ordered;
     std::set<std::string> written;
     for (const Cell& cell : grid)
