@@ -61,6 +61,12 @@ class Hasher {
 // Factory arguments after Params: the code length.
 using HasherRegistry = Registry<Hasher, int>;
 
+// The training budget every deep hasher takes (each appends its own parameters): the keys a
+// config's `training:` block sets for all of them at once, unless a hasher's own params set
+// them. Declared here, outside LibTorch, so that a config is read the same way in every
+// build; hashers/torch_hasher.cpp takes them as they are.
+std::vector<ParamSpec> training_params();
+
 // Registers a hasher at static-initialisation time (from its own .cpp).
 struct RegisterHasher {
   RegisterHasher(const std::string& name, std::string help, std::vector<ParamSpec> params,

@@ -19,9 +19,8 @@
 
 namespace hamster {
 
-// Parameters every deep hasher takes (a method appends its own). The runner fills the
-// budget keys (those a config's `training:` block takes: epochs, batch_size, optimiser,
-// lr, ...) from that block unless a method's own params set them.
+// Parameters every deep hasher takes (a method appends its own): framework/hasher.h's
+// training_params(), with the backbones of this build named in the help.
 std::vector<ParamSpec> deep_hasher_params();
 
 // The first line of a LibTorch error: the rest is a C++ stack trace that names no file.

@@ -4,9 +4,14 @@ framework/experiment/result_store.h is for the C++ side.
 
 results.jsonl holds one JSON record per finished cell. Cells are appended as they finish,
 so a cell redone before the runner compacted the file appears more than once, and its
-last record is the one that counts. Standard library only."""
+last record is the one that counts. Each record's fields are those of
+framework/experiment/cell_record.h (tests/data/cell_record.json shows every one); a record
+without schema_version is version 1. Standard library only."""
 import json
 import os
+
+# The newest record schema this reader knows (CellRecord::kSchemaVersion).
+SCHEMA_VERSION = 1
 
 
 def records(results_dir):
@@ -25,5 +30,9 @@ def records(results_dir):
                 written.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise SystemExit(f"{path}:{number}: corrupt result record ({e})")
+            version = written[-1].get("schema_version", 1) if isinstance(written[-1], dict) else 1
+            if version > SCHEMA_VERSION:
+                raise SystemExit(f"{path}:{number}: record schema_version {version} is newer "
+                                 f"than this reader knows ({SCHEMA_VERSION}); update hamster")
     last = {r["cell_key"]: i for i, r in enumerate(written) if "cell_key" in r}
     return [r for i, r in enumerate(written) if "cell_key" not in r or last[r["cell_key"]] == i]

@@ -162,7 +162,9 @@ def pivot(frame, rows=("hasher_label", "bits"), cols=("reranker_label",), metric
 STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 3)), "P")]
 
 
-def _save(fig, out, name):
+def _save(fig, out, name, legend_ax):
+    """Writes fig as out/name.png and .svg, with legend_ax's legend outside on the right."""
+    legend_ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     for ext in ("png", "svg"):
         fig.savefig(os.path.join(out, f"{name}.{ext}"), dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -195,8 +197,7 @@ def plot_map_vs_bits(frame, out, metrics=("mAP@all", "mAP@1000")):
         ax.set_ylabel(metric + " (mean ± std over seeds)")
         ax.set_xticks(sorted(frame["bits"].unique()))
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
-    _save(fig, out, "map_vs_bits")
+    _save(fig, out, "map_vs_bits", axes[0][-1])
     return fig
 
 
@@ -212,9 +213,8 @@ def plot_pr_curves(frame, out):
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_title("Hamming-radius PR curves")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.grid(alpha=0.3)
-    _save(fig, out, "pr_curves")
+    _save(fig, out, "pr_curves", ax)
     return fig
 
 
@@ -242,8 +242,7 @@ def plot_p_at_k(frame, out):
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("P@k (mean over seeds)")
-    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
-    _save(fig, out, "p_at_k")
+    _save(fig, out, "p_at_k", axes[0][-1])
     return fig
 
 
@@ -290,9 +289,8 @@ def plot_map_vs_time(frame, out, metric="mAP@1000"):
                 label="Pareto frontier")
         ax.set_xscale("log")
     ax.set_xlabel("re-rank ms per query")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.grid(alpha=0.3)
-    _save(fig, out, "map_vs_time")
+    _save(fig, out, "map_vs_time", ax)
     return fig
 
 

@@ -29,6 +29,18 @@ with tempfile.TemporaryDirectory() as d:
 assert len(again) == len(frame), f"loader: {len(again)} rows for {len(frame)} cells"
 assert again.loc[again["cell"] == redone["cell"], "mAP@all"].tolist() == [0.125], \
     "loader: the last record of a redone cell does not count"
+# Records carry the C++ schema's version; a newer one is refused, naming the file and line.
+import hamster_records
+assert all(r["schema_version"] == hamster_records.SCHEMA_VERSION for r in hamster_records.records(sys.argv[2]))
+newer = dict(redone, schema_version=hamster_records.SCHEMA_VERSION + 1)
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        f.write("\n".join(lines + [json.dumps(newer)]) + "\n")
+    try:
+        hamster_records.records(d)
+        raise AssertionError("loader: a newer schema_version was read")
+    except SystemExit as e:
+        assert f"results.jsonl:{len(lines) + 1}: record schema_version" in str(e), str(e)
 PY
 export HAMSTER_RESULTS="$work/results/notebook" HAMSTER_FIGURES="$work/figures"
 jupyter nbconvert --to notebook --execute "$src/notebooks/analysis.ipynb" \

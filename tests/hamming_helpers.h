@@ -1,12 +1,16 @@
 #pragma once
 // Codes for the Hamming search tests, and the ranking docs/protocol.md defines, by brute force.
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "framework/codes/binary_codes.h"
 #include "framework/data/split.h"
+#include "framework/types.h"
 
 namespace hamster::test {
 
@@ -20,6 +24,13 @@ inline BinaryCodes random_codes(int64_t n, int bits, Rng& rng, int distinct = 0)
   std::vector<int64_t> pick(n);
   for (auto& p : pick) p = static_cast<int64_t>(rng.below(distinct));
   return pool.subset(pick);
+}
+
+// A database of n random codes and `queries` random query codes, all `bits` long.
+inline std::pair<BinaryCodes, BinaryCodes> random_database_and_queries(int64_t n, int64_t queries,
+                                                                       int bits, Rng& rng) {
+  BinaryCodes db = random_codes(n, bits, rng);
+  return {std::move(db), random_codes(queries, bits, rng)};
 }
 
 // Codes in clusters, the shape of learned codes: each row is one of `centres` random
@@ -44,6 +55,17 @@ inline std::vector<int64_t> reference_ranking(const uint64_t* query, const Binar
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t a, int64_t b) { return dist[a] < dist[b]; });
   return order;
+}
+
+// Two searches gave the same shortlists: the same ids in the same order, the same distances.
+inline void check_same_lists(const std::vector<Shortlist>& got,
+                             const std::vector<Shortlist>& want) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got[i].ids == want[i].ids);
+    CHECK(got[i].scores == want[i].scores);
+  }
 }
 
 }  // namespace hamster::test

@@ -95,6 +95,18 @@ std::vector<Shortlist> reranked(const Reranker& r, const Encoded& queries,
   return lists;
 }
 
+// A database on the rings, held-out queries from the same rings, and the queries' cosine
+// shortlists over the database.
+struct RingsProblem {
+  Manifolds db, queries;
+  std::vector<Shortlist> plain;
+};
+RingsProblem rings_problem(int database_per_ring, int queries_per_ring) {
+  RingsProblem p{rings(database_per_ring, 1), rings(queries_per_ring, 2), {}};
+  p.plain = cosine_shortlists(p.db.encoded, p.queries.encoded);
+  return p;
+}
+
 // Score of each id in a re-ranked list.
 std::map<int64_t, float> score_of(const Shortlist& list) {
   std::map<int64_t, float> out;
@@ -114,10 +126,7 @@ Eigen::MatrixXd dense_submatrix(const SparseMatrix& s, const std::vector<int64_t
 
 TEST_CASE("diffusion and spectral beat plain cosine ranking on rings that cosine confuses") {
   // 900 database points (300 per ring), 150 held-out queries from the same rings.
-  const Manifolds db = rings(300, 1);
-  const Manifolds queries = rings(50, 2);
-  const std::vector<Shortlist> plain = cosine_shortlists(db.encoded, queries.encoded);
-
+  const auto& [db, queries, plain] = rings_problem(300, 50);
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
   auto diffusion = make("diffusion", {{"k", "10"}});
@@ -373,9 +382,7 @@ TEST_CASE("spectral with rank n-1 approximates diffusion on the full graph") {
 }
 
 TEST_CASE("diffusion and spectral results do not depend on the thread count or the batch") {
-  const Manifolds db = rings(100, 1);
-  const Manifolds queries = rings(10, 2);
-  const std::vector<Shortlist> plain = cosine_shortlists(db.encoded, queries.encoded);
+  const auto& [db, queries, plain] = rings_problem(100, 10);
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
   for (const std::string name : {"diffusion", "spectral"}) {

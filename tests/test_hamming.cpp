@@ -27,7 +27,9 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+using test::check_same_lists;
 using test::random_codes;
+using test::random_database_and_queries;
 using test::reference_ranking;
 
 void check_knn_against_reference(const BinaryCodes& queries, const BinaryCodes& db, int64_t k,
@@ -121,8 +123,7 @@ TEST_CASE("hamming_distances matches hamming() on every row") {
   Rng rng(11);
   for (int bits : {16, 64, 70, 128, 200}) {
     CAPTURE(bits);
-    const BinaryCodes db = random_codes(37, bits, rng);
-    const BinaryCodes q = random_codes(1, bits, rng);
+    const auto [db, q] = random_database_and_queries(37, 1, bits, rng);
     std::vector<uint16_t> out(db.size());
     hamming_distances(q.row(0), db, out.data());
     for (int64_t j = 0; j < db.size(); ++j)
@@ -184,8 +185,7 @@ TEST_CASE("hamming_knn equals brute force") {
   Rng rng(2024);
   for (int bits : {16, 32, 64, 70, 128}) {
     CAPTURE(bits);
-    const BinaryCodes db = random_codes(303, bits, rng);
-    const BinaryCodes q = random_codes(9, bits, rng);
+    const auto [db, q] = random_database_and_queries(303, 9, bits, rng);
     for (int64_t k : {1, 2, 7, 50, 302, 303}) {
       CAPTURE(k);
       check_knn_against_reference(q, db, k);
@@ -197,8 +197,7 @@ TEST_CASE("hamming_knn equals brute force on a database larger than one scan sli
   Rng rng(99);
   for (int bits : {32, 64, 128, 200}) {
     CAPTURE(bits);
-    const BinaryCodes db = random_codes(20011, bits, rng);
-    const BinaryCodes q = random_codes(5, bits, rng);
+    const auto [db, q] = random_database_and_queries(20011, 5, bits, rng);
     for (int64_t k : {1, 10, 1000}) {
       CAPTURE(k);
       check_knn_against_reference(q, db, k);
@@ -239,12 +238,7 @@ TEST_CASE("hamming_knn: all threads give the 1-thread result") {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
     one = hamming_knn(q, db, 100);
   }
-  const std::vector<Shortlist> all = hamming_knn(q, db, 100);
-  REQUIRE(all.size() == one.size());
-  for (size_t i = 0; i < all.size(); ++i) {
-    CHECK(all[i].ids == one[i].ids);
-    CHECK(all[i].scores == one[i].scores);
-  }
+  check_same_lists(hamming_knn(q, db, 100), one);
 }
 
 TEST_CASE("hamming_knn: errors name the problem") {
@@ -271,8 +265,7 @@ TEST_CASE("hamming_radius equals brute force") {
   Rng rng(77);
   for (int bits : {16, 64, 70, 128}) {
     CAPTURE(bits);
-    const BinaryCodes db = random_codes(2003, bits, rng);
-    const BinaryCodes q = random_codes(6, bits, rng);
+    const auto [db, q] = random_database_and_queries(2003, 6, bits, rng);
     for (int radius : {-1, 0, 2, bits / 2 - 4, bits / 2, bits, bits + 5}) {
       CAPTURE(radius);
       const std::vector<Shortlist> got = hamming_radius(q, db, radius);
@@ -394,12 +387,7 @@ TEST_CASE("Hamming kernels: every kernel gives the scalar radius search") {
       for (const HammingKernel* kernel : supported_hamming_kernels()) {
         const std::string name = kernel->name;
         CAPTURE(name);
-        const std::vector<Shortlist> got = hamming_radius(q, db, radius, *kernel);
-        REQUIRE(got.size() == want.size());
-        for (size_t i = 0; i < got.size(); ++i) {
-          CHECK(got[i].ids == want[i].ids);
-          CHECK(got[i].scores == want[i].scores);
-        }
+        check_same_lists(hamming_radius(q, db, radius, *kernel), want);
       }
     }
   }
@@ -423,10 +411,7 @@ TEST_CASE("hamming_knn: few queries split the database between threads - same re
       tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 4);
       tbb::task_arena arena(4);
       arena.execute([&] { four = hamming_knn(q, db, k); });
-      for (int64_t i = 0; i < nq; ++i) {
-        CHECK(four[i].ids == one[i].ids);
-        CHECK(four[i].scores == one[i].scores);
-      }
+      check_same_lists(four, one);
       if (k == 100) {
         arena.execute([&] { check_knn_against_reference(q, db, k); });
         std::vector<Shortlist> within;

@@ -16,15 +16,6 @@ using namespace hamster;
 
 namespace {
 
-void check_same(const std::vector<Shortlist>& got, const std::vector<Shortlist>& want) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i].ids == want[i].ids);
-    CHECK(got[i].scores == want[i].scores);
-  }
-}
-
 // Queries: half copies of database rows with a few bits flipped (near neighbours, the
 // case MIH is for), half drawn like the database.
 BinaryCodes queries_near(const BinaryCodes& db, const BinaryCodes& far, Rng& rng) {
@@ -127,8 +118,8 @@ TEST_CASE("MultiIndexHashing: kNN equals the scan at 32 and 64 bits - random and
           CAPTURE(k);
           const std::vector<Shortlist> want =
               hamming_knn(q, db, k, default_hamming_kernel(), KnnPath::scan);
-          check_same(probed.knn(q, k), want);
-          check_same(index.knn(q, k), want);
+          test::check_same_lists(probed.knn(q, k), want);
+          test::check_same_lists(index.knn(q, k), want);
         }
       }
     }
@@ -144,7 +135,8 @@ TEST_CASE("MultiIndexHashing: ties across codes in row order - k past the distin
   const MultiIndexHashing index(db, 2, false);
   for (int64_t k : {1, 39, 41, 2500, 3001}) {
     CAPTURE(k);
-    check_same(index.knn(q, k), hamming_knn(q, db, k, default_hamming_kernel(), KnnPath::scan));
+    test::check_same_lists(index.knn(q, k),
+                           hamming_knn(q, db, k, default_hamming_kernel(), KnnPath::scan));
   }
   // With the default budget 40 distinct codes are cheaper to scan than to probe: every
   // query goes to the scan, with the same results.
@@ -162,8 +154,8 @@ TEST_CASE("MultiIndexHashing: ties across codes in row order - k past the distin
   // Radius search there too goes to the scan of the distinct codes, then expands them.
   for (int radius : {0, 3, 12}) {
     CAPTURE(radius);
-    check_same(thrifty.radius(q, radius), hamming_radius(q, db, radius));
-    check_same(index.radius(q, radius), hamming_radius(q, db, radius));
+    test::check_same_lists(thrifty.radius(q, radius), hamming_radius(q, db, radius));
+    test::check_same_lists(index.radius(q, radius), hamming_radius(q, db, radius));
   }
   MultiIndexHashing::Work work;
   std::vector<int64_t> ids(q.size());
@@ -185,8 +177,8 @@ TEST_CASE("MultiIndexHashing: radius search equals the scan") {
     for (int radius : {-1, 0, 1, 2, 3, 7, bits / 2, bits}) {
       CAPTURE(radius);
       const std::vector<Shortlist> want = hamming_radius(q, db, radius);
-      check_same(probed.radius(q, radius), want);
-      check_same(index.radius(q, radius), want);
+      test::check_same_lists(probed.radius(q, radius), want);
+      test::check_same_lists(index.radius(q, radius), want);
     }
   }
 }
@@ -230,6 +222,6 @@ TEST_CASE("MultiIndexHashing: all threads give the 1-thread result") {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 4);
   tbb::task_arena arena(4);
   arena.execute([&] { four = index.knn(q, 100); });
-  check_same(four, one);
-  check_same(one, hamming_knn(q, db, 100, default_hamming_kernel(), KnnPath::scan));
+  test::check_same_lists(four, one);
+  test::check_same_lists(one, hamming_knn(q, db, 100, default_hamming_kernel(), KnnPath::scan));
 }

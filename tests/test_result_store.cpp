@@ -14,20 +14,20 @@ using json = nlohmann::json;
 
 namespace {
 
-json cell_record(const std::string& key, double map) {
-  return {{"cell_key", key},
-          {"cell", "lsh/16b/seed0/" + key},
-          {"hasher", "lsh"},
-          {"hasher_params", json::object()},
-          {"bits", 16},
-          {"seed", 0},
-          {"reranker", key},
-          {"reranker_label", key},
-          {"shortlist", 100},
-          {"dataset", "fashion-mnist"},
-          {"metric_order", {"mAP@all"}},
-          {"metrics", {{"mAP@all", map}}},
-          {"times", {{"rerank_us_per_query", 1.5}}}};
+CellRecord cell_record(const std::string& key, double map) {
+  return cell_record_from_json({{"cell_key", key},
+                                {"cell", "lsh/16b/seed0/" + key},
+                                {"hasher", "lsh"},
+                                {"hasher_params", json::object()},
+                                {"bits", 16},
+                                {"seed", 0},
+                                {"reranker", key},
+                                {"reranker_label", key},
+                                {"shortlist", 100},
+                                {"dataset", "fashion-mnist"},
+                                {"metric_order", {"mAP@all"}},
+                                {"metrics", {{"mAP@all", map}}},
+                                {"times", {{"rerank_us_per_query", 1.5}}}});
 }
 
 size_t lines_of(const std::filesystem::path& file) {

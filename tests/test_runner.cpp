@@ -15,6 +15,7 @@
 
 #include "framework/codes/hamming_search.h"
 #include "framework/error.h"
+#include "framework/experiment/cell_record.h"
 #include "framework/experiment/config.h"
 #include "framework/experiment/export.h"
 #include "framework/experiment/merge.h"
@@ -119,6 +120,12 @@ TEST_CASE("runner: grid - records - resume - filter - table") {
     CHECK(codes["bit_correlation"].get<double>() >= 0);
     CHECK(codes["bit_correlation"].get<double>() <= 1);
     CHECK(codes["distinct_codes"] == r["distinct_database_codes"]);
+  }
+  // Every field a run writes survives the typed record (framework/experiment/cell_record.h):
+  // a key the writer adds and CellRecord does not hold fails here.
+  for (const auto& r : rs) {
+    CHECK(r["schema_version"] == CellRecord::kSchemaVersion);
+    CHECK(to_json(cell_record_from_json(r)) == r);
   }
   // One build's cells share its diagnostics.
   CHECK(rs[0]["code_diagnostics"] == rs[1]["code_diagnostics"]);

@@ -19,10 +19,14 @@ inline __m256i byte_counts(__m256i x) {
 }
 
 // One lane width. less() flags lane i of a < b at bit i * kMaskStride of its result.
-struct Lanes64 {
-  using Lane = uint64_t;
-  static constexpr int kCount = 4;
-  static constexpr int kMaskStride = 1;
+template <class LaneType, int MaskStride>
+struct LaneWidth {
+  using Lane = LaneType;
+  static constexpr int kCount = 32 / sizeof(Lane);
+  static constexpr int kMaskStride = MaskStride;
+};
+
+struct Lanes64 : LaneWidth<uint64_t, 1> {
   static __m256i set1(uint64_t v) { return _mm256_set1_epi64x(static_cast<long long>(v)); }
   static __m256i popcount(__m256i x) {
     return _mm256_sad_epu8(byte_counts(x), _mm256_setzero_si256());
@@ -34,26 +38,9 @@ struct Lanes64 {
   }
 };
 
-struct Lanes32 {
-  using Lane = uint32_t;
-  static constexpr int kCount = 8;
-  static constexpr int kMaskStride = 1;
-  static __m256i set1(uint32_t v) { return _mm256_set1_epi32(static_cast<int>(v)); }
-  static __m256i popcount(__m256i x) {
-    const __m256i pairs = _mm256_maddubs_epi16(byte_counts(x), _mm256_set1_epi8(1));
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-  }
-  static __m256i min(__m256i a, __m256i b) { return _mm256_min_epu32(a, b); }
-  static uint32_t less(__m256i a, __m256i b) {
-    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a))));
-  }
-};
-
-struct Lanes16 {
-  using Lane = uint16_t;
-  static constexpr int kCount = 16;
-  static constexpr int kMaskStride = 2;
+struct Lanes16 : LaneWidth<uint16_t, 2> {
   static __m256i set1(uint32_t v) { return _mm256_set1_epi16(static_cast<short>(v)); }
+  // Adjacent byte counts summed into 16-bit lanes.
   static __m256i popcount(__m256i x) {
     return _mm256_maddubs_epi16(byte_counts(x), _mm256_set1_epi8(1));
   }
@@ -61,6 +48,18 @@ struct Lanes16 {
   // A byte mask: both bits of a lane are set together, keep the low one.
   static uint32_t less(__m256i a, __m256i b) {
     return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi16(b, a))) & 0x55555555u;
+  }
+};
+
+struct Lanes32 : LaneWidth<uint32_t, 1> {
+  static __m256i set1(uint32_t v) { return _mm256_set1_epi32(static_cast<int>(v)); }
+  // The 16-bit counts, adjacent pairs summed into 32-bit lanes.
+  static __m256i popcount(__m256i x) {
+    return _mm256_madd_epi16(Lanes16::popcount(x), _mm256_set1_epi16(1));
+  }
+  static __m256i min(__m256i a, __m256i b) { return _mm256_min_epu32(a, b); }
+  static uint32_t less(__m256i a, __m256i b) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a))));
   }
 };
 

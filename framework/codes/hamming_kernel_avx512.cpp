@@ -8,51 +8,29 @@
 namespace hamster {
 namespace {
 
-// One lane width: the instructions that differ between 64-, 32- and 16-bit lanes.
-struct Lanes64 {
-  using Lane = uint64_t;
-  static constexpr int kCount = 8;
-  static __m512i set1(uint64_t v) { return _mm512_set1_epi64(static_cast<long long>(v)); }
-  static __m512i popcount(__m512i x) { return _mm512_popcnt_epi64(x); }
-  static __m512i min(__m512i a, __m512i b) { return _mm512_min_epu64(a, b); }
-  static uint64_t less(__m512i a, __m512i b) { return _mm512_cmplt_epu64_mask(a, b); }
-  static uint64_t less(uint64_t m, __m512i a, __m512i b) {
-    return _mm512_mask_cmplt_epu64_mask(static_cast<__mmask8>(m), a, b);
-  }
-  static __m512i load(uint64_t m, const Lane* p) {
-    return _mm512_maskz_loadu_epi64(static_cast<__mmask8>(m), p);
-  }
-};
-
-struct Lanes32 {
-  using Lane = uint32_t;
-  static constexpr int kCount = 16;
-  static __m512i set1(uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
-  static __m512i popcount(__m512i x) { return _mm512_popcnt_epi32(x); }
-  static __m512i min(__m512i a, __m512i b) { return _mm512_min_epu32(a, b); }
-  static uint64_t less(__m512i a, __m512i b) { return _mm512_cmplt_epu32_mask(a, b); }
-  static uint64_t less(uint64_t m, __m512i a, __m512i b) {
-    return _mm512_mask_cmplt_epu32_mask(static_cast<__mmask16>(m), a, b);
-  }
-  static __m512i load(uint64_t m, const Lane* p) {
-    return _mm512_maskz_loadu_epi32(static_cast<__mmask16>(m), p);
-  }
-};
-
-struct Lanes16 {
-  using Lane = uint16_t;
-  static constexpr int kCount = 32;
-  static __m512i set1(uint32_t v) { return _mm512_set1_epi16(static_cast<short>(v)); }
-  static __m512i popcount(__m512i x) { return _mm512_popcnt_epi16(x); }
-  static __m512i min(__m512i a, __m512i b) { return _mm512_min_epu16(a, b); }
-  static uint64_t less(__m512i a, __m512i b) { return _mm512_cmplt_epu16_mask(a, b); }
-  static uint64_t less(uint64_t m, __m512i a, __m512i b) {
-    return _mm512_mask_cmplt_epu16_mask(static_cast<__mmask32>(m), a, b);
-  }
-  static __m512i load(uint64_t m, const Lane* p) {
-    return _mm512_maskz_loadu_epi16(static_cast<__mmask32>(m), p);
-  }
-};
+// One lane width: the instructions that differ between 64-, 32- and 16-bit lanes. Their
+// names differ only in the width (_mm512_popcnt_epi64, _epi32, _epi16, ...), so one macro
+// writes the three: BITS the lane width, SCALAR set1's argument type, MASK the mask type of
+// BITS-bit lanes.
+#define HAMSTER_AVX512_LANES(NAME, BITS, SCALAR, MASK)                                         \
+  struct NAME {                                                                                \
+    using Lane = uint##BITS##_t;                                                               \
+    static constexpr int kCount = 512 / BITS;                                                  \
+    static __m512i set1(uint64_t v) { return _mm512_set1_epi##BITS(static_cast<SCALAR>(v)); }  \
+    static __m512i popcount(__m512i x) { return _mm512_popcnt_epi##BITS(x); }                  \
+    static __m512i min(__m512i a, __m512i b) { return _mm512_min_epu##BITS(a, b); }            \
+    static uint64_t less(__m512i a, __m512i b) { return _mm512_cmplt_epu##BITS##_mask(a, b); } \
+    static uint64_t less(uint64_t m, __m512i a, __m512i b) {                                   \
+      return _mm512_mask_cmplt_epu##BITS##_mask(static_cast<MASK>(m), a, b);                   \
+    }                                                                                          \
+    static __m512i load(uint64_t m, const Lane* p) {                                           \
+      return _mm512_maskz_loadu_epi##BITS(static_cast<MASK>(m), p);                            \
+    }                                                                                          \
+  };
+HAMSTER_AVX512_LANES(Lanes64, 64, long long, __mmask8)
+HAMSTER_AVX512_LANES(Lanes32, 32, int, __mmask16)
+HAMSTER_AVX512_LANES(Lanes16, 16, short, __mmask32)
+#undef HAMSTER_AVX512_LANES
 
 // The first `left` lanes of a register (all of them when left >= lanes).
 inline uint64_t first_lanes(int64_t left, int lanes) {

@@ -117,12 +117,22 @@ std::vector<int64_t> index_range(int64_t begin, int64_t end) {
   return ids;
 }
 
-Split stratified_split(const std::string& protocol, const Dataset& data, int query_per_class,
-                       int train_per_class, bool database_includes_train, uint64_t seed) {
-  if (query_per_class < 1 || train_per_class < 0)
+namespace {
+
+// The query and training items a stratified or per-concept protocol draws per class: at
+// least one query, no negative count.
+void check_counts_per_class(const std::string& protocol, int query, int train) {
+  if (query < 1 || train < 0)
     throw Error("protocol " + protocol +
                 ": needs query_per_class >= 1 and train_per_class >= 0, got " +
-                std::to_string(query_per_class) + " and " + std::to_string(train_per_class));
+                std::to_string(query) + " and " + std::to_string(train));
+}
+
+}  // namespace
+
+Split stratified_split(const std::string& protocol, const Dataset& data, int query_per_class,
+                       int train_per_class, bool database_includes_train, uint64_t seed) {
+  check_counts_per_class(protocol, query_per_class, train_per_class);
   enum Role : uint8_t { kRest, kQuery, kTrain };
   std::vector<uint8_t> role(static_cast<size_t>(data.size()), kRest);
   const size_t needed = static_cast<size_t>(query_per_class) + static_cast<size_t>(train_per_class);
@@ -156,10 +166,7 @@ Split stratified_split(const std::string& protocol, const Dataset& data, int que
 
 Split concept_split(const std::string& protocol, const Dataset& data, int query_per_concept,
                     int train_per_concept, uint64_t seed) {
-  if (query_per_concept < 1 || train_per_concept < 0)
-    throw Error("protocol " + protocol +
-                ": needs query_per_class >= 1 and train_per_class >= 0, got " +
-                std::to_string(query_per_concept) + " and " + std::to_string(train_per_concept));
+  check_counts_per_class(protocol, query_per_concept, train_per_concept);
   enum Role : uint8_t { kRest, kQuery, kTrain };
   std::vector<uint8_t> role(static_cast<size_t>(data.size()), kRest);
   const auto by_concept = items_by_concept(data, index_range(0, data.size()));

@@ -98,9 +98,9 @@ Stage1 search_stage1(const ExperimentConfig& c, const Encoded& query, const Enco
   return s1;
 }
 
-json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
-                   const Encoded& query, const Stage1& s1, const EvaluationSets& sets,
-                   const Provenance& prov) {
+CellRecord evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
+                         const Encoded& query, const Stage1& s1, const EvaluationSets& sets,
+                         const Provenance& prov) {
   auto reranker = RerankerRegistry::instance().create(cell.reranker->name, cell.reranker->values());
   e.artefacts->take_requests();
   const size_t built_before = e.artefacts->entries().size();
@@ -110,94 +110,71 @@ json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBui
   // Shared artefacts are timed on their own; the cell that first asked does not pay for them.
   const auto built = e.artefacts->entries();
   for (size_t i = built_before; i < built.size(); ++i) prepare_seconds -= built[i].seconds;
-  prepare_seconds = std::max(0.0, prepare_seconds);
-  json artefacts = json::array();
-  double artefact_seconds = 0;
+
+  CellRecord r;
   for (const ArtefactStore::Entry& a : e.artefacts->take_requests()) {
-    artefacts.push_back({{"key", a.key}, {"seconds", a.seconds}, {"from_disk", a.from_disk}});
-    artefact_seconds += a.seconds;
+    r.artefacts.push_back({a.key, a.seconds, a.from_disk});
+    r.times.artefact_seconds += a.seconds;
   }
   std::vector<Shortlist> lists = s1.lists;
   t0 = clock_type::now();
   reranker->rerank(query, lists);
-  const double rerank_us = seconds_since(t0) * 1e6 / std::max<size_t>(1, lists.size());
+  r.times.rerank_us_per_query = seconds_since(t0) * 1e6 / std::max<size_t>(1, lists.size());
   const Evaluation ev = s1.evaluation->score(lists);
   // Before the record is appended: a record never names a raw file that is not there.
   write_raw_results(c.output_dir / raw_path(cell), final_rankings(sets, s1.lists, lists));
 
-  json metrics = json::object(), order = json::array();
-  for (const auto& [name, value] : ev.metrics) {
-    metrics[name] = value;
-    order.push_back(name);
-  }
   const Build& b = *cell.build;
-  return json{
-      {"cell_key", cell.key},
-      {"cell", cell.id},
-      {"experiment", c.name},
-      {"dataset", c.dataset},
-      {"protocol", c.protocol},
-      {"queries_from", c.queries},
-      {"split_seed", c.split_seed},
-      {"queries", query.codes.size()},
-      {"perturb", cell.perturb->label()},
-      {"database", e.database.codes.size()},
-      {"hasher", b.hasher->name},
-      {"hasher_params", b.hasher->params},
-      {"hasher_budget", b.hasher->budget},
-      {"hasher_effective_params",
-       Params(b.hasher->values(), HasherRegistry::instance().entry(b.hasher->name).params,
-              b.hasher->name)
-           .values()},
-      {"fit_summary", e.fit.value("summary", json::object())},
-      {"bits", b.bits},
-      {"seed", b.seed},
-      {"reranker", cell.reranker->name},
-      {"reranker_label", cell.reranker->label()},
-      {"reranker_params", cell.reranker->params},
-      {"reranker_effective_params",
-       Params(cell.reranker->values(),
-              RerankerRegistry::instance().entry(cell.reranker->name).params, cell.reranker->name)
-           .values()},
-      {"reranker_diagnostics", reranker->diagnostics()},
-      {"shortlist", c.shortlist},
-      {"stage1", {{"search", c.stage1}, {"ran", s1.ran}}},
-      {"raw", raw_path(cell)},
-      {"split_file", split_file(c)},
-      {"dataset_source", dataset_source(c)},
-      {"metric_order", order},
-      {"metrics", metrics},
-      {"pr_curve", {{"radius_precision", ev.pr_precision}, {"radius_recall", ev.pr_recall}}},
-      {"distinct_database_codes", e.diagnostics.distinct_codes},
-      {"code_diagnostics",
-       {{"quantization_error", e.diagnostics.quantization_error},
-        {"bit_balance", e.diagnostics.bit_balance},
-        {"bit_correlation", e.diagnostics.bit_correlation},
-        {"distinct_codes", e.diagnostics.distinct_codes}}},
-      {"times",
-       {{"train_seconds", e.fit.value("train_seconds", 0.0)},
-        {"train_images_per_second", e.fit.value("train_images_per_second", 0.0)},
-        {"fit_threads", e.fit.value("fit_threads", 0)},
-        {"encode_images_per_second", e.encode_images_per_second},
-        {"stage1_us_per_query", s1.us_per_query},
-        {"stage1_evaluation_seconds", s1.evaluation_seconds},
-        {"rerank_us_per_query", rerank_us},
-        {"prepare_seconds", prepare_seconds},
-        {"artefact_seconds", artefact_seconds}}},
-      {"artefacts", artefacts},
-      {"provenance",
-       {{"git_sha", prov.git_sha},
-        {"git_dirty", prov.git_dirty},
-        {"config_hash", c.hash},
-        {"build_key", b.key},
-        {"versions", prov.versions},
-        {"threads", c.threads},
-        {"host", prov.host},
-        {"cpu_model", prov.cpu_model},
-        {"cpu_flags", prov.cpu_flags},
-        {"hamming_kernel", prov.hamming_kernel},
-        {"timestamp", prov.timestamp}}},
-  };
+  r.cell_key = cell.key;
+  r.cell = cell.id;
+  r.experiment = c.name;
+  r.dataset = c.dataset;
+  r.protocol = c.protocol;
+  r.queries_from = c.queries;
+  r.split_seed = c.split_seed;
+  r.queries = static_cast<int64_t>(query.codes.size());
+  r.perturb = cell.perturb->label();
+  r.database = static_cast<int64_t>(e.database.codes.size());
+  r.hasher = b.hasher->name;
+  r.hasher_params = b.hasher->params;
+  r.hasher_budget = b.hasher->budget;
+  r.hasher_effective_params =
+      Params(b.hasher->values(), HasherRegistry::instance().entry(b.hasher->name).params,
+             b.hasher->name)
+          .values();
+  r.fit_summary = e.fit.value("summary", json::object());
+  r.bits = b.bits;
+  r.seed = b.seed;
+  r.reranker = cell.reranker->name;
+  r.reranker_label = cell.reranker->label();
+  r.reranker_params = cell.reranker->params;
+  r.reranker_effective_params =
+      Params(cell.reranker->values(),
+             RerankerRegistry::instance().entry(cell.reranker->name).params, cell.reranker->name)
+          .values();
+  r.reranker_diagnostics = reranker->diagnostics();
+  r.shortlist = c.shortlist;
+  r.stage1_search = c.stage1;
+  r.stage1_ran = s1.ran;
+  r.raw = raw_path(cell);
+  r.split_file = split_file(c);
+  r.dataset_source = dataset_source(c);
+  r.metrics = ev.metrics;
+  r.radius_precision = ev.pr_precision;
+  r.radius_recall = ev.pr_recall;
+  r.code_diagnostics = e.diagnostics;
+  CellRecord::Times& t = r.times;
+  t.train_seconds = e.fit.value("train_seconds", 0.0);
+  t.train_images_per_second = e.fit.value("train_images_per_second", 0.0);
+  t.fit_threads = e.fit.value("fit_threads", 0);
+  t.encode_images_per_second = e.encode_images_per_second;
+  t.stage1_us_per_query = s1.us_per_query;
+  t.stage1_evaluation_seconds = s1.evaluation_seconds;
+  t.prepare_seconds = std::max(0.0, prepare_seconds);
+  r.provenance = {prov.git_sha,   prov.git_dirty,      c.hash,        b.key,
+                  prov.versions,  c.threads,           prov.host,     prov.cpu_model,
+                  prov.cpu_flags, prov.hamming_kernel, prov.timestamp};
+  return r;
 }
 
 }  // namespace hamster

@@ -10,6 +10,7 @@
 #include "framework/artefacts.h"
 #include "framework/codes/diagnostics.h"
 #include "framework/eval/metrics.h"
+#include "framework/experiment/cell_record.h"
 #include "framework/experiment/config.h"
 #include "framework/experiment/datasets.h"
 #include "framework/experiment/grid.h"
@@ -50,9 +51,9 @@ Stage1 search_stage1(const ExperimentConfig& c, const Encoded& query, const Enco
 // One cell's record: its re-ranker prepared on the build (shared artefacts timed on their
 // own) and run on the stage-1 shortlists of `query`, the metrics, and the final top L of
 // every query written to the cell's raw file before the record is returned.
-nlohmann::json evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
-                             const Encoded& query, const Stage1& s1, const EvaluationSets& sets,
-                             const Provenance& prov);
+CellRecord evaluate_cell(const ExperimentConfig& c, const Cell& cell, const EncodedBuild& e,
+                         const Encoded& query, const Stage1& s1, const EvaluationSets& sets,
+                         const Provenance& prov);
 
 // 0, 1, ..., ids.size() - 1: the items of a dataset made of data[ids].
 std::vector<int64_t> all_positions(const std::vector<int64_t>& ids);

@@ -191,9 +191,9 @@ ExperimentConfig parse(const std::string& text, const std::string& source) {
     r.fail("threads", "threads and parallel_fits must be >= 1");
   if (const auto& t = root["training"]) {
     if (!t.IsMap()) r.fail("training", "expected a mapping");
-    r.only_keys(t, "training",
-                {"backbone", "epochs", "batch_size", "optimiser", "lr", "lr_schedule",
-                 "weight_decay", "dropout", "weight_average", "select_every", "augment", "device"});
+    std::set<std::string> keys;
+    for (const ParamSpec& p : training_params()) keys.insert(p.name);
+    r.only_keys(t, "training", keys);
     for (const auto& kv : t) {
       const std::string key = r.text(kv.first, "training");
       c.training[key] = r.scalar<std::string>(kv.second, "training." + key);

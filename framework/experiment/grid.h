@@ -45,6 +45,19 @@ std::vector<Build> make_builds(const ExperimentConfig& c);
 // are computed from the stored ranking (raw/), and `hamster evaluate` adds new ones.
 std::vector<Cell> make_cells(const ExperimentConfig& c, const std::vector<Build>& builds);
 
+// One dataset's grid, built once per run: its builds and its cells, which point into the
+// builds (and into the config, which must outlive it). Moved, never copied, so the
+// pointers stay valid.
+struct Grid {
+  std::vector<Build> builds;
+  std::vector<Cell> cells;
+  explicit Grid(const ExperimentConfig& c) : builds(make_builds(c)), cells(make_cells(c, builds)) {}
+  Grid(Grid&&) = default;
+  Grid& operator=(Grid&&) = default;
+  Grid(const Grid&) = delete;
+  Grid& operator=(const Grid&) = delete;
+};
+
 // --filter: "key=value" terms joined by commas (hasher, bits, seed, reranker, protocol,
 // perturb; a plugin matches by name or by its full label), all of which must hold; or, when
 // the filter does not start with such a term, plain text the cell id must contain (ids hold

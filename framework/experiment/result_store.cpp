@@ -39,6 +39,12 @@ std::vector<json> read_all(const fs::path& file) {
       throw Error(
           fmt::format("{}:{}: corrupt result record ({})", file.string(), number, e.what()));
     }
+    const json& r = records.back();
+    if (r.is_object() && r.value("schema_version", 1) > CellRecord::kSchemaVersion)
+      throw Error(fmt::format(
+          "{}:{}: record schema_version {} is newer than this hamster reads "
+          "({}); update hamster",
+          file.string(), number, r.value("schema_version", 1), CellRecord::kSchemaVersion));
   }
   return records;
 }
@@ -72,6 +78,17 @@ std::vector<json> ResultStore::read() const {
   return latest(read_all(file()));
 }
 
+std::vector<CellRecord> ResultStore::cells() const {
+  std::vector<CellRecord> cells;
+  for (const json& r : read()) try {
+      cells.push_back(cell_record_from_json(r));
+    } catch (const std::exception& e) {
+      throw Error(fmt::format("{}: record of cell {}: {}", file().string(),
+                              r.is_object() ? r.value("cell", std::string("?")) : "?", e.what()));
+    }
+  return cells;
+}
+
 std::map<std::string, json> ResultStore::by_cell_key() const {
   std::map<std::string, json> records;
   if (!fs::exists(dir_)) return records;
@@ -90,9 +107,9 @@ std::map<std::string, json> ResultStore::keyed(std::vector<json> records) const 
   return by_key;
 }
 
-void ResultStore::append(const json& record) const {
+void ResultStore::append(const CellRecord& record) const {
+  const std::string line = to_json(record).dump() + "\n";
   locked([&] {
-    const std::string line = record.dump() + "\n";
     const int fd = ::open(file().c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
     const bool ok =
         fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());

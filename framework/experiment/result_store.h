@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/experiment/cell_record.h"
+
 namespace hamster {
 
 class ResultStore {
@@ -24,7 +26,11 @@ class ResultStore {
   // The records that count, in file order: each cell once (at its last record); records
   // without a cell_key are kept as they are. Throws Error "no results at FILE" when there is
   // no file, and names the file and line of a record that does not parse.
+  // Also refuses a record whose schema_version is newer than CellRecord's.
   std::vector<nlohmann::json> read() const;
+  // read() as typed records; throws Error naming the file and the cell of a record that
+  // lacks an identity field or holds one of the wrong type.
+  std::vector<CellRecord> cells() const;
 
   // read() by cell_key, taken under the lock (another shard may be appending); empty when
   // there is no file yet. Throws Error naming the file for a record without a cell_key.
@@ -32,7 +38,7 @@ class ResultStore {
 
   // Appends one finished cell under the lock: O(record) per cell, so a grid of thousands of
   // cells writes each record once (rewriting the file after every cell made it O(cells^2)).
-  void append(const nlohmann::json& record) const;
+  void append(const CellRecord& record) const;
 
   // Under the lock: `edit` gets read()'s records and changes them as it likes (a new order,
   // new metrics), returning whether it changed anything; then the file is rewritten

@@ -30,13 +30,9 @@ namespace {
 
 // The first configured metric of a record, for the progress line ("mAP@1000 0.8595"): a
 // metric that was not computed is never shown, let alone as 0.
-std::string headline_metric(const json& record) {
-  for (const auto& name : record.at("metric_order")) {
-    const std::string metric = name.get<std::string>();
-    if (record.at("metrics").contains(metric))
-      return fmt::format("{} {:.4f}", metric, record["metrics"][metric].get<double>());
-  }
-  return "no metric";
+std::string headline_metric(const CellRecord& record) {
+  if (record.metrics.empty()) return "no metric";
+  return fmt::format("{} {:.4f}", record.metrics.front().first, record.metrics.front().second);
 }
 
 // Rewrites results.jsonl once per run: one record per cell (the last written), in the
@@ -65,10 +61,11 @@ void compact_results(const ResultStore& store, const std::vector<Cell>& grid) {
   });
 }
 
-int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostream& out) {
+int run_one_dataset(const ExperimentConfig& c, const Grid& grid, const RunOptions& opt,
+                    std::ostream& out) {
   Logger log(out);
-  const std::vector<Build> builds = make_builds(c);
-  const std::vector<Cell> cells = make_cells(c, builds);
+  const std::vector<Build>& builds = grid.builds;
+  const std::vector<Cell>& cells = grid.cells;
   const ResultStore store(c.output_dir);
   const std::map<std::string, json> records = store.by_cell_key();
   const CellFilter filter(opt.filter);
@@ -186,7 +183,7 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
                                                         all_positions(sets.query), threads);
       const Stage1 s1 = search_stage1(c, query, e, query_labels, db_labels);
       for (const Cell* cell : todo) {
-        json record;
+        CellRecord record;
         try {
           record = evaluate_cell(c, *cell, e, query, s1, sets, prov);
         } catch (const Error& error) {  // which cell: a grid has dozens with one re-ranker
@@ -212,37 +209,31 @@ int run_one_dataset(const ExperimentConfig& c, const RunOptions& opt, std::ostre
 int run_experiment(const ExperimentConfig& config, const RunOptions& opt, std::ostream& out) {
   if (opt.shards < 1 || opt.shard < 0 || opt.shard >= opt.shards)
     throw Error(fmt::format("--shard {}/{}: expected I/N with 0 <= I < N", opt.shard, opt.shards));
+  // Each dataset's config, then its grid, made once: the grids point into the configs.
   std::vector<ExperimentConfig> parts;
   for (size_t i = 0; i < config.datasets.size(); ++i) parts.push_back(for_dataset(config, i));
+  std::vector<Grid> grids;
+  for (const ExperimentConfig& c : parts) grids.emplace_back(c);
   if (!opt.filter.empty()) {  // over the whole grid: a term may match one dataset only
     const CellFilter filter(opt.filter);
     bool any = false;
-    std::string example;
-    for (const ExperimentConfig& c : parts) {
-      const std::vector<Build> builds = make_builds(c);
-      const std::vector<Cell> cells = make_cells(c, builds);
-      example = cells.front().id;
-      for (const Cell& x : cells) any = any || filter.matches(x);
-    }
+    for (const Grid& g : grids)
+      for (const Cell& x : g.cells) any = any || filter.matches(x);
     if (!any)
       throw Error("--filter '" + opt.filter + "' matches no cell of the grid (ids look like " +
-                  example + "; or use key=value terms: hasher, bits, seed, reranker)");
+                  grids.back().cells.front().id +
+                  "; or use key=value terms: hasher, bits, seed, reranker)");
   }
   int done = 0;
-  for (const ExperimentConfig& c : parts) done += run_one_dataset(c, opt, out);
+  for (size_t i = 0; i < parts.size(); ++i) done += run_one_dataset(parts[i], grids[i], opt, out);
   // Also when nothing ran: a re-run puts a folder that filtered or sharded runs (or an older
   // hamster) left out of order back into the config's order, which `hamster table` follows.
   if (!opt.dry_run && fs::exists(config.output_dir / "results.jsonl")) {
     // Every dataset's cells, in the config's order: a filtered or sharded run must not move
     // the cells it ran ahead of the others.
-    std::vector<std::vector<Build>> builds;  // the cells point into these
-    builds.reserve(parts.size());
-    std::vector<Cell> grid;
-    for (const ExperimentConfig& c : parts) {
-      builds.push_back(make_builds(c));
-      for (Cell& cell : make_cells(c, builds.back())) grid.push_back(std::move(cell));
-    }
-    compact_results(ResultStore(config.output_dir), grid);
+    std::vector<Cell> all;
+    for (const Grid& g : grids) all.insert(all.end(), g.cells.begin(), g.cells.end());
+    compact_results(ResultStore(config.output_dir), all);
   }
   return done;
 }

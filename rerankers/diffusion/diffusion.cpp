@@ -186,22 +186,19 @@ const RegisterReranker kRegister(
     kName,
     "truncated diffusion (Iscen et al. 2017): solve (I - alpha S_T) f = y by conjugate "
     "gradient on the query's subgraph of the database kNN graph, renormalised, rank by f",
-    {{"k", "50", "graph neighbours per database item", true, true},
-     {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
-     {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
-     {"alpha", "0.99", "diffusion weight in [0, 1)"},
-     {"kq", "10", "query seeds: its kq nearest database items"},
-     {"seeds", "graph",
-      "where seeds come from: graph (the whole database, through the graph) or shortlist"},
-     {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
-     {"iterations", "20", "conjugate gradient: most iterations"},
-     {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
-     {"mutual", "true", "keep only mutual kNN edges"},
-     {"truncate", "neighbours",
-      "subgraph solved on: shortlist (with the seeds), neighbours (also their graph "
-      "neighbours), or none (the whole graph)"},
-     {"renormalise", "true",
-      "renormalise the affinity over the subgraph (false: copy entries of the global S)"}},
+    graph_rank_specs(
+        {{"kq", "10", "query seeds: its kq nearest database items"},
+         {"seeds", "graph",
+          "where seeds come from: graph (the whole database, through the graph) or shortlist"},
+         {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
+         {"iterations", "20", "conjugate gradient: most iterations"},
+         {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
+         {"mutual", "true", "keep only mutual kNN edges"},
+         {"truncate", "neighbours",
+          "subgraph solved on: shortlist (with the seeds), neighbours (also their graph "
+          "neighbours), or none (the whole graph)"},
+         {"renormalise", "true",
+          "renormalise the affinity over the subgraph (false: copy entries of the global S)"}}),
     [](const Params& p) { return std::make_unique<Diffusion>(read_options(p)); });
 
 }  // namespace

@@ -3,6 +3,7 @@
 // graph = hnsw or exact), its affinity a_ij = max(0, cos)^gamma (gamma, mutual), the diffusion
 // weight alpha, the query seeds (kq) and the embedding ranked in.
 #include <string>
+#include <vector>
 
 #include "framework/error.h"
 #include "framework/graph/affinity.h"
@@ -19,6 +20,17 @@ struct GraphRankOptions {
   int kq = 10;
   std::string embedding = "feature";
 };
+
+// The specs of the parameters every graph re-ranker starts with (k, graph, gamma, alpha),
+// then `own`: its list for RegisterReranker. Read by read_graph_rank_options below.
+inline std::vector<ParamSpec> graph_rank_specs(std::vector<ParamSpec> own) {
+  std::vector<ParamSpec> specs = {{"k", "50", "graph neighbours per database item", true, true},
+                                  {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
+                                  {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
+                                  {"alpha", "0.99", "diffusion weight in [0, 1)"}};
+  specs.insert(specs.end(), own.begin(), own.end());
+  return specs;
+}
 
 // Reads k, gamma, mutual, alpha, kq and embedding from p and checks them. Throws Error
 // starting "owner: " for a value out of range.

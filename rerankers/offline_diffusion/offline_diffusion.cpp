@@ -312,18 +312,15 @@ const RegisterReranker kRegister(
     kName,
     "offline diffusion (Yang et al. 2019): each database item's truncated diffusion solved "
     "once per build; online, the query's nearest items' solutions summed",
-    {{"k", "50", "graph neighbours per database item", true, true},
-     {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
-     {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
-     {"alpha", "0.99", "diffusion weight in [0, 1)"},
-     {"kq", "10", "the query's nearest database items whose solutions are summed"},
-     {"seeds", "graph",
-      "where those come from: graph (the whole database, through the graph) or shortlist"},
-     {"truncation", "1000", "nodes of each item's offline subgraph (its nearest items)"},
-     {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
-     {"iterations", "20", "conjugate gradient: most iterations"},
-     {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
-     {"mutual", "true", "keep only mutual kNN edges"}},
+    graph_rank_specs(
+        {{"kq", "10", "the query's nearest database items whose solutions are summed"},
+         {"seeds", "graph",
+          "where those come from: graph (the whole database, through the graph) or shortlist"},
+         {"truncation", "1000", "nodes of each item's offline subgraph (its nearest items)"},
+         {"tol", "1e-6", "conjugate gradient: relative residual to stop at"},
+         {"iterations", "20", "conjugate gradient: most iterations"},
+         {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
+         {"mutual", "true", "keep only mutual kNN edges"}}),
     [](const Params& p) { return std::make_unique<OfflineDiffusion>(read_options(p)); });
 
 }  // namespace

@@ -103,17 +103,14 @@ const RegisterReranker kRegister(
     kName,
     "fast spectral ranking (Iscen et al. 2018): diffusion approximated by the top r eigenpairs "
     "of the database graph's S, scored as an r-dimensional inner product",
-    {{"k", "50", "graph neighbours per database item", true, true},
-     {"graph", "hnsw", "kNN graph: hnsw (approximate) or exact"},
-     {"gamma", "3", "affinity exponent: a_ij = max(0, cos)^gamma"},
-     {"alpha", "0.99", "diffusion weight in [0, 1)"},
-     {"rank", "100", "eigenpairs kept (r < database size)", true, true},
-     {"solver", "subspace",
-      "eigenpairs by subspace (Chebyshev-filtered subspace iteration, residual <= 1e-4) or "
-      "lanczos (Spectra, residual <= 1e-6; slow above rank 100)"},
-     {"kq", "10", "query seeds: its kq most similar shortlist items"},
-     {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
-     {"mutual", "false", "keep only mutual kNN edges"}},
+    graph_rank_specs(
+        {{"rank", "100", "eigenpairs kept (r < database size)", true, true},
+         {"solver", "subspace",
+          "eigenpairs by subspace (Chebyshev-filtered subspace iteration, residual <= 1e-4) or "
+          "lanczos (Spectra, residual <= 1e-6; slow above rank 100)"},
+         {"kq", "10", "query seeds: its kq most similar shortlist items"},
+         {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
+         {"mutual", "false", "keep only mutual kNN edges"}}),
     [](const Params& p) { return std::make_unique<Spectral>(read_options(p)); });
 
 }  // namespace

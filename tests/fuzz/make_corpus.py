@@ -133,29 +133,19 @@ output: /tmp/out
 """)
 
 
-# --- results.jsonl: records as `hamster run` writes them (the fields the tables read).
+# --- results.jsonl: records as `hamster run` writes them, made from the schema's sample
+# record (tests/data/cell_record.json, which test_cell_record round-trips).
+SAMPLE = json.loads((Path(__file__).resolve().parent.parent / "data" /
+                     "cell_record.json").read_text())
+
+
 def record(hasher, bits, seed, reranker, map_all, key):
-    return {
-        "cell_key": key, "cell": f"{hasher}/{bits}b/seed{seed}/{reranker}",
-        "experiment": "fuzz", "dataset": "fashion-mnist", "protocol": "fmnist-1",
-        "queries_from": "test", "split_seed": 0, "queries": 10, "database": 90,
-        "hasher": hasher, "hasher_params": {}, "hasher_budget": {},
-        "hasher_effective_params": {"epochs": "2", "batch_size": "10", "optimiser": "adam",
-                                    "lr": "0.001"},
-        "fit_summary": {"chosen_epoch": 2.0, "validation_map": 0.5},
-        "bits": bits, "seed": seed, "reranker": reranker, "reranker_label": reranker,
-        "reranker_params": {}, "reranker_effective_params": {}, "shortlist": 50,
-        "metric_order": ["mAP@all", "P@10"], "metrics": {"mAP@all": map_all, "P@10": 0.5},
-        "pr_curve": {"radius_precision": [1.0, 0.5], "radius_recall": [0.1, 0.2]},
-        "distinct_database_codes": 80,
-        "code_diagnostics": {"quantization_error": 0.3, "bit_balance": 0.01,
-                             "bit_correlation": 0.05, "distinct_codes": 80},
-        "times": {"train_seconds": 1.5, "train_images_per_second": 1000.0, "fit_threads": 1,
-                  "encode_images_per_second": 5000.0, "stage1_us_per_query": 12.0,
-                  "stage1_evaluation_seconds": 0.01, "rerank_us_per_query": 150.0,
-                  "prepare_seconds": 0.2, "artefact_seconds": 0.1},
-        "artefacts": [], "provenance": {"git_sha": "0" * 40, "git_dirty": False},
-    }
+    r = json.loads(json.dumps(SAMPLE))
+    r.update({"cell_key": key, "cell": f"{hasher}/{bits}b/seed{seed}/{reranker}",
+              "hasher": hasher, "bits": bits, "seed": seed, "reranker": reranker,
+              "reranker_label": reranker, "metric_order": ["mAP@all", "P@10"],
+              "metrics": {"mAP@all": map_all, "P@10": 0.5}})
+    return r
 
 
 records = [record("lsh", 16, 0, "none", 0.25, "a"), record("lsh", 16, 1, "none", 0.35, "b"),
