@@ -32,6 +32,11 @@ class Reranker {
   // Reorders each query's shortlist in place (best first, scores = the reranker's,
   // lower is better). lists[i] belongs to row i of `queries`. Runs after prepare().
   virtual void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const = 0;
+  // The keys of the shared artefacts prepare() asks ctx.artefacts for, those they are built
+  // from included (framework/graph/shared.h lists them): `hamster run --dry-run` shows them,
+  // and whether a build's cache holds them, before any data loads. tests/test_artefacts.cpp
+  // checks every plugin's list against what its prepare() really asks for.
+  virtual std::vector<std::string> artefacts() const { return {}; }
   // Figures the last rerank() call measured that belong in the result record, by name
   // (diffusion: its solver's iterations and residuals). Most re-rankers have none.
   virtual std::map<std::string, double> diagnostics() const { return {}; }

@@ -113,6 +113,7 @@ class UniverseRerank : public Reranker {
   void prepare(const RerankContext& ctx) override {
     database_ = shared_normalised(ctx, embedding_);
   }
+  std::vector<std::string> artefacts() const override { return normalised_artefacts(embedding_); }
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!database_) throw Error(plugin_ + ": rerank() before prepare()");

@@ -2,14 +2,19 @@
 // on disk when it knows how to save itself.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "framework/artefacts.h"
 #include "framework/error.h"
+#include "framework/reranker.h"
 #include "tests/helpers.h"
+#include "tests/rerank_helpers.h"
 
 using namespace hamster;
 namespace fs = std::filesystem;
@@ -125,4 +130,58 @@ TEST_CASE("an artefact on disk that no longer matches its manifest is refused na
   CHECK(msg.rfind((dir / "n.txt.manifest.json").string() + ": missing", 0) == 0);
   CHECK(msg.find("rerun with --force") != std::string::npos);
   fs::remove_all(dir);
+}
+
+namespace {
+
+// Every registered re-ranker that runs at its defaults, at its defaults, then the variants
+// that ask for other artefacts (another graph, no seeds' graph, the global S, DBA, ...).
+std::vector<std::pair<std::string, std::map<std::string, std::string>>> plugin_variants() {
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
+  for (const auto& [name, entry] : RerankerRegistry::instance().entries())
+    if (std::none_of(entry.params.begin(), entry.params.end(),
+                     [](const ParamSpec& p) { return p.default_value.empty(); }))
+      out.push_back({name, {}});
+  for (const auto& params :
+       std::vector<std::map<std::string, std::string>>{{{"graph", "exact"}},
+                                                       {{"seeds", "shortlist"}},
+                                                       {{"truncate", "none"}},
+                                                       {{"renormalise", "false"}},
+                                                       {{"embedding", "real"}, {"k", "10"}}})
+    out.push_back({"diffusion", params});
+  out.push_back({"offline_diffusion", {{"graph", "exact"}, {"truncation", "50"}}});
+  out.push_back({"spectral", {{"solver", "lanczos"}, {"rank", "10"}, {"mutual", "true"}}});
+  out.push_back({"dba", {{"graph", "exact"}}});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every re-ranker declares the artefacts its prepare() asks for") {
+  // A dry run lists a build's artefacts from these declarations, before any data loads;
+  // here each is held against what prepare() really asks a fresh store for.
+  const Encoded db =
+      test::encoded(test::gaussian_points(300, 12, 5), test::gaussian_points(300, 8, 6));
+  size_t asking = 0;
+  for (const auto& [name, params] : plugin_variants()) {
+    CAPTURE(name);
+    CAPTURE(params.size());
+    const auto reranker = RerankerRegistry::instance().create(name, params);
+    ArtefactStore store;
+    reranker->prepare(RerankContext{db, store, 1, 0});
+    std::set<std::string> asked;
+    for (const ArtefactStore::Entry& e : store.take_requests()) asked.insert(e.key);
+    const std::vector<std::string> declared = reranker->artefacts();
+    const std::set<std::string> listed(declared.begin(), declared.end());
+    std::string undeclared, never_asked;  // named in the failure message
+    for (const std::string& key : asked)
+      if (!listed.count(key)) undeclared += key + " ";
+    for (const std::string& key : listed)
+      if (!asked.count(key)) never_asked += key + " ";
+    CHECK(undeclared == "");
+    CHECK(never_asked == "");
+    CHECK(listed.size() == declared.size());  // each key once
+    asking += !asked.empty();
+  }
+  CHECK(asking >= 8);  // the graph and expansion re-rankers, and their variants, ask for some
 }

@@ -555,8 +555,19 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   CHECK(second.str().find("fit ") == std::string::npos);
   CHECK(second.str().find("shared artefact knn-feature-k10") != std::string::npos);
   CHECK(second.str().find("built in") != std::string::npos);
-  // A third re-ranker over the same graph loads it from the build's cache.
+  // A third re-ranker over the same graph loads it from the build's cache. A dry run says
+  // so before any data loads: the graph is cached, the eigenpairs (memory only) are not.
   c.rerankers.push_back({"spectral", {{"k", "10"}, {"rank", "20"}}, {}});
+  std::ostringstream plan;
+  CHECK(run_experiment(c, {true}, plan) == 0);
+  const std::string graph = "knn-feature-k10-hnsw-M16-efc100-efs0-seed100.bin";
+  CHECK(plan.str().find("    artefact " + graph + ": cached\n") != std::string::npos);
+  CHECK(plan.str().find("    artefact eigen-affinity-knn-feature-k10-hnsw-M16-efc100-efs0-seed100-"
+                        "gamma3-mutual0-rank20-subspace: to build\n") != std::string::npos);
+  CHECK(plan.str().find("would run lsh/16b/seed0/spectral") > plan.str().find("artefact eigen"));
+  std::ostringstream forced;  // --force retrains the model, and its cache goes with it
+  run_experiment(c, {true, true}, forced);
+  CHECK(forced.str().find("    artefact " + graph + ": to build\n") != std::string::npos);
   std::ostringstream third;
   CHECK(run_experiment(c, {}, third) == 1);
   CHECK(third.str().find("fit ") == std::string::npos);

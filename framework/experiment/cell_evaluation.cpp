@@ -62,8 +62,7 @@ EncodedBuild encode_build(const ExperimentConfig& c, const Dataset& data,
       static_cast<double>(sets.query.size() + sets.database.size()) / seconds_since(t0);
   e.diagnostics = code_diagnostics(e.database.codes, e.database.real);
   // Per query set: the validation database lacks the validation items, so its graph differs.
-  e.artefacts =
-      std::make_unique<ArtefactStore>(c.output_dir / b.cache_dir() / "artefacts" / c.queries);
+  e.artefacts = std::make_unique<ArtefactStore>(artefact_dir(c, b));
   return e;
 }
 

@@ -77,6 +77,10 @@ CachedModel load_model(const ExperimentConfig& c, const Build& b) {
   return m;
 }
 
+std::filesystem::path artefact_dir(const ExperimentConfig& c, const Build& b) {
+  return c.output_dir / b.cache_dir() / "artefacts" / c.queries;
+}
+
 std::string fit_plan(const ExperimentConfig& c, const Build& b, bool force) {
   if (force) return "retrain";
   if (has_model(c, b)) return "model cached, evaluate only";

@@ -24,6 +24,10 @@ std::unique_ptr<Hasher> make_hasher(const Build& b);
 
 bool has_model(const ExperimentConfig& c, const Build& b);
 
+// Where the build's shared artefacts (kNN graph, offline solutions...) are kept on disk for
+// the config's query set: inside the model's folder, so a retrained model drops them.
+std::filesystem::path artefact_dir(const ExperimentConfig& c, const Build& b);
+
 // The build's trained model, checked against its manifest, and its fit.json.
 struct CachedModel {
   std::unique_ptr<Hasher> hasher;

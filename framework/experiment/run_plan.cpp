@@ -7,9 +7,12 @@
 
 #include "framework/error.h"
 #include "framework/experiment/datasets.h"
+#include "framework/experiment/model_cache.h"
+#include "framework/graph/shared.h"
 #include "framework/reranker.h"
 
 namespace hamster {
+namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
@@ -108,6 +111,21 @@ void note_missing_metrics(const ExperimentConfig& c, const std::vector<Cell>& ce
         fmt::format("{} finished cells lack {}, which rank past the stored top L = {}: only "
                     "re-running those cells adds them (`hamster run --force`)",
                     lacking, joined(rerun), c.shortlist));
+}
+
+std::vector<std::string> artefact_plan(const ExperimentConfig& c, const Build& b,
+                                       const std::vector<const Cell*>& cells, bool force) {
+  std::vector<std::vector<std::string>> lists;
+  for (const Cell* cell : cells)
+    lists.push_back(RerankerRegistry::instance()
+                        .create(cell->reranker->name, cell->reranker->values())
+                        ->artefacts());
+  std::vector<std::string> lines;
+  for (const std::string& key : joined(lists)) {
+    const bool cached = !force && fs::exists(artefact_dir(c, b) / key);
+    lines.push_back(fmt::format("artefact {}: {}", key, cached ? "cached" : "to build"));
+  }
+  return lines;
 }
 
 }  // namespace hamster

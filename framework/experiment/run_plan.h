@@ -34,4 +34,11 @@ void note_cutoffs_beyond_shortlist(const ExperimentConfig& c, const std::vector<
 void note_missing_metrics(const ExperimentConfig& c, const std::vector<Cell>& cells,
                           const std::map<std::string, nlohmann::json>& records, Logger& log);
 
+// For --dry-run: the shared artefacts the build's `cells` will ask for (each re-ranker's
+// artefacts(), in order, each once), one line each, saying whether the build's cache holds
+// it on disk ("cached") or it will be built ("to build"; always so with force, which
+// retrains the model and drops its cache).
+std::vector<std::string> artefact_plan(const ExperimentConfig& c, const Build& b,
+                                       const std::vector<const Cell*>& cells, bool force);
+
 }  // namespace hamster

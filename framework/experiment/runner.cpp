@@ -98,6 +98,8 @@ int run_one_dataset(const ExperimentConfig& c, const Grid& grid, const RunOption
   if (opt.dry_run) {
     for (const Build* b : pending_builds) {
       log(fmt::format("  build {}: {}", b->id, fit_plan(c, *b, opt.force)));
+      for (const std::string& line : artefact_plan(c, *b, pending[b], opt.force))
+        log("    " + line);
       for (const Cell* cell : pending[b]) log("    would run " + cell->id);
     }
     return 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "framework/error.h"
 #include "framework/graph/subspace.h"
 
@@ -30,9 +32,9 @@ const Embedding& query_embedding(const Encoded& queries, const std::string& whic
 
 // The keys name the embedding and every option that changes the artefact; the hnsw
 // options do not change an exact graph, so they are left out of its key.
-std::string knn_graph_key(const RerankContext& ctx, const std::string& which,
-                          const KnnGraphOptions& o) {
-  database_embedding(ctx.database, which);  // `which` must be valid before it names a file
+std::string knn_graph_key(const std::string& which, const KnnGraphOptions& o) {
+  if (which != "feature" && which != "real")
+    throw Error("graph embedding '" + which + "' (known: feature, real)");
   if (o.method == "exact") return fmt::format("knn-{}-k{}-exact", which, o.k);
   if (o.method == "hnsw")
     return fmt::format("knn-{}-k{}-hnsw-M{}-efc{}-efs{}-seed{}", which, o.k, o.M, o.ef_construction,
@@ -40,10 +42,61 @@ std::string knn_graph_key(const RerankContext& ctx, const std::string& which,
   throw Error("kNN graph: unknown method '" + o.method + "' (known: hnsw, exact)");
 }
 
-std::string affinity_key(const RerankContext& ctx, const std::string& which,
-                         const KnnGraphOptions& graph, const AffinityOptions& a) {
-  return fmt::format("affinity-{}-gamma{:g}-mutual{:d}", knn_graph_key(ctx, which, graph), a.gamma,
+std::string affinity_key(const std::string& which, const KnnGraphOptions& graph,
+                         const AffinityOptions& a) {
+  return fmt::format("affinity-{}-gamma{:g}-mutual{:d}", knn_graph_key(which, graph), a.gamma,
                      a.mutual);
+}
+
+namespace {
+
+std::string eigenpairs_key(const std::string& which, const KnnGraphOptions& graph,
+                           const AffinityOptions& affinity, int rank, const std::string& solver) {
+  if (solver != "subspace" && solver != "lanczos")
+    throw Error("eigen solver '" + solver + "' (known: subspace, lanczos)");
+  return fmt::format("eigen-{}-rank{}-{}", affinity_key(which, graph, affinity), rank, solver);
+}
+
+}  // namespace
+
+std::vector<std::string> joined(const std::vector<std::vector<std::string>>& lists) {
+  std::vector<std::string> out;
+  for (const auto& list : lists)
+    for (const std::string& key : list)
+      if (std::find(out.begin(), out.end(), key) == out.end()) out.push_back(key);
+  return out;
+}
+
+// Each in the order its shared_X asks: its own key first, then those its build asks for.
+std::vector<std::string> normalised_artefacts(const std::string& which) {
+  knn_graph_key(which, {});  // checks `which`
+  return {"normalised-" + which};
+}
+
+std::vector<std::string> knn_graph_artefacts(const std::string& which,
+                                             const KnnGraphOptions& graph) {
+  return joined({{knn_graph_key(which, graph) + ".bin"}, normalised_artefacts(which)});
+}
+
+std::vector<std::string> raw_affinity_artefacts(const std::string& which,
+                                                const KnnGraphOptions& graph,
+                                                const AffinityOptions& affinity) {
+  return joined(
+      {{"raw-" + affinity_key(which, graph, affinity)}, knn_graph_artefacts(which, graph)});
+}
+
+std::vector<std::string> affinity_artefacts(const std::string& which, const KnnGraphOptions& graph,
+                                            const AffinityOptions& affinity) {
+  return joined(
+      {{affinity_key(which, graph, affinity)}, raw_affinity_artefacts(which, graph, affinity)});
+}
+
+std::vector<std::string> eigenpairs_artefacts(const std::string& which,
+                                              const KnnGraphOptions& graph,
+                                              const AffinityOptions& affinity, int rank,
+                                              const std::string& solver) {
+  return joined({{eigenpairs_key(which, graph, affinity, rank, solver)},
+                 affinity_artefacts(which, graph, affinity)});
 }
 
 std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
@@ -61,7 +114,7 @@ std::shared_ptr<const KnnGraph> shared_knn_graph(const RerankContext& ctx, const
       save_knn_graph,
       [n, k](const std::filesystem::path& file) { return load_knn_graph(file, n, k); }};
   return ctx.artefacts.get<KnnGraph>(
-      knn_graph_key(ctx, which, options) + ".bin",
+      knn_graph_key(which, options) + ".bin",
       [&] { return build_knn_graph(*shared_normalised(ctx, which), options); }, &disk);
 }
 
@@ -69,7 +122,7 @@ std::shared_ptr<const SparseMatrix> shared_raw_affinity(const RerankContext& ctx
                                                         const std::string& which,
                                                         const KnnGraphOptions& graph,
                                                         const AffinityOptions& affinity) {
-  return ctx.artefacts.get<SparseMatrix>("raw-" + affinity_key(ctx, which, graph, affinity), [&] {
+  return ctx.artefacts.get<SparseMatrix>("raw-" + affinity_key(which, graph, affinity), [&] {
     SparseMatrix a = affinity_matrix(*shared_knn_graph(ctx, which, graph), affinity);
     a.makeCompressed();
     return a;
@@ -80,7 +133,7 @@ std::shared_ptr<const SparseMatrix> shared_affinity(const RerankContext& ctx,
                                                     const std::string& which,
                                                     const KnnGraphOptions& graph,
                                                     const AffinityOptions& affinity) {
-  return ctx.artefacts.get<SparseMatrix>(affinity_key(ctx, which, graph, affinity), [&] {
+  return ctx.artefacts.get<SparseMatrix>(affinity_key(which, graph, affinity), [&] {
     // A copy of the compressed A, so compressed too (Subgraph reads the arrays directly).
     return normalised_affinity(*shared_raw_affinity(ctx, which, graph, affinity));
   });
@@ -91,10 +144,8 @@ std::shared_ptr<const Eigenpairs> shared_eigenpairs(const RerankContext& ctx,
                                                     const KnnGraphOptions& graph,
                                                     const AffinityOptions& affinity, int rank,
                                                     const std::string& solver) {
-  if (solver != "subspace" && solver != "lanczos")
-    throw Error("eigen solver '" + solver + "' (known: subspace, lanczos)");
-  const std::string key =
-      fmt::format("eigen-{}-rank{}-{}", affinity_key(ctx, which, graph, affinity), rank, solver);
+  database_embedding(ctx.database, which);
+  const std::string key = eigenpairs_key(which, graph, affinity, rank, solver);
   return ctx.artefacts.get<Eigenpairs>(key, [&] {
     const SparseMatrix& s = *shared_affinity(ctx, which, graph, affinity);
     // S = D^-1/2 A D^-1/2 with A >= 0 is similar to the stochastic D^-1 A: its spectrum

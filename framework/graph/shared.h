@@ -4,6 +4,7 @@
 // and every option, so two re-rankers asking for the same graph get the same object.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "framework/graph/solvers.h"
 #include "framework/reranker.h"
@@ -18,11 +19,28 @@ const Embedding& query_embedding(const Encoded& queries, const std::string& whic
 
 // The keys of the shared graph artefacts. A re-ranker that keeps an artefact of its own
 // derived from one of them (DBA's augmented database, spectral's embedding) appends its own
-// options to that key, so its artefact is keyed by everything it depends on.
-std::string knn_graph_key(const RerankContext& ctx, const std::string& which,
-                          const KnnGraphOptions& graph);
-std::string affinity_key(const RerankContext& ctx, const std::string& which,
-                         const KnnGraphOptions& graph, const AffinityOptions& affinity);
+// options to that key, so its artefact is keyed by everything it depends on. `which` must be
+// feature or real (Error otherwise) before it names a file.
+std::string knn_graph_key(const std::string& which, const KnnGraphOptions& graph);
+std::string affinity_key(const std::string& which, const KnnGraphOptions& graph,
+                         const AffinityOptions& affinity);
+
+// The keys each shared_X below asks the store for, the artefacts it is built from included,
+// in the order it asks: what a re-ranker's artefacts() declares (framework/reranker.h).
+std::vector<std::string> normalised_artefacts(const std::string& which);
+std::vector<std::string> knn_graph_artefacts(const std::string& which,
+                                             const KnnGraphOptions& graph);
+std::vector<std::string> raw_affinity_artefacts(const std::string& which,
+                                                const KnnGraphOptions& graph,
+                                                const AffinityOptions& affinity);
+std::vector<std::string> affinity_artefacts(const std::string& which, const KnnGraphOptions& graph,
+                                            const AffinityOptions& affinity);
+std::vector<std::string> eigenpairs_artefacts(const std::string& which,
+                                              const KnnGraphOptions& graph,
+                                              const AffinityOptions& affinity, int rank,
+                                              const std::string& solver = "subspace");
+// The lists joined in order, each key once.
+std::vector<std::string> joined(const std::vector<std::vector<std::string>>& lists);
 
 std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
                                                    const std::string& which);

@@ -58,10 +58,19 @@ class DbaRerank final : public qe::ExpansionRerank {
                   "), got " + std::to_string(k_));
     auto x = shared_normalised(ctx, embedding());
     // Memory only: rebuilding is one pass over the graph, cheaper than reading 4 n D bytes.
-    const std::string key = "dba-k" + std::to_string(k_) + "-alpha" + qe::key_number(alpha_) + "-" +
-                            knn_graph_key(ctx, embedding(), graph_);
-    return ctx.artefacts.get<Embedding>(key,
+    return ctx.artefacts.get<Embedding>(augmented_key(),
                                         [&] { return augmented_database(*x, *graph, k_, alpha_); });
+  }
+
+  std::vector<std::string> artefacts() const override {
+    return joined({knn_graph_artefacts(embedding(), graph_),
+                   normalised_artefacts(embedding()),
+                   {augmented_key()}});
+  }
+
+  std::string augmented_key() const {
+    return "dba-k" + std::to_string(k_) + "-alpha" + qe::key_number(alpha_) + "-" +
+           knn_graph_key(embedding(), graph_);
   }
 
   int k_;

@@ -79,17 +79,24 @@ class Diffusion final : public Reranker {
 
   void prepare(const RerankContext& ctx) override {
     database_ = shared_normalised(ctx, o_.embedding);
-    const bool global = o_.truncate == "none" || !o_.renormalise;
-    if (global)
+    if (global())
       s_ = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
     else
       a_ = shared_raw_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
-    if (o_.graph_seeds && o_.graph.method != "exact")
-      graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
+    if (searches_graph()) graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
     const int64_t n = database_->rows();
     scratch_ = std::make_unique<tbb::enumerable_thread_specific<Scratch>>([n] {
       return Scratch{std::vector<int32_t>(n, -1), {}};
     });
+  }
+
+  std::vector<std::string> artefacts() const override {
+    const std::string& e = o_.embedding;
+    return joined(
+        {normalised_artefacts(e),
+         global() ? affinity_artefacts(e, o_.graph, o_.affinity)
+                  : raw_affinity_artefacts(e, o_.graph, o_.affinity),
+         searches_graph() ? knn_graph_artefacts(e, o_.graph) : std::vector<std::string>{}});
   }
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
@@ -177,6 +184,11 @@ class Diffusion final : public Reranker {
   std::shared_ptr<const Embedding> database_;
   std::shared_ptr<const SparseMatrix> a_;  // raw affinity (renormalised truncation)
   std::shared_ptr<const SparseMatrix> s_;  // global S (truncate = none, or renormalise = false)
+  // On the whole graph's S, or on sub-graphs of A renormalised per query.
+  bool global() const { return o_.truncate == "none" || !o_.renormalise; }
+  // Seeds found through the hnsw graph (an exact graph's seeds are found by a scan).
+  bool searches_graph() const { return o_.graph_seeds && o_.graph.method != "exact"; }
+
   std::shared_ptr<const KnnGraph> graph_;  // for the seeds' graph search
   std::unique_ptr<tbb::enumerable_thread_specific<Scratch>> scratch_;
   mutable std::map<std::string, double> stats_;  // of the last rerank()

@@ -243,14 +243,10 @@ class OfflineDiffusion final : public Reranker {
     database_ = shared_normalised(ctx, o_.embedding);
     if (o_.graph.method != "exact") graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
     const int64_t n = database_->rows();
-    const std::string key = "offline-diffusion-t" + std::to_string(o_.truncation) + "-alpha" +
-                            number_text(o_.alpha) + "-it" + std::to_string(o_.iterations) + "-tol" +
-                            qe::key_number(o_.tol) + "-" +
-                            affinity_key(ctx, o_.embedding, o_.graph, o_.affinity) + ".bin";
     const ArtefactStore::Disk<OfflineSolutions> disk{
         save_solutions, [n](const std::filesystem::path& file) { return load_solutions(file, n); }};
     solutions_ = ctx.artefacts.get<OfflineSolutions>(
-        key,
+        solutions_key(),
         [&] {
           const auto s = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
           return solve_offline(*database_, *s, graph_.get(), o_);
@@ -259,6 +255,15 @@ class OfflineDiffusion final : public Reranker {
     scratch_ = std::make_unique<tbb::enumerable_thread_specific<Scratch>>([n] {
       return Scratch{std::vector<float>(n, 0.0f), {}};
     });
+  }
+
+  std::vector<std::string> artefacts() const override {
+    const std::string& e = o_.embedding;
+    return joined(
+        {normalised_artefacts(e),
+         o_.graph.method != "exact" ? knn_graph_artefacts(e, o_.graph) : std::vector<std::string>{},
+         {solutions_key()},
+         affinity_artefacts(e, o_.graph, o_.affinity)});
   }
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
@@ -302,6 +307,13 @@ class OfflineDiffusion final : public Reranker {
   }
 
   OfflineOptions o_;
+  std::string solutions_key() const {
+    return "offline-diffusion-t" + std::to_string(o_.truncation) + "-alpha" +
+           number_text(o_.alpha) + "-it" + std::to_string(o_.iterations) + "-tol" +
+           qe::key_number(o_.tol) + "-" + affinity_key(o_.embedding, o_.graph, o_.affinity) +
+           ".bin";
+  }
+
   std::shared_ptr<const Embedding> database_;
   std::shared_ptr<const KnnGraph> graph_;  // hnsw: truncation sets and the query's search
   std::shared_ptr<const OfflineSolutions> solutions_;

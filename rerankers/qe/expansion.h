@@ -119,6 +119,7 @@ class ExpansionRerank : public Reranker {
       : plugin_(std::move(plugin)), embedding_(std::move(embedding)), n_(n), alpha_(alpha) {}
 
   void prepare(const RerankContext& ctx) override { database_ = expansion_database(ctx); }
+  std::vector<std::string> artefacts() const override { return normalised_artefacts(embedding_); }
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!database_) throw Error(plugin_ + ": rerank() before prepare()");

@@ -49,9 +49,9 @@ Embedding spectral_embedding(const Eigenpairs& pairs, double alpha) {
 
 // Names everything Psi depends on: r and alpha, then the affinity's key (the embedding and
 // every graph and affinity option).
-std::string embedding_key(const RerankContext& ctx, const SpectralOptions& o) {
+std::string embedding_key(const SpectralOptions& o) {
   return "spectral-psi-rank" + std::to_string(o.rank) + "-" + o.solver + "-alpha" +
-         number_text(o.alpha) + "-" + affinity_key(ctx, o.embedding, o.graph, o.affinity);
+         number_text(o.alpha) + "-" + affinity_key(o.embedding, o.graph, o.affinity);
 }
 
 class Spectral final : public Reranker {
@@ -63,8 +63,14 @@ class Spectral final : public Reranker {
     // Memory only (no disk form): n r floats, e.g. 69,000 x 100 x 4 B = 27.6 MB; the
     // eigenpairs it comes from (the same size again) are a separate, shared artefact.
     pairs_ = shared_eigenpairs(ctx, o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver);
-    psi_ = ctx.artefacts.get<Embedding>(embedding_key(ctx, o_),
+    psi_ = ctx.artefacts.get<Embedding>(embedding_key(o_),
                                         [&] { return spectral_embedding(*pairs_, o_.alpha); });
+  }
+
+  std::vector<std::string> artefacts() const override {
+    return joined({normalised_artefacts(o_.embedding),
+                   eigenpairs_artefacts(o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver),
+                   {embedding_key(o_)}});
   }
 
   std::map<std::string, double> diagnostics() const override {
