@@ -32,6 +32,7 @@ th { background: #e8eef7; } td.num { text-align: right; font-variant-numeric: ta
 tr:nth-child(even) td { background: #f6f8fb; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 .note { color: #666; font-size: 0.85em; }
+.wide { overflow-x: auto; }
 """
 
 IDENTITY = ["hasher_label", "bits", "seed", "reranker_label", "shortlist"]
@@ -56,7 +57,9 @@ def figure(path, caption):
 def table_html(header, rows, numeric_from, bold=()):
     """rows: lists of strings; columns from `numeric_from` on are right-aligned; `bold` holds
     (row, column) pairs to mark."""
-    out = ["<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
+    # In a scrolling box: the table of every cell is wider than most windows.
+    out = ['<div class="wide"><table><tr>' +
+           "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
     for i, row in enumerate(rows):
         cells = []
         for j, value in enumerate(row):
@@ -65,7 +68,7 @@ def table_html(header, rows, numeric_from, bold=()):
                 text = f"<b>{text}</b>"
             cells.append(f'<td class="num">{text}</td>' if j >= numeric_from else f"<td>{text}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    return "\n".join(out + ["</table>"])
+    return "\n".join(out + ["</table></div>"])
 
 
 def pivot_html(frame, metric):

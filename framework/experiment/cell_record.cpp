@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "framework/error.h"
+#include "framework/experiment/config.h"
 
 namespace hamster {
 using json = nlohmann::json;
@@ -95,6 +96,11 @@ bool required(const std::string& object, const std::string& key) {
 }
 
 }  // namespace
+
+std::string hasher_label(const json& record) {
+  return plugin_label(record.at("hasher").get<std::string>(),
+                      record.at("hasher_params").get<std::map<std::string, std::string>>());
+}
 
 json to_json(const CellRecord& r) {
   json j = json::object();

@@ -81,6 +81,10 @@ struct CellRecord {
 };
 
 nlohmann::json to_json(const CellRecord& r);
+
+// The record's hasher as tables show it: "dsh(epochs=20)", its name and the parameters
+// written for it (plugin_label). Throws nlohmann::json::exception when the record lacks them.
+std::string hasher_label(const nlohmann::json& record);
 // Throws nlohmann::json::exception for a missing identity field (cell_key, cell, hasher,
 // bits, seed, reranker, metrics) or a field of the wrong type, and Error for a schema
 // version newer than this hamster reads; the caller names the file and line.

@@ -52,7 +52,8 @@ bool valid_utf8(const std::string& text) {
 
 }  // namespace
 
-std::string PluginSpec::label() const {
+std::string plugin_label(const std::string& name,
+                         const std::map<std::string, std::string>& params) {
   if (params.empty()) return name;
   std::string out = name + "(";
   bool first = true;
@@ -62,6 +63,8 @@ std::string PluginSpec::label() const {
   }
   return out + ")";
 }
+
+std::string PluginSpec::label() const { return plugin_label(name, params); }
 
 std::map<std::string, std::string> PluginSpec::values() const {
   std::map<std::string, std::string> out = budget;

@@ -12,6 +12,10 @@
 
 namespace hamster {
 
+// "dsh" or "dsh(epochs=5,lr=0.01)": a plugin and the parameters written for it, as tables,
+// ids and filters show it (PluginSpec::label, and the records' hasher_label()).
+std::string plugin_label(const std::string& name, const std::map<std::string, std::string>& params);
+
 struct PluginSpec {
   std::string name;
   std::map<std::string, std::string> params;  // as written in the config

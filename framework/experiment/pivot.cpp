@@ -22,12 +22,7 @@ const std::vector<std::string> kFields = {"hasher",   "bits",    "seed", "rerank
                                           "protocol", "queries", "L",    "perturb"};
 
 std::string field_of(const json& r, const std::string& field) {
-  if (field == "hasher") {
-    std::string label = r.at("hasher").get<std::string>(), args;
-    for (const auto& [k, v] : r.at("hasher_params").items())
-      args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
-    return args.empty() ? label : label + "(" + args + ")";
-  }
+  if (field == "hasher") return hasher_label(r);
   if (field == "bits") return integer_field(r, "bits");
   if (field == "seed") return integer_field(r, "seed");
   if (field == "reranker") return r.at("reranker_label").get<std::string>();

@@ -17,16 +17,6 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string hasher_label(const json& r) {
-  std::string label = r.at("hasher").get<std::string>();
-  const json& p = r.at("hasher_params");
-  if (p.empty()) return label;
-  std::string args;
-  for (const auto& [k, v] : p.items())
-    args += (args.empty() ? "" : ",") + k + "=" + v.get<std::string>();
-  return label + "(" + args + ")";
-}
-
 struct Table {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
