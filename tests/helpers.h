@@ -93,4 +93,13 @@ class ScopedEnv {
   std::string old_;
 };
 
+// A dataset's shape as one line, for one CHECK with a readable failure:
+// "cifar10: 13 items (10 official training), 3x32x32".
+inline std::string shape_of(const Dataset& d) {
+  return d.name + ": " + std::to_string(d.size()) + " items (" +
+         std::to_string(d.official_train_size) + " official training), " +
+         std::to_string(d.channels) + "x" + std::to_string(d.height) + "x" +
+         std::to_string(d.width);
+}
+
 }  // namespace hamster::test

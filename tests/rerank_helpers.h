@@ -82,6 +82,14 @@ inline std::unique_ptr<Reranker> make(const std::string& name,
   return RerankerRegistry::instance().create(name, params);
 }
 
+// The registered re-ranker `name` with `params`, prepared on `ctx`.
+inline std::unique_ptr<Reranker> prepared(const RerankContext& ctx, const std::string& name,
+                                          const std::map<std::string, std::string>& params = {}) {
+  auto r = make(name, params);
+  r->prepare(ctx);
+  return r;
+}
+
 // Prepares `name` on `db` with its own memory-only store and reranks `lists`.
 inline std::vector<Shortlist> rerank(const std::string& name,
                                      const std::map<std::string, std::string>& params,

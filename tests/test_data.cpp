@@ -11,6 +11,7 @@
 #include "framework/data/loaders.h"
 #include "framework/data/split.h"
 #include "framework/error.h"
+#include "tests/helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -79,13 +80,9 @@ const std::vector<int> kLabels = {3, 0, 9, 1, 1, 7, 2};
 
 void check_idx_round_trip(const Dataset& d) {
   REQUIRE(d.size() == 7);
-  CHECK(d.name == "tiny");
-  CHECK(d.channels == 1);
-  CHECK(d.height == 3);
-  CHECK(d.width == 4);
+  CHECK(test::shape_of(d) == "tiny: 7 items (7 official training), 1x3x4");
   CHECK(d.pixels.size() == 7 * 12);
   CHECK(d.class_names.size() == 10);
-  CHECK(d.official_train_size == 7);
   for (int64_t i = 0; i < d.size(); ++i) {
     CHECK(d.labels[i] == LabelSet::of(kLabels[i]));
     CHECK(d.single_label(i) == kLabels[i]);
@@ -221,12 +218,7 @@ TEST_CASE("fashion-mnist: train then test - .gz preferred - raw accepted - missi
   test::write_fashion_mnist_dir(d, 20, dir.path);
 
   const Dataset loaded = load_fashion_mnist(dir.path);
-  CHECK(loaded.name == "fashion-mnist");
-  CHECK(loaded.size() == 30);
-  CHECK(loaded.official_train_size == 20);
-  CHECK(loaded.channels == 1);
-  CHECK(loaded.height == 28);
-  CHECK(loaded.width == 28);
+  CHECK(test::shape_of(loaded) == "fashion-mnist: 30 items (20 official training), 1x28x28");
   CHECK(loaded.labels == d.labels);
   CHECK(loaded.pixels == d.pixels);
   REQUIRE(loaded.class_names.size() == 10);
@@ -280,12 +272,8 @@ TEST_CASE("cifar10: records round-trip in C - H - W layout - class names") {
   write_cifar_dir(dir.path);
 
   const Dataset d = load_cifar10(dir.path);
-  CHECK(d.name == "cifar10");
   REQUIRE(d.size() == 13);
-  CHECK(d.official_train_size == 10);
-  CHECK(d.channels == 3);
-  CHECK(d.height == 32);
-  CHECK(d.width == 32);
+  CHECK(test::shape_of(d) == "cifar10: 13 items (10 official training), 3x32x32");
   REQUIRE(d.pixels.size() == 13 * 3072);
   for (int64_t i = 0; i < d.size(); ++i) {
     CHECK(d.single_label(i) == i % 10);

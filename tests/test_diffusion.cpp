@@ -129,10 +129,8 @@ TEST_CASE("diffusion and spectral beat plain cosine ranking on rings that cosine
   const auto& [db, queries, plain] = rings_problem(300, 50);
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
-  auto diffusion = make("diffusion", {{"k", "10"}});
-  auto spectral = make("spectral", {{"k", "10"}});
-  diffusion->prepare(ctx);
-  spectral->prepare(ctx);
+  auto diffusion = prepared(ctx, "diffusion", {{"k", "10"}});
+  auto spectral = prepared(ctx, "spectral", {{"k", "10"}});
 
   const double map_plain = mean_average_precision(plain, db.labels, queries.labels);
   const double map_diffusion = mean_average_precision(reranked(*diffusion, queries.encoded, plain),
@@ -166,10 +164,8 @@ TEST_CASE("diffusion truncate=neighbours bridges the gaps of a sparse shortlist"
   }
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
-  auto on_shortlist = make("diffusion", {{"k", "10"}, {"truncate", "shortlist"}});
-  auto with_neighbours = make("diffusion", {{"k", "10"}, {"truncate", "neighbours"}});
-  on_shortlist->prepare(ctx);
-  with_neighbours->prepare(ctx);
+  auto on_shortlist = prepared(ctx, "diffusion", {{"k", "10"}, {"truncate", "shortlist"}});
+  auto with_neighbours = prepared(ctx, "diffusion", {{"k", "10"}, {"truncate", "neighbours"}});
   const double map_plain = mean_average_precision(lists, db.labels, queries.labels);
   const double map_shortlist = mean_average_precision(
       reranked(*on_shortlist, queries.encoded, lists), db.labels, queries.labels);
@@ -463,10 +459,8 @@ TEST_CASE("diffusion and spectral prepared on one store build the kNN graph once
   const Manifolds db = rings(60, 1);
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
-  auto diffusion = make("diffusion", {{"k", "8"}, {"mutual", "false"}});
-  auto spectral = make("spectral", {{"k", "8"}, {"rank", "20"}});
-  diffusion->prepare(ctx);
-  spectral->prepare(ctx);
+  auto diffusion = prepared(ctx, "diffusion", {{"k", "8"}, {"mutual", "false"}});
+  auto spectral = prepared(ctx, "spectral", {{"k", "8"}, {"rank", "20"}});
   int graphs = 0, affinities = 0;
   for (const ArtefactStore::Entry& e : store.entries()) {
     graphs += e.key.rfind("knn-", 0) == 0;

@@ -93,3 +93,14 @@ def mean_average_precision(rankings, query_labels, db_labels, k):
     aps = [average_precision((db_labels[r] & query_labels[q]).any(axis=1), k)
            for q, r in enumerate(rankings)]
     return float(np.mean(aps))
+
+
+def rerank_on_universe(shortlists, queries_unit, db_unit, scores):
+    """Each shortlist ordered by scores(x), lower first and ties in shortlist order, where x
+    stacks the query's unit row over its shortlist items' (the universe of k-reciprocal and
+    GNN re-ranking); scores returns one value per shortlist item."""
+    out = []
+    for q, ids in enumerate(shortlists):
+        x = np.vstack([queries_unit[q][None, :], db_unit[ids]])
+        out.append(np.asarray(ids)[np.argsort(scores(x), kind="stable")])
+    return out

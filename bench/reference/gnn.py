@@ -9,6 +9,7 @@ by the inner product of the query's row with each item's. With k2 = 1 the rows o
 compared without message passing."""
 import numpy as np
 
+import common
 from kreciprocal import ranks
 
 
@@ -31,9 +32,6 @@ def universe_scores(x, k1, k2, layers):
 
 
 def rerank(shortlists, queries_unit, db_unit, params):
-    out = []
-    for q, ids in enumerate(shortlists):
-        x = np.vstack([queries_unit[q][None, :], db_unit[ids]])
-        score = universe_scores(x, params["k1"], params["k2"], params["layers"])
-        out.append(np.asarray(ids)[np.argsort(score, kind="stable")])
-    return out
+    return common.rerank_on_universe(
+        shortlists, queries_unit, db_unit,
+        lambda x: universe_scores(x, params["k1"], params["k2"], params["layers"]))

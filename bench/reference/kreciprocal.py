@@ -59,9 +59,6 @@ def universe_scores(x, k1, k2, lam):
 
 
 def rerank(shortlists, queries_unit, db_unit, params):
-    out = []
-    for q, ids in enumerate(shortlists):
-        x = np.vstack([queries_unit[q][None, :], db_unit[ids]])
-        score = universe_scores(x, params["k1"], params["k2"], params["lambda"])
-        out.append(np.asarray(ids)[np.argsort(score, kind="stable")])
-    return out
+    return common.rerank_on_universe(
+        shortlists, queries_unit, db_unit,
+        lambda x: universe_scores(x, params["k1"], params["k2"], params["lambda"]))

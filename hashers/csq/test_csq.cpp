@@ -6,6 +6,7 @@
 #include "hashers/csq/csq_loss.h"
 #include "hashers/hash_centres.h"
 #include "hashers/torch_test_helpers.h"
+#include "tests/hasher_helpers.h"
 #include "tests/synthetic.h"
 
 using namespace hamster;
@@ -91,17 +92,7 @@ TEST_CASE("CSQ loss: central BCE plus lambda times the quantisation term - value
 }
 
 TEST_CASE("CSQ learns separating codes and keeps its centres with the model") {
-  const Dataset d = test::synthetic_images(50, 10, 1);
-  const auto ids = test::iota_ids(d.size());
-  auto csq = HasherRegistry::instance().create("csq", {{"epochs", "4"}, {"batch_size", "50"}}, 16);
-  FitContext ctx;
-  ctx.seed = 3;
-  ctx.log = [](const std::string&) {};
-  csq->fit(d, ids, ctx);
-  const Encoded e = csq->encode(d, ids, 1);
-  CHECK(e.codes.distinct() >= 10);
-  CHECK(evaluate(d.labels, d.labels, e.codes, e.codes, {}, EvalOptions{{kAll}, {}, {}, 2})
-            .get("mAP@all") > 0.8);
+  const auto [d, ids, csq, e] = test::fit_separating("csq", 3);
   // tanh output: the real embedding stays inside (-1, 1).
   CHECK(e.real.cwiseAbs().maxCoeff() < 1.0f);
 
@@ -111,9 +102,7 @@ TEST_CASE("CSQ learns separating codes and keeps its centres with the model") {
   const torch::Tensor tie_break = test::saved_state(dir, "tie_break");
   CHECK(centres.equal(sylvester_hadamard(16).slice(0, 0, 10)));
   CHECK(tie_break.abs().eq(1).all().item<bool>());
-  auto loaded = HasherRegistry::instance().create("csq", {}, 16);
-  loaded->load(dir);
-  CHECK(loaded->encode(d, ids, 1).codes.data() == e.codes.data());
+  test::check_loads_same_codes("csq", 16, dir, d, ids, e);
   std::filesystem::remove_all(dir);
   CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("csq", {{"lambda", "-1"}}, 16),
                        "csq.lambda must be >= 0, got -1", Error);

@@ -68,13 +68,7 @@ TEST_CASE("GreedyHash classifier parameters receive gradients and are trained wi
 
   // In a fit: the classifier saved with the model predicts the training items' classes from
   // their codes, which a classifier left at its random start would not (chance is 0.1).
-  const Dataset d = test::synthetic_images(50, 10, 1);
-  const auto ids = test::iota_ids(d.size());
-  auto gh = test::make_hasher("greedyhash", 16, {{"epochs", "4"}, {"batch_size", "50"}});
-  gh->fit(d, ids, test::quiet(2));
-  const Encoded e = gh->encode(d, ids, 1);
-  CHECK(e.codes.distinct() >= 10);
-  CHECK(test::map_all(e, d) > 0.8);
+  const auto [d, ids, gh, e] = test::fit_separating("greedyhash", 2);
 
   const auto dir = test::fresh_temp_dir("greedyhash-save");
   gh->save(dir);

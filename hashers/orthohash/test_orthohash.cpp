@@ -38,22 +38,14 @@ TEST_CASE("OrthoHash loss: cosine cross-entropy with a margin - value and gradie
 }
 
 TEST_CASE("OrthoHash learns separating codes and keeps its codebook with the model") {
-  const Dataset d = test::synthetic_images(50, 10, 1);
-  const auto ids = test::iota_ids(d.size());
-  auto oh = test::make_hasher("orthohash", 16, {{"epochs", "4"}, {"batch_size", "50"}});
-  oh->fit(d, ids, test::quiet(5));
-  const Encoded e = oh->encode(d, ids, 1);
-  CHECK(e.codes.distinct() >= 10);
-  CHECK(test::map_all(e, d) > 0.8);
+  const auto [d, ids, oh, e] = test::fit_separating("orthohash", 5);
 
   const auto dir = test::fresh_temp_dir("orthohash-save");
   oh->save(dir);
   const torch::Tensor codebook = test::saved_state(dir, "codebook");
   // 10 classes at 16 bits: the first 10 rows of H_16, pairwise orthogonal.
   CHECK(codebook.matmul(codebook.t()).equal(16 * torch::eye(10)));
-  auto loaded = HasherRegistry::instance().create("orthohash", {}, 16);
-  loaded->load(dir);
-  CHECK(loaded->encode(d, ids, 1).codes.data() == e.codes.data());
+  test::check_loads_same_codes("orthohash", 16, dir, d, ids, e);
   std::filesystem::remove_all(dir);
   CHECK_THROWS_WITH_AS(HasherRegistry::instance().create("orthohash", {{"scale", "0"}}, 16),
                        "orthohash.scale must be > 0, got 0", Error);
