@@ -61,12 +61,9 @@ TEST_CASE("dropout is a training parameter with a checked range") {
   const auto ids = test::iota_ids(d.size());
   const std::map<std::string, std::string> p = {
       {"epochs", "2"}, {"batch_size", "16"}, {"dropout", "0.5"}};
-  auto a = test::make_hasher("dpsh", 16, p);
-  auto b = test::make_hasher("dpsh", 16, p);
-  auto c = test::make_hasher("dpsh", 16, {{"epochs", "2"}, {"batch_size", "16"}});
-  a->fit(d, ids, test::quiet(3));
-  b->fit(d, ids, test::quiet(3));
-  c->fit(d, ids, test::quiet(3));
+  auto a = test::fitted("dpsh", 16, p, d, ids, 3);
+  auto b = test::fitted("dpsh", 16, p, d, ids, 3);
+  auto c = test::fitted("dpsh", 16, {{"epochs", "2"}, {"batch_size", "16"}}, d, ids, 3);
   const Encoded ea = a->encode(d, ids, 1);
   CHECK(ea.real == b->encode(d, ids, 1).real);
   CHECK(!ea.real.isApprox(c->encode(d, ids, 1).real, 1e-3f));

@@ -33,6 +33,16 @@ inline double map_all(const Encoded& e, const Dataset& d) {
       .get("mAP@all");
 }
 
+// `name` at `bits` with `params`, fitted quietly on data[ids] with fit seed `seed`.
+inline std::unique_ptr<Hasher> fitted(const std::string& name, int bits,
+                                      const std::map<std::string, std::string>& params,
+                                      const Dataset& data, const std::vector<int64_t>& ids,
+                                      uint64_t seed) {
+  auto h = make_hasher(name, bits, params);
+  h->fit(data, ids, quiet(seed));
+  return h;
+}
+
 // A deep hasher `name` at 16 bits fitted 4 epochs (batch 50, fit seed `seed`) on 50
 // synthetic images of each of 10 classes, and its codes of them, checked to separate the
 // classes: at least 10 distinct codes, mAP@all above 0.8.
@@ -43,12 +53,9 @@ struct SeparatingFit {
   Encoded codes;
 };
 inline SeparatingFit fit_separating(const std::string& name, uint64_t seed) {
-  SeparatingFit f{synthetic_images(50, 10, 1),
-                  {},
-                  make_hasher(name, 16, {{"epochs", "4"}, {"batch_size", "50"}}),
-                  {}};
+  SeparatingFit f{synthetic_images(50, 10, 1), {}, nullptr, {}};
   f.ids = iota_ids(f.data.size());
-  f.hasher->fit(f.data, f.ids, quiet(seed));
+  f.hasher = fitted(name, 16, {{"epochs", "4"}, {"batch_size", "50"}}, f.data, f.ids, seed);
   f.codes = f.hasher->encode(f.data, f.ids, 1);
   CHECK(f.codes.codes.distinct() >= 10);
   CHECK(map_all(f.codes, f.data) > 0.8);
