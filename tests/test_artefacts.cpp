@@ -163,10 +163,11 @@ TEST_CASE("every re-ranker declares the artefacts its prepare() asks for") {
   const Encoded db =
       test::encoded(test::gaussian_points(300, 12, 5), test::gaussian_points(300, 8, 6));
   size_t asking = 0;
-  for (const auto& [name, params] : plugin_variants()) {
+  for (const auto& variant : plugin_variants()) {
+    const std::string& name = variant.first;  // a plain name: CAPTURE takes no binding
     CAPTURE(name);
-    CAPTURE(params.size());
-    const auto reranker = RerankerRegistry::instance().create(name, params);
+    CAPTURE(variant.second.size());
+    const auto reranker = RerankerRegistry::instance().create(name, variant.second);
     ArtefactStore store;
     reranker->prepare(RerankContext{db, store, 1, 0});
     std::set<std::string> asked;
