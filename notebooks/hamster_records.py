@@ -31,6 +31,9 @@ def records(results_dir):
             except json.JSONDecodeError as e:
                 raise SystemExit(f"{path}:{number}: corrupt result record ({e})")
             version = written[-1].get("schema_version", 1) if isinstance(written[-1], dict) else 1
+            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+                raise SystemExit(f"{path}:{number}: record schema_version: expected a whole "
+                                 f"number >= 1, got {json.dumps(version)}")
             if version > SCHEMA_VERSION:
                 raise SystemExit(f"{path}:{number}: record schema_version {version} is newer "
                                  f"than this reader knows ({SCHEMA_VERSION}); update hamster")

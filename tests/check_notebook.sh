@@ -41,6 +41,13 @@ with tempfile.TemporaryDirectory() as d:
         raise AssertionError("loader: a newer schema_version was read")
     except SystemExit as e:
         assert f"results.jsonl:{len(lines) + 1}: record schema_version" in str(e), str(e)
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        f.write(json.dumps(dict(redone, schema_version="x")) + "\n")
+    try:
+        hamster_records.records(d)
+        raise AssertionError("loader: a schema_version of 'x' was read")
+    except SystemExit as e:
+        assert "results.jsonl:1: record schema_version: expected a whole number" in str(e), str(e)
 PY
 export HAMSTER_RESULTS="$work/results/notebook" HAMSTER_FIGURES="$work/figures"
 jupyter nbconvert --to notebook --execute "$src/notebooks/analysis.ipynb" \

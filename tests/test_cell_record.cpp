@@ -3,6 +3,7 @@
 // run round-trips in test_runner.cpp.)
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -75,6 +76,18 @@ TEST_CASE("cell record: an older record reads as schema 1 - a newer one is refus
   CHECK_THROWS_WITH_AS(cell_record_from_json(newer),
                        doctest::Contains("is newer than this hamster reads"), Error);
 
+  json not_a_number = old;
+  not_a_number["schema_version"] = "x";
+  CHECK_THROWS_WITH_AS(cell_record_from_json(not_a_number),
+                       "record schema_version: expected a whole number >= 1, got \"x\"", Error);
+
+  // JSON has no NaN: a diverged fit's NaN diagnostics are written null and read back NaN.
+  CellRecord diverged = cell_record_from_json(old);
+  diverged.code_diagnostics.quantization_error = std::nan("");
+  const json written = json::parse(to_json(diverged).dump());
+  CHECK(written.at("code_diagnostics").at("quantization_error").is_null());
+  CHECK(std::isnan(cell_record_from_json(written).code_diagnostics.quantization_error));
+
   // Through the store: the file and line, or the file and cell.
   const auto dir = test::fresh_temp_dir("cell-record-store");
   const ResultStore store(dir);
@@ -83,6 +96,9 @@ TEST_CASE("cell record: an older record reads as schema 1 - a newer one is refus
   const std::string newer_line =
       "results.jsonl:2: record schema_version " + std::to_string(CellRecord::kSchemaVersion + 1);
   CHECK_THROWS_WITH_AS(store.read(), doctest::Contains(newer_line.c_str()), Error);
+  std::ofstream(store.file()) << not_a_number.dump() << "\n";
+  CHECK_THROWS_WITH_AS(
+      store.read(), doctest::Contains("results.jsonl:1: record schema_version: expected"), Error);
   json wrong = old;
   wrong["bits"] = "sixteen";
   std::ofstream(store.file()) << wrong.dump() << "\n";

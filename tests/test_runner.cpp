@@ -562,12 +562,16 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   CHECK(run_experiment(c, {true}, plan) == 0);
   const std::string graph = "knn-feature-k10-hnsw-M16-efc100-efs0-seed100.bin";
   CHECK(plan.str().find("    artefact " + graph + ": cached\n") != std::string::npos);
-  CHECK(plan.str().find("    artefact eigen-affinity-knn-feature-k10-hnsw-M16-efc100-efs0-seed100-"
-                        "gamma3-mutual0-rank20-subspace: to build\n") != std::string::npos);
-  CHECK(plan.str().find("would run lsh/16b/seed0/spectral") > plan.str().find("artefact eigen"));
+  const auto eigen = plan.str().find(
+      "    artefact eigen-affinity-knn-feature-k10-hnsw-M16-efc100-efs0-seed100-gamma3-mutual0-"
+      "rank20-subspace: not cached\n");
+  const auto would_run = plan.str().find("would run lsh/16b/seed0/spectral");
+  REQUIRE(eigen != std::string::npos);
+  REQUIRE(would_run != std::string::npos);
+  CHECK(eigen < would_run);   // a build's artefacts, then its cells
   std::ostringstream forced;  // --force retrains the model, and its cache goes with it
-  run_experiment(c, {true, true}, forced);
-  CHECK(forced.str().find("    artefact " + graph + ": to build\n") != std::string::npos);
+  CHECK(run_experiment(c, {true, true}, forced) == 0);
+  CHECK(forced.str().find("    artefact " + graph + ": not cached\n") != std::string::npos);
   std::ostringstream third;
   CHECK(run_experiment(c, {}, third) == 1);
   CHECK(third.str().find("fit ") == std::string::npos);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+#include <type_traits>
+
 #include "framework/error.h"
 #include "framework/experiment/config.h"
 
@@ -97,6 +100,18 @@ bool required(const std::string& object, const std::string& key) {
 
 }  // namespace
 
+int schema_version_of(const json& record) {
+  if (!record.is_object() || !record.contains("schema_version")) return 1;
+  const json& v = record.at("schema_version");
+  if (!v.is_number_integer() || v.get<int64_t>() < 1)
+    throw Error("record schema_version: expected a whole number >= 1, got " + v.dump());
+  if (v.get<int64_t>() > CellRecord::kSchemaVersion)
+    throw Error(fmt::format(
+        "record schema_version {} is newer than this hamster reads ({}); update hamster",
+        v.get<int64_t>(), CellRecord::kSchemaVersion));
+  return static_cast<int>(v.get<int64_t>());
+}
+
 std::string hasher_label(const json& record) {
   return plugin_label(record.at("hasher").get<std::string>(),
                       record.at("hasher_params").get<std::map<std::string, std::string>>());
@@ -122,19 +137,19 @@ json to_json(const CellRecord& r) {
 
 CellRecord cell_record_from_json(const json& j) {
   CellRecord r;
-  r.schema_version = j.value("schema_version", 1);
-  if (r.schema_version > CellRecord::kSchemaVersion)
-    throw Error(fmt::format(
-        "record schema_version {} is newer than this hamster reads ({}); update hamster",
-        r.schema_version, CellRecord::kSchemaVersion));
+  r.schema_version = schema_version_of(j);
   // Absent fields keep their defaults: records written by an older hamster lack the newer.
   for_each_field(r, [&](const std::string& object, const char* key, auto& field) {
-    if (required(object, key))
-      j.at(key).get_to(field);
-    else if (object.empty() && j.contains(key))
-      j.at(key).get_to(field);
-    else if (!object.empty() && j.contains(object) && j.at(object).contains(key))
-      j.at(object).at(key).get_to(field);
+    const json* value = nullptr;
+    if (object.empty() ? j.contains(key) || required(object, key)
+                       : j.contains(object) && j.at(object).contains(key))
+      value = object.empty() ? &j.at(key) : &j.at(object).at(key);
+    if (!value) return;
+    // JSON has no NaN: a float that was NaN (a diverged fit's diagnostics) is written null.
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (std::is_floating_point_v<Field>)
+      if (value->is_null()) return void(field = std::numeric_limits<Field>::quiet_NaN());
+    value->get_to(field);
   });
   if (!j.contains("reranker_label")) r.reranker_label = r.reranker;
   if (!j.contains("schema_version")) r.schema_version = 1;

@@ -82,6 +82,10 @@ struct CellRecord {
 
 nlohmann::json to_json(const CellRecord& r);
 
+// A record's schema_version: 1 when it has none; throws Error when it is not a whole number
+// >= 1, or newer than CellRecord::kSchemaVersion.
+int schema_version_of(const nlohmann::json& record);
+
 // The record's hasher as tables show it: "dsh(epochs=20)", its name and the parameters
 // written for it (plugin_label). Throws nlohmann::json::exception when the record lacks them.
 std::string hasher_label(const nlohmann::json& record);

@@ -39,12 +39,11 @@ std::vector<json> read_all(const fs::path& file) {
       throw Error(
           fmt::format("{}:{}: corrupt result record ({})", file.string(), number, e.what()));
     }
-    const json& r = records.back();
-    if (r.is_object() && r.value("schema_version", 1) > CellRecord::kSchemaVersion)
-      throw Error(fmt::format(
-          "{}:{}: record schema_version {} is newer than this hamster reads "
-          "({}); update hamster",
-          file.string(), number, r.value("schema_version", 1), CellRecord::kSchemaVersion));
+    try {
+      schema_version_of(records.back());
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}:{}: {}", file.string(), number, e.what()));
+    }
   }
   return records;
 }

@@ -122,8 +122,9 @@ std::vector<std::string> artefact_plan(const ExperimentConfig& c, const Build& b
                         ->artefacts());
   std::vector<std::string> lines;
   for (const std::string& key : joined(lists)) {
-    const bool cached = !force && fs::exists(artefact_dir(c, b) / key);
-    lines.push_back(fmt::format("artefact {}: {}", key, cached ? "cached" : "to build"));
+    // A model without its manifest is refitted, and its folder (artefacts too) replaced.
+    const bool cached = !force && has_model(c, b) && fs::exists(artefact_dir(c, b) / key);
+    lines.push_back(fmt::format("artefact {}: {}", key, cached ? "cached" : "not cached"));
   }
   return lines;
 }

@@ -36,8 +36,9 @@ void note_missing_metrics(const ExperimentConfig& c, const std::vector<Cell>& ce
 
 // For --dry-run: the shared artefacts the build's `cells` will ask for (each re-ranker's
 // artefacts(), in order, each once), one line each, saying whether the build's cache holds
-// it on disk ("cached") or it will be built ("to build"; always so with force, which
-// retrains the model and drops its cache).
+// it on disk ("cached") or not ("not cached": built when needed, which an artefact built
+// from a cached one may not be; always so with force or without a model, since a fit
+// replaces the model's folder and its artefacts with it).
 std::vector<std::string> artefact_plan(const ExperimentConfig& c, const Build& b,
                                        const std::vector<const Cell*>& cells, bool force);
 
