@@ -152,7 +152,6 @@ CellRecord cell_record_from_json(const json& j) {
     value->get_to(field);
   });
   if (!j.contains("reranker_label")) r.reranker_label = r.reranker;
-  if (!j.contains("schema_version")) r.schema_version = 1;
 
   // Metrics in metric_order, then any the order does not name (hand-edited records).
   const json& metrics = j.at("metrics");

@@ -120,10 +120,12 @@ std::vector<std::string> artefact_plan(const ExperimentConfig& c, const Build& b
     lists.push_back(RerankerRegistry::instance()
                         .create(cell->reranker->name, cell->reranker->values())
                         ->artefacts());
+  // A model without its manifest is refitted, and its folder (artefacts too) replaced.
+  const bool kept = !force && has_model(c, b);
+  const fs::path dir = artefact_dir(c, b);
   std::vector<std::string> lines;
-  for (const std::string& key : joined(lists)) {
-    // A model without its manifest is refitted, and its folder (artefacts too) replaced.
-    const bool cached = !force && has_model(c, b) && fs::exists(artefact_dir(c, b) / key);
+  for (const std::string& key : unique_keys(lists)) {
+    const bool cached = kept && fs::exists(dir / key);
     lines.push_back(fmt::format("artefact {}: {}", key, cached ? "cached" : "not cached"));
   }
   return lines;

@@ -11,9 +11,14 @@ namespace hamster {
 
 namespace {
 
-const Embedding& embedding(const Encoded& e, const std::string& which, const char* role) {
+// `which` names an embedding: feature or real.
+void check_embedding_name(const std::string& which) {
   if (which != "feature" && which != "real")
     throw Error("graph embedding '" + which + "' (known: feature, real)");
+}
+
+const Embedding& embedding(const Encoded& e, const std::string& which, const char* role) {
+  check_embedding_name(which);
   const Embedding& m = which == "feature" ? e.features : e.real;
   if (m.rows() == 0 || m.cols() == 0)
     throw Error(fmt::format("the {} has no '{}' embedding", role, which));
@@ -33,8 +38,7 @@ const Embedding& query_embedding(const Encoded& queries, const std::string& whic
 // The keys name the embedding and every option that changes the artefact; the hnsw
 // options do not change an exact graph, so they are left out of its key.
 std::string knn_graph_key(const std::string& which, const KnnGraphOptions& o) {
-  if (which != "feature" && which != "real")
-    throw Error("graph embedding '" + which + "' (known: feature, real)");
+  check_embedding_name(which);
   if (o.method == "exact") return fmt::format("knn-{}-k{}-exact", which, o.k);
   if (o.method == "hnsw")
     return fmt::format("knn-{}-k{}-hnsw-M{}-efc{}-efs{}-seed{}", which, o.k, o.M, o.ef_construction,
@@ -59,7 +63,7 @@ std::string eigenpairs_key(const std::string& which, const KnnGraphOptions& grap
 
 }  // namespace
 
-std::vector<std::string> joined(const std::vector<std::vector<std::string>>& lists) {
+std::vector<std::string> unique_keys(const std::vector<std::vector<std::string>>& lists) {
   std::vector<std::string> out;
   for (const auto& list : lists)
     for (const std::string& key : list)
@@ -69,25 +73,25 @@ std::vector<std::string> joined(const std::vector<std::vector<std::string>>& lis
 
 // Each in the order its shared_X asks: its own key first, then those its build asks for.
 std::vector<std::string> normalised_artefacts(const std::string& which) {
-  knn_graph_key(which, {});  // checks `which`
+  check_embedding_name(which);
   return {"normalised-" + which};
 }
 
 std::vector<std::string> knn_graph_artefacts(const std::string& which,
                                              const KnnGraphOptions& graph) {
-  return joined({{knn_graph_key(which, graph) + ".bin"}, normalised_artefacts(which)});
+  return unique_keys({{knn_graph_key(which, graph) + ".bin"}, normalised_artefacts(which)});
 }
 
 std::vector<std::string> raw_affinity_artefacts(const std::string& which,
                                                 const KnnGraphOptions& graph,
                                                 const AffinityOptions& affinity) {
-  return joined(
+  return unique_keys(
       {{"raw-" + affinity_key(which, graph, affinity)}, knn_graph_artefacts(which, graph)});
 }
 
 std::vector<std::string> affinity_artefacts(const std::string& which, const KnnGraphOptions& graph,
                                             const AffinityOptions& affinity) {
-  return joined(
+  return unique_keys(
       {{affinity_key(which, graph, affinity)}, raw_affinity_artefacts(which, graph, affinity)});
 }
 
@@ -95,8 +99,8 @@ std::vector<std::string> eigenpairs_artefacts(const std::string& which,
                                               const KnnGraphOptions& graph,
                                               const AffinityOptions& affinity, int rank,
                                               const std::string& solver) {
-  return joined({{eigenpairs_key(which, graph, affinity, rank, solver)},
-                 affinity_artefacts(which, graph, affinity)});
+  return unique_keys({{eigenpairs_key(which, graph, affinity, rank, solver)},
+                      affinity_artefacts(which, graph, affinity)});
 }
 
 std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,

@@ -39,8 +39,8 @@ std::vector<std::string> eigenpairs_artefacts(const std::string& which,
                                               const KnnGraphOptions& graph,
                                               const AffinityOptions& affinity, int rank,
                                               const std::string& solver = "subspace");
-// The lists joined in order, each key once.
-std::vector<std::string> joined(const std::vector<std::vector<std::string>>& lists);
+// The keys of `lists` in order, each once.
+std::vector<std::string> unique_keys(const std::vector<std::vector<std::string>>& lists);
 
 std::shared_ptr<const Embedding> shared_normalised(const RerankContext& ctx,
                                                    const std::string& which);

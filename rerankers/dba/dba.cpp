@@ -63,9 +63,9 @@ class DbaRerank final : public qe::ExpansionRerank {
   }
 
   std::vector<std::string> artefacts() const override {
-    return joined({knn_graph_artefacts(embedding(), graph_),
-                   normalised_artefacts(embedding()),
-                   {augmented_key()}});
+    return unique_keys({knn_graph_artefacts(embedding(), graph_),
+                        normalised_artefacts(embedding()),
+                        {augmented_key()}});
   }
 
   std::string augmented_key() const {

@@ -92,7 +92,7 @@ class Diffusion final : public Reranker {
 
   std::vector<std::string> artefacts() const override {
     const std::string& e = o_.embedding;
-    return joined(
+    return unique_keys(
         {normalised_artefacts(e),
          global() ? affinity_artefacts(e, o_.graph, o_.affinity)
                   : raw_affinity_artefacts(e, o_.graph, o_.affinity),

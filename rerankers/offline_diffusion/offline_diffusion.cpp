@@ -259,7 +259,7 @@ class OfflineDiffusion final : public Reranker {
 
   std::vector<std::string> artefacts() const override {
     const std::string& e = o_.embedding;
-    return joined(
+    return unique_keys(
         {normalised_artefacts(e),
          o_.graph.method != "exact" ? knn_graph_artefacts(e, o_.graph) : std::vector<std::string>{},
          {solutions_key()},

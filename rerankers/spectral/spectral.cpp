@@ -68,9 +68,10 @@ class Spectral final : public Reranker {
   }
 
   std::vector<std::string> artefacts() const override {
-    return joined({normalised_artefacts(o_.embedding),
-                   eigenpairs_artefacts(o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver),
-                   {embedding_key(o_)}});
+    return unique_keys(
+        {normalised_artefacts(o_.embedding),
+         eigenpairs_artefacts(o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver),
+         {embedding_key(o_)}});
   }
 
   std::map<std::string, double> diagnostics() const override {
