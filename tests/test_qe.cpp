@@ -216,7 +216,7 @@ TEST_CASE("qe parameter errors name the plugin and the parameter") {
         }) == "aqe: queries have 3 dimensions, database 2 (was prepare() called?)");
 }
 
-TEST_CASE("qe and kreciprocal results do not depend on the thread count") {
+TEST_CASE("qe and universe re-rankers give results that do not depend on the thread count") {
   // Clustered data, so that graphs and expansions have structure to find.
   Embedding centres = random_rows(8, 16, 11);
   Embedding points = random_rows(430, 16, 12) * 0.4f;
@@ -225,7 +225,8 @@ TEST_CASE("qe and kreciprocal results do not depend on the thread count") {
   const Encoded q = encoded(points.bottomRows(30));
   const auto lists = random_lists(30, 400, 150, 13);
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> plugins = {
-      {"aqe", {}}, {"alpha_qe", {}}, {"dba", {{"qe_n", "3"}}}, {"kreciprocal", {}}, {"gnn", {}}};
+      {"aqe", {}},         {"alpha_qe", {}}, {"dba", {{"qe_n", "3"}}},
+      {"kreciprocal", {}}, {"gnn", {}},      {"gcr", {}}};
   for (const auto& plugin : plugins) {
     // Not a structured binding: CAPTURE's lambda cannot name one before C++20 (clang).
     const std::string& name = plugin.first;

@@ -21,6 +21,7 @@ import yaml
 import common
 import diffusion
 import expansion
+import gcr
 import gnn
 import kreciprocal
 import offline_diffusion
@@ -104,6 +105,7 @@ REFERENCES = {
     "spectral": graph_reference(spectral.rerank),
     "kreciprocal": shortlist_reference(kreciprocal.rerank),
     "gnn": shortlist_reference(gnn.rerank),
+    "gcr": shortlist_reference(gcr.rerank),
 }
 
 
