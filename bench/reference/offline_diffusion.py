@@ -8,43 +8,42 @@ columns of the global S = D^-1/2 W D^-1/2 for T_j (not renormalised), by conjuga
 Online, the query's kq nearest database items j weigh F_j by max(0, cos)^gamma; the sum
 ranks the shortlist; items it never reached follow in cosine order."""
 import numpy as np
-import scipy.sparse as sp
 
 import common
 from diffusion import solve
 
 
-def offline_solutions(db_unit, s, truncation, alpha, tol, iterations, block=512):
-    n = len(db_unit)
-    rows, cols, vals = [], [], []
-    for start in range(0, n, block):
-        sims = db_unit[start:start + block] @ db_unit.T
-        for r in range(len(sims)):
-            j = start + r
-            row = sims[r].copy()
-            row[j] = np.inf  # j itself first
-            trunc = common.nearest(row, truncation)
-            y = np.zeros(len(trunc))
-            y[0] = 1.0
-            f = solve(s[trunc][:, trunc], y, alpha, tol, iterations)
-            keep = f > 0
-            rows.append(np.full(keep.sum(), j))
-            cols.append(trunc[keep])
-            vals.append(f[keep])
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n))
+def offline_solution(j, db_unit, s, truncation, alpha, tol, iterations):
+    """F_j as (item ids, values), its positive entries only."""
+    row = db_unit @ db_unit[j]
+    row[j] = np.inf  # j itself first
+    trunc = common.nearest(row, truncation)
+    y = np.zeros(len(trunc))
+    y[0] = 1.0
+    f = solve(s[trunc][:, trunc], y, alpha, tol, iterations)
+    keep = f > 0
+    return trunc[keep], f[keep]
 
 
 def rerank(shortlists, queries_unit, db_unit, a, params):
     s = common.normalise(a).tocsr()
-    f_all = offline_solutions(db_unit, s, params["truncation"], params["alpha"], params["tol"],
-                              params["iterations"])
-    out = []
-    for q, ids in enumerate(shortlists):
+    nearest = []
+    for q in range(len(shortlists)):
         sims_db = db_unit @ queries_unit[q]
-        nearest = common.nearest(sims_db, params["kq"])
-        weights = np.maximum(sims_db[nearest], 0) ** params["gamma"]
-        f = np.asarray(f_all[nearest].T @ weights).ravel()[ids]
+        nearest.append((sims_db, common.nearest(sims_db, params["kq"])))
+    # Every database item's F_j is the paper's offline stage; only those some query's kq
+    # nearest use can change a ranking, so only those are solved here (the same values).
+    needed = sorted(set(int(j) for _, near in nearest for j in near))
+    solutions = {j: offline_solution(j, db_unit, s, params["truncation"], params["alpha"],
+                                     params["tol"], params["iterations"]) for j in needed}
+    out = []
+    for (sims_db, near), ids in zip(nearest, shortlists):
+        weights = np.maximum(sims_db[near], 0) ** params["gamma"]
+        f_db = np.zeros(len(db_unit))
+        for j, w in zip(near, weights):
+            cols, vals = solutions[int(j)]
+            f_db[cols] += w * vals
+        f = f_db[ids]
         score = np.where(f > 0, -f, 2 - sims_db[ids])
         out.append(np.asarray(ids)[np.argsort(score, kind="stable")])
     return out
