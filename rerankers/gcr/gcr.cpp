@@ -17,6 +17,7 @@
 // Defaults are the authors' released configuration: k1 = 45, beta = 0.08, 3 rounds. Their
 // cross-camera term (scale, k2, beta2) needs camera labels that image retrieval does not
 // have; with one camera GCR is the term above alone.
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -28,6 +29,52 @@ namespace {
 
 using universe::Matrix;
 using universe::NearestMembers;
+
+// Eight floats as one vector value (GCC vector extension): AVX2 code gets one ymm register
+// per value, baseline code two SSE ones. aligned(4): rows of x start at any float.
+using Floats8 = float __attribute__((vector_size(32), aligned(4)));
+
+// out = L x for a sparse L in compressed rows (start, ids, l) and dense row-major x (n x d):
+// out_i = sum over i's edges e of l[e] x_ids[e]. Columns go 64 at a time, so that the strip
+// of x being read (n x 64 floats, 256 KB at L = 1,000) stays in cache while every row's
+// edges gather from it, and each output strip is summed in eight vector registers (plain
+// loops over a float array were left scalar by the compiler: 10x slower, measured).
+[[gnu::always_inline]] inline void sparse_times_dense(const int64_t* start, const int32_t* ids,
+                                                      const float* l, const float* x, int64_t n,
+                                                      int64_t d, float* out) {
+  constexpr int kVectors = 8, kStrip = 8 * kVectors;
+  const int64_t whole = d / kStrip * kStrip;
+  for (int64_t begin = 0; begin < whole; begin += kStrip) {
+    for (int64_t i = 0; i < n; ++i) {
+      Floats8 acc[kVectors] = {};
+      for (int64_t e = start[i]; e < start[i + 1]; ++e) {
+        const Floats8* row = reinterpret_cast<const Floats8*>(x + ids[e] * d + begin);
+        const float w = l[e];
+        for (int v = 0; v < kVectors; ++v) acc[v] += w * row[v];
+      }
+      Floats8* to = reinterpret_cast<Floats8*>(out + i * d + begin);
+      for (int v = 0; v < kVectors; ++v) to[v] = acc[v];
+    }
+  }
+  for (int64_t i = 0; i < n; ++i)  // the last d % 64 columns
+    for (int64_t k = whole; k < d; ++k) {
+      float sum = 0;
+      for (int64_t e = start[i]; e < start[i + 1]; ++e) sum += l[e] * x[ids[e] * d + k];
+      out[i * d + k] = sum;
+    }
+}
+
+// The same loop for AVX2 with FMA, chosen at run time (the build targets baseline x86-64).
+[[gnu::target("avx2,fma")]] void sparse_times_dense_avx2(const int64_t* start, const int32_t* ids,
+                                                         const float* l, const float* x, int64_t n,
+                                                         int64_t d, float* out) {
+  sparse_times_dense(start, ids, l, x, n, d, out);
+}
+
+void sparse_times_dense_baseline(const int64_t* start, const int32_t* ids, const float* l,
+                                 const float* x, int64_t n, int64_t d, float* out) {
+  sparse_times_dense(start, ids, l, x, n, d, out);
+}
 
 // One graph convolution of the unit rows x, given their cosines s; the result, with unit
 // rows, goes to out.
@@ -55,15 +102,17 @@ void convolve(const Matrix& x, const Matrix& s, int k1, float beta, Matrix& out)
     if (!nearest.among_first(i, static_cast<int32_t>(i), width)) add(static_cast<int32_t>(i));
     start[i + 1] = static_cast<int64_t>(ids.size());
   }
-  out.setZero(n, x.cols());
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t e = start[i]; e < start[i + 1]; ++e) {
-      const int32_t j = ids[e];
-      const float l = static_cast<float>(weights[e] / std::sqrt(row_sum[i] * col_sum[j]));
-      out.row(i) += l * x.row(j);
-    }
-    out.row(i).normalize();  // never zero: the self edge keeps a positive weight on x_i
-  }
+  static const auto kernel = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                                 ? sparse_times_dense_avx2
+                                 : sparse_times_dense_baseline;
+  std::vector<float> l(weights.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t e = start[i]; e < start[i + 1]; ++e)
+      l[e] = static_cast<float>(weights[e] / std::sqrt(row_sum[i] * col_sum[ids[e]]));
+  out.resize(n, x.cols());
+  kernel(start.data(), ids.data(), l.data(), x.data(), n, x.cols(), out.data());
+  // Never a zero row: the self edge keeps a positive weight on x_i.
+  for (int64_t i = 0; i < n; ++i) out.row(i).normalize();
 }
 
 std::vector<float> gcr_scores(universe::Workspace& w, int k1, float beta, int rounds) {
