@@ -273,6 +273,17 @@ TEST_CASE("graph: subspace eigenpairs equal a dense solve's, at a rank Lanczos f
     }
     CHECK(worst <= 2e-4);  // the report's residual, recomputed in double
   }
+  // Locking: pairs within tol leave the block before the rest converge, and never return.
+  SubspaceOptions watched;
+  std::vector<int> locked_after_pass;
+  watched.on_pass = [&](int, float, int locked) { locked_after_pass.push_back(locked); };
+  const Eigenpairs watched_pairs = subspace_eigenpairs(s, 120, watched);
+  REQUIRE(locked_after_pass.size() >= 2);
+  CHECK(locked_after_pass.back() == 120);
+  CHECK(std::any_of(locked_after_pass.begin(), locked_after_pass.end(),
+                    [](int locked) { return locked > 0 && locked < 120; }));
+  CHECK(std::is_sorted(locked_after_pass.begin(), locked_after_pass.end()));
+  CHECK(watched_pairs.residual_max <= 1e-4f);
   // A block of over a third of the space: a dense solve, no passes.
   SubspaceReport dense_report;
   const Eigenpairs most = subspace_eigenpairs(s, 600, {}, &dense_report);
