@@ -102,4 +102,24 @@ inline std::vector<Shortlist> rerank(const std::string& name,
   return lists;
 }
 
+// The neighbourhood test of the universe re-rankers (gnn, gcr): the query at 9 degrees;
+// cluster A, items 0..39 at 12..15.9 degrees (3 to 6.9 away); cluster B, items 40..69 at
+// 2..4.9; item 70, the outsider, at 7.5 degrees, is the query's nearest but its own nearest
+// are cluster B. `list` holds every item.
+struct ClusterAndOutsider {
+  Encoded db, query;
+  Shortlist list;
+  int64_t outsider = 70;
+};
+
+inline ClusterAndOutsider cluster_and_outsider() {
+  std::vector<double> degrees;
+  for (int i = 0; i < 40; ++i) degrees.push_back(12 + 0.1 * i);
+  for (int i = 0; i < 30; ++i) degrees.push_back(2 + 0.1 * i);
+  degrees.push_back(7.5);
+  std::vector<int64_t> all(degrees.size());
+  std::iota(all.begin(), all.end(), 0);
+  return {encoded(rows_at_degrees(degrees)), encoded(rows_at_degrees({9})), list_of(all), 70};
+}
+
 }  // namespace hamster::test

@@ -42,22 +42,11 @@ TEST_CASE("gnn with k2 = 1 counts shared top-k1 neighbours, as the authors' code
 }
 
 TEST_CASE("gnn ranks the query's own cluster before a nearer outsider") {
-  // Query at 9 degrees. Cluster A: 40 items at 12..15.9 degrees (3 to 6.9 away). The
-  // outsider at 7.5 degrees is the query's nearest (1.5 away), but its own nearest are
-  // cluster B, 30 items at 2..4.9 degrees. Message passing weighs neighbourhoods, not
-  // distances: the outsider falls behind cluster A's near half.
-  std::vector<double> degrees;
-  for (int i = 0; i < 40; ++i) degrees.push_back(12 + 0.1 * i);
-  for (int i = 0; i < 30; ++i) degrees.push_back(2 + 0.1 * i);
-  degrees.push_back(7.5);
-  const int64_t outsider = 70;
-  const Encoded db = encoded(rows_at_degrees(degrees));
-  const Encoded q = encoded(rows_at_degrees({9}));
-  std::vector<int64_t> all(degrees.size());
-  std::iota(all.begin(), all.end(), 0);
-  const auto plain = rerank("feature", {}, db, q, {list_of(all)});
-  CHECK(plain[0].ids[0] == outsider);
-  const auto out = rerank("gnn", {}, db, q, {list_of(all)});
+  // Message passing weighs neighbourhoods, not distances: the outsider falls behind
+  // cluster A's near half.
+  const ClusterAndOutsider c = cluster_and_outsider();
+  CHECK(rerank("feature", {}, c.db, c.query, {c.list})[0].ids[0] == c.outsider);
+  const auto out = rerank("gnn", {}, c.db, c.query, {c.list});
   for (int i = 0; i < 20; ++i) CHECK(out[0].ids[i] < 40);
 }
 

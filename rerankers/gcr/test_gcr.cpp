@@ -1,7 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <numeric>
-
 #include "framework/error.h"
 #include "framework/reranker.h"
 #include "tests/helpers.h"
@@ -30,23 +28,13 @@ TEST_CASE("gcr convolves a small universe as worked by hand from the paper") {
 }
 
 TEST_CASE("gcr ranks the query's own cluster before a nearer outsider") {
-  // As gnn's case: the query at 9 degrees; cluster A, 40 items at 12..15.9; cluster B, 30 at
-  // 2..4.9; the outsider at 7.5 is the query's nearest, but its neighbours are cluster B.
-  // Three rounds at the defaults pull the query into A and the outsider into B: the
-  // outsider falls behind all of A (bench/reference/gcr.py gives position 40 too).
-  std::vector<double> degrees;
-  for (int i = 0; i < 40; ++i) degrees.push_back(12 + 0.1 * i);
-  for (int i = 0; i < 30; ++i) degrees.push_back(2 + 0.1 * i);
-  degrees.push_back(7.5);
-  const int64_t outsider = 70;
-  const Encoded db = encoded(rows_at_degrees(degrees));
-  const Encoded q = encoded(rows_at_degrees({9}));
-  std::vector<int64_t> all(degrees.size());
-  std::iota(all.begin(), all.end(), 0);
-  CHECK(rerank("feature", {}, db, q, {list_of(all)})[0].ids[0] == outsider);
-  const auto out = rerank("gcr", {}, db, q, {list_of(all)});
+  // Three rounds at the defaults pull the query into cluster A and the outsider into B:
+  // the outsider falls behind all of A (bench/reference/gcr.py gives position 40 too).
+  const ClusterAndOutsider c = cluster_and_outsider();
+  CHECK(rerank("feature", {}, c.db, c.query, {c.list})[0].ids[0] == c.outsider);
+  const auto out = rerank("gcr", {}, c.db, c.query, {c.list});
   for (int i = 0; i < 40; ++i) CHECK(out[0].ids[i] < 40);
-  CHECK(out[0].ids[40] == outsider);
+  CHECK(out[0].ids[40] == c.outsider);
 }
 
 TEST_CASE("gcr parameter errors name the parameter") {
