@@ -41,7 +41,7 @@ TEST_CASE("registry lists every built-in plugin: one per plugin folder, named as
   // folder the build did not pick up, or a plugin named apart from its folder, too.
   CHECK(HasherRegistry::instance().names() == plugin_folders("hashers"));
   CHECK(RerankerRegistry::instance().names() == plugin_folders("rerankers"));
-  CHECK(RerankerRegistry::instance().names().size() == 12);
+  CHECK(RerankerRegistry::instance().names().size() == 13);
 }
 
 TEST_CASE("config: `all` lists every plugin that runs at its defaults, none first") {
