@@ -48,7 +48,7 @@ hamster="$work/build/experiments/hamster"
 
 "$hamster" list | grep -E "^  cosine_copy +cosine similarity" ||
   { echo "plugin folder check: hamster list does not name cosine_copy"; exit 1; }
-"$hamster" list cosine_copy | grep -q "^cosine_copy (re-ranker): " ||
+grep -q "^cosine_copy (re-ranker): " <<< "$("$hamster" list cosine_copy)" ||
   { echo "plugin folder check: hamster list cosine_copy shows no help"; exit 1; }
 cat > "$work/all.yaml" <<YAML
 name: all
@@ -59,7 +59,10 @@ hashers: [lsh]
 rerankers: all
 output: $work/results
 YAML
-"$hamster" run "$work/all.yaml" --dry-run 2>&1 | grep -q "would run lsh/16b/seed0/cosine_copy" ||
+# The plan is read whole before it is searched: `grep -q` on a pipe stops reading at the
+# first match, and the dry run, still writing, would die of SIGPIPE (a failure under pipefail).
+plan=$("$hamster" run "$work/all.yaml" --dry-run 2>&1)
+grep -q "would run lsh/16b/seed0/cosine_copy" <<< "$plan" ||
   { echo "plugin folder check: rerankers: all plans no cosine_copy cell"; exit 1; }
 (cd "$work/build" && ctest -N -R cosine_copy | grep -q "Total Tests: [1-9]") ||
   { echo "plugin folder check: ctest finds no cosine_copy test"; exit 1; }
