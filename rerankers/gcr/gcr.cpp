@@ -105,12 +105,11 @@ void convolve(const Matrix& x, const Matrix& s, int k1, float beta, Matrix& out)
   static const auto kernel = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
                                  ? sparse_times_dense_avx2
                                  : sparse_times_dense_baseline;
-  std::vector<float> l(weights.size());
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i)  // S's entries become L's in place
     for (int64_t e = start[i]; e < start[i + 1]; ++e)
-      l[e] = static_cast<float>(weights[e] / std::sqrt(row_sum[i] * col_sum[ids[e]]));
+      weights[e] = static_cast<float>(weights[e] / std::sqrt(row_sum[i] * col_sum[ids[e]]));
   out.resize(n, x.cols());
-  kernel(start.data(), ids.data(), l.data(), x.data(), n, x.cols(), out.data());
+  kernel(start.data(), ids.data(), weights.data(), x.data(), n, x.cols(), out.data());
   // Never a zero row: the self edge keeps a positive weight on x_i.
   for (int64_t i = 0; i < n; ++i) out.row(i).normalize();
 }
