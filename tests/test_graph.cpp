@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "framework/error.h"
+#include "framework/graph/panel_product.h"
 #include "framework/graph/shared.h"
 #include "framework/graph/subspace.h"
 #include "tests/helpers.h"
@@ -244,6 +245,39 @@ TEST_CASE("graph: top eigenpairs have residual <= 1e-6 and decreasing values") {
   CHECK(again.vectors == e.vectors);
   CHECK(test::error_message([&] { top_eigenpairs(s, 300); }).find("rank = 300") !=
         std::string::npos);
+}
+
+TEST_CASE("graph: panel products and the Chebyshev filter equal dense double computations") {
+  const Embedding x = clustered(700, 16, 6, 6, 3);
+  const SparseMatrix s = normalised_affinity(affinity_matrix(exact_knn_graph(x, 8), {}));
+  const Eigen::MatrixXd sd = dense(s);
+  const CompactRows rows = compact(s);
+  // 45 vectors: one full panel and a part-filled one.
+  RowMatrix block = RowMatrix::Random(45, 700);
+  const Eigen::MatrixXd v = block.cast<double>().transpose();  // 700 x 45, a vector a column
+  RowMatrix product;
+  multiply(rows, block, product);
+  CHECK((product.cast<double>().transpose() - sd * v).cwiseAbs().maxCoeff() <= 1e-5);
+  // T_d((S - c) / e) by the three-term recurrence in double, d = 1 and 10, against the
+  // filter's rows up to a positive factor each (the filter rescales rows as it goes).
+  const double lo = -1, cut = 0.3, c = (cut + lo) / 2, e = (cut - lo) / 2;
+  const Eigen::MatrixXd shifted = (sd - c * Eigen::MatrixXd::Identity(700, 700)) / e;
+  for (const int degree : {1, 10}) {
+    CAPTURE(degree);
+    Eigen::MatrixXd previous = v, current = shifted * v;
+    for (int k = 2; k <= degree; ++k) {
+      const Eigen::MatrixXd next = 2 * shifted * current - previous;
+      previous = current;
+      current = next;
+    }
+    RowMatrix filtered = block;
+    chebyshev_filter(rows, filtered, degree, lo, cut);
+    for (int r = 0; r < 45; ++r) {
+      const Eigen::VectorXd want = current.col(r).normalized();
+      const Eigen::VectorXd got = filtered.row(r).transpose().cast<double>().normalized();
+      CHECK(want.dot(got) >= 1 - 1e-6);
+    }
+  }
 }
 
 TEST_CASE("graph: subspace eigenpairs equal a dense solve's, at a rank Lanczos finds costly") {

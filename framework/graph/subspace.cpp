@@ -13,10 +13,12 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "framework/error.h"
 #include "framework/graph/gram.h"
+#include "framework/graph/panel_product.h"
 
 namespace hamster {
 namespace {
@@ -109,68 +111,6 @@ void project_out(const Block& locked, Block& x) {
   combine(along, locked, x, /*subtract=*/true);
 }
 
-constexpr int kPanel = 16;
-
-// y = S x for rows [begin, end) of a panel: x and y are n x kPanel, row-major. Each stored
-// entry of S costs one contiguous 16-float update.
-[[gnu::always_inline]] inline void panel_rows(const int64_t* outer, const int64_t* inner,
-                                              const float* value, const float* x, float* y,
-                                              int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) {
-    std::array<float, kPanel> acc{};
-    for (int64_t e = outer[i]; e < outer[i + 1]; ++e) {
-      const float a = value[e];
-      const float* row = x + inner[e] * kPanel;
-      for (int k = 0; k < kPanel; ++k) acc[k] += a * row[k];
-    }
-    std::copy(acc.begin(), acc.end(), y + i * kPanel);
-  }
-}
-
-// The same loop compiled for AVX2 with FMA, chosen at run time: the build targets baseline
-// x86-64, where this loop runs about 3x slower (measured on the 69,000-node graph). An
-// AVX-512 copy (a panel row in one register) was no faster: 127.5 s against 116.0 s for
-// rank 1,000 on Zen 4, the loop being bound by memory.
-[[gnu::target("avx2,fma")]] void panel_rows_avx2(const int64_t* outer, const int64_t* inner,
-                                                 const float* value, const float* x, float* y,
-                                                 int64_t begin, int64_t end) {
-  panel_rows(outer, inner, value, x, y, begin, end);
-}
-
-void panel_rows_baseline(const int64_t* outer, const int64_t* inner, const float* value,
-                         const float* x, float* y, int64_t begin, int64_t end) {
-  panel_rows(outer, inner, value, x, y, begin, end);
-}
-
-// out = (S in^T)^T: each vector multiplied by S, kPanel vectors at a time gathered as
-// n x kPanel rows (a vector at a time would read S once per vector; a whole block at a
-// time would scatter its reads over the block's n x b floats). S's rows should be ordered
-// for locality (reverse Cuthill-McKee, below), so that a row's neighbours' panel rows are
-// mostly in cache.
-void multiply(const SparseMatrix& s, const Block& in, Block& out) {
-  static const auto kernel = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-                                 ? panel_rows_avx2
-                                 : panel_rows_baseline;
-  const int64_t n = in.cols();
-  const int b = static_cast<int>(in.rows());
-  out.resize(b, n);
-  std::vector<float> x(static_cast<size_t>(n) * kPanel), y(static_cast<size_t>(n) * kPanel);
-  for (int first = 0; first < b; first += kPanel) {
-    const int width = std::min(kPanel, b - first);
-    for_chunks(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        for (int k = 0; k < kPanel; ++k) x[i * kPanel + k] = k < width ? in(first + k, i) : 0.0f;
-    });
-    for_chunks(n, [&](int64_t begin, int64_t end) {
-      kernel(s.outerIndexPtr(), s.innerIndexPtr(), s.valuePtr(), x.data(), y.data(), begin, end);
-    });
-    for_chunks(n, [&](int64_t begin, int64_t end) {
-      for (int k = 0; k < width; ++k)
-        for (int64_t i = begin; i < end; ++i) out(first + k, i) = y[i * kPanel + k];
-    });
-  }
-}
-
 // Reverse Cuthill-McKee: a breadth-first order from a node of least degree, neighbours by
 // increasing degree, reversed. Neighbours end up close in the order, so S's product reads
 // panel rows that are mostly in cache (about 2.5x faster on the 69,000-node kNN graph).
@@ -236,30 +176,6 @@ void normalise_rows(Block& m) {
     const float norm = m.row(r).norm();
     if (norm > 0) m.row(r) /= norm;
   });
-}
-
-// T_d((S - c) / e) applied to the block's vectors, with c, e mapping [lo, cut] onto
-// [-1, 1]: eigenvalues in [lo, cut] are kept within [-1, 1], those above grow like
-// cosh(d acosh x). Rows are rescaled on the way (the recurrence is linear in each vector),
-// so nothing overflows.
-void chebyshev_filter(const SparseMatrix& s, Block& x, int degree, double lo, double cut) {
-  const float e = static_cast<float>((cut - lo) / 2), c = static_cast<float>((cut + lo) / 2);
-  Block previous = x, product;
-  multiply(s, x, product);
-  for_rows(x, [&](int64_t r) { x.row(r) = (product.row(r) - c * x.row(r)) / e; });
-  for (int k = 2; k <= degree; ++k) {
-    multiply(s, x, product);
-    for_rows(x, [&](int64_t r) {
-      auto next = (2 / e) * (product.row(r) - c * x.row(r)) - previous.row(r);
-      previous.row(r) = x.row(r);
-      x.row(r) = next;
-      const float norm = x.row(r).norm();
-      if (norm > 1e10f) {  // keep T_k and T_k-1 in proportion, far from overflow
-        x.row(r) /= norm;
-        previous.row(r) /= norm;
-      }
-    });
-  }
 }
 
 // Gershgorin: every eigenvalue of s lies in [lo, hi].
@@ -337,8 +253,13 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
     return dense_eigenpairs(s, rank, report);
   }
   const std::vector<int64_t> order = cuthill_mckee_order(s);
-  const SparseMatrix s_ordered = permuted(s, order);
-  const auto [gershgorin_lo, hi] = spectrum_bounds(s_ordered);
+  double gershgorin_lo = 0, hi = 0;
+  CompactRows rows;
+  {
+    const SparseMatrix s_ordered = permuted(s, order);
+    std::tie(gershgorin_lo, hi) = spectrum_bounds(s_ordered);
+    rows = compact(s_ordered);
+  }
   const double lo = std::isnan(o.lower_bound) ? gershgorin_lo : o.lower_bound;
 
   std::mt19937_64 rng(o.seed);
@@ -362,14 +283,14 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
     // From random vectors a high degree would make every vector nearly the top
     // eigenvector (T_10 grows 10^7-fold at the top of a normalised affinity's spectrum), and
     // the block would lose its rank: the first pass filters gently.
-    chebyshev_filter(s_ordered, x, pass == 0 ? std::min(o.degree, 4) : o.degree, lo, cut);
+    chebyshev_filter(rows, x, pass == 0 ? std::min(o.degree, 4) : o.degree, lo, cut);
     project_out(locked, x);
     normalise_rows(x);
     // Rayleigh-Ritz on span(x) without orthonormalising x itself: with G = x x^T (Gram)
     // and H = x S x^T, the Ritz pairs solve H w = l G w. G's eigenvectors scaled by
     // 1/sqrt(eigenvalue) make a G-orthonormal basis P; directions whose eigenvalue is
     // rounding noise (the filter made some vectors nearly dependent) are dropped.
-    multiply(s_ordered, x, product);
+    multiply(rows, x, product);
     const MatrixD g = gram_of(x);
     const MatrixD h = cross_of(x, product);
     Eigen::SelfAdjointEigenSolver<MatrixD> gram_eigen(g);
@@ -483,7 +404,9 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
     report->passes = pass;
     report->block = b;
     report->residual_max = locked_residual_max;
-    report->megabytes_peak = 6.0 * b * n * sizeof(float) / (1 << 20);
+    // x, its product, their rotations and the locked vectors (at most b rows each); the
+    // filter's panels (n x kPanel) are small beside them.
+    report->megabytes_peak = 5.0 * b * n * sizeof(float) / (1 << 20);
   }
   return out;
 }
