@@ -13,6 +13,7 @@
 
 #include "framework/graph/knn_graph.h"
 #include "framework/types.h"
+#include "rerankers/score_sort.h"
 
 namespace hamster {
 
@@ -78,15 +79,21 @@ inline std::vector<Neighbour> nearest_by_graph(const Eigen::RowVectorXf& query,
   };
   for (const Neighbour& e : entries)
     if (marks.visit(e.id)) offer(e);
+  // A node's new neighbours are gathered first and scored with their rows prefetched
+  // (dot_rows): the rows lie scattered over the database, and waiting for each in turn
+  // was most of the search's time.
+  std::vector<int64_t> fresh;
+  std::vector<float> sims(graph.k);
   while (!frontier.empty()) {
     const Neighbour c = frontier.top();
     frontier.pop();
     if (static_cast<int>(results.size()) >= ef && better(results.top(), c)) break;
     const int32_t* row = graph.neighbours(c.id);
-    for (int j = 0; j < graph.k; ++j) {
-      const int64_t id = row[j];
-      if (marks.visit(id)) offer({id, query.dot(database.row(id))});
-    }
+    fresh.clear();
+    for (int j = 0; j < graph.k; ++j)
+      if (marks.visit(row[j])) fresh.push_back(row[j]);
+    dot_rows(database, query, fresh, sims.data());
+    for (size_t t = 0; t < fresh.size(); ++t) offer({fresh[t], sims[t]});
   }
   std::vector<Neighbour> out;
   out.reserve(results.size());
