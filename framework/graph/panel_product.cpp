@@ -8,6 +8,8 @@
 #include <cmath>
 #include <utility>
 
+#include "framework/floats8.h"
+
 namespace hamster {
 namespace {
 
@@ -31,24 +33,29 @@ constexpr int kPanel = 32;
 [[gnu::always_inline]] inline void panel_step(const CompactRows& s, const float* cur, float* out,
                                               float scale, float shift, bool subtract,
                                               int64_t begin, int64_t end, double* squares) {
-  std::array<float, kPanel> sq{};
+  constexpr int kVectors = kPanel / 8;
+  Floats8 sq[kVectors] = {};
+  const int64_t* outer = s.outer.data();
+  const int32_t* inner = s.inner.data();
+  const float* value = s.value.data();
   for (int64_t i = begin; i < end; ++i) {
-    std::array<float, kPanel> acc{};
-    for (int64_t e = s.outer[i]; e < s.outer[i + 1]; ++e) {
-      const float a = s.value[e];
-      const float* row = cur + static_cast<int64_t>(s.inner[e]) * kPanel;
-      for (int k = 0; k < kPanel; ++k) acc[k] += a * row[k];
+    Floats8 acc[kVectors] = {};
+    for (int64_t e = outer[i]; e < outer[i + 1]; ++e) {
+      const Floats8* row = reinterpret_cast<const Floats8*>(cur + int64_t{inner[e]} * kPanel);
+      const float a = value[e];
+      for (int v = 0; v < kVectors; ++v) acc[v] += a * row[v];
     }
-    const float* self = cur + i * kPanel;
-    float* o = out + i * kPanel;
-    for (int k = 0; k < kPanel; ++k) {
-      float v = scale * (acc[k] - shift * self[k]);
-      if (subtract) v -= o[k];
-      o[k] = v;
-      sq[k] += v * v;
+    const Floats8* self = reinterpret_cast<const Floats8*>(cur + i * kPanel);
+    Floats8* o = reinterpret_cast<Floats8*>(out + i * kPanel);
+    for (int v = 0; v < kVectors; ++v) {
+      Floats8 next = scale * (acc[v] - shift * self[v]);
+      if (subtract) next -= o[v];
+      o[v] = next;
+      sq[v] += next * next;
     }
   }
-  for (int k = 0; k < kPanel; ++k) squares[k] += sq[k];
+  for (int v = 0; v < kVectors; ++v)
+    for (int k = 0; k < 8; ++k) squares[8 * v + k] += sq[v][k];
 }
 
 // The same loop compiled for AVX2 with FMA, chosen at run time: the build targets baseline

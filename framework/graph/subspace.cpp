@@ -311,6 +311,15 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
     if (m < active) {  // refill the dropped directions
       x.conservativeResize(active, n);
       fill_random(x, rng, m);
+      // Random refills hold a part along the top eigenvectors, which the block has already;
+      // the next filter would amplify it until it is all that is left, and the refill would
+      // be dropped again (the LSH pixel graph lost 455 of 1,250 directions every pass that
+      // way and never converged). So refills start orthogonal to the kept and locked vectors.
+      Block fresh = x.bottomRows(active - m);
+      project_out(Block(x.topRows(m)), fresh);
+      project_out(locked, fresh);
+      normalise_rows(fresh);
+      x.bottomRows(active - m) = fresh;
     }
     // The cut: the Ritz value halfway through the guard, not the block's smallest (the
     // textbook choice), which lags below the eigenvalue it tends to while the tail is

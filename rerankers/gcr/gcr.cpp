@@ -21,6 +21,7 @@
 #include <cmath>
 #include <utility>
 
+#include "framework/floats8.h"
 #include "framework/graph/gram.h"
 #include "rerankers/universe.h"
 
@@ -29,10 +30,6 @@ namespace {
 
 using universe::Matrix;
 using universe::NearestMembers;
-
-// Eight floats as one vector value (GCC vector extension): AVX2 code gets one ymm register
-// per value, baseline code two SSE ones. aligned(4): rows of x start at any float.
-using Floats8 = float __attribute__((vector_size(32), aligned(4)));
 
 // out = L x for a sparse L in compressed rows (start, ids, l) and dense row-major x (n x d):
 // out_i = sum over i's edges e of l[e] x_ids[e]. Columns go 64 at a time, so that the strip
