@@ -327,7 +327,8 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
     // 2.0e-4 after 6 passes against 2.5e-4. A sharper filter (a tighter lower bound than
     // -1, a higher degree) loses the slow vectors' own part below float precision while
     // the top eigenvectors are still in the block: with lo = -0.25 the block lost most of
-    // its rank every other pass.
+    // its rank every other pass. (Both measured with the earlier, faulty recurrence, which
+    // subtracted T_k for T_k-1; not measured again since.)
     cut = theta[std::min(m - 1, wanted + (m - wanted) / 2)];
     if (m < wanted) {  // too few directions survived: refilled above, not converged
       previous_theta.resize(0);
