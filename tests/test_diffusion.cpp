@@ -377,6 +377,43 @@ TEST_CASE("spectral with rank n-1 approximates diffusion on the full graph") {
   }
 }
 
+TEST_CASE("spectral's graph seeds are the query's nearest database items, whatever its shortlist") {
+  // FSR's query vector is over its nearest items of the whole database. So with seeds =
+  // graph (exact: a scan) an item's score is the same in a short shortlist that leaves the
+  // query's nearest items out as in the whole database; with seeds = shortlist it is not.
+  const int n = 80;
+  const Encoded db = encoded_from(gaussian_points(n, 4, 21));
+  const Encoded query = encoded_from(gaussian_points(1, 4, 22));
+  ArtefactStore store;
+  const RerankContext ctx{db, store, 1, 0};
+  const auto scores_in = [&](const std::string& seeds, const std::vector<int64_t>& ids) {
+    auto r = make("spectral",
+                  {{"k", "6"}, {"rank", "20"}, {"graph", "exact"}, {"kq", "3"}, {"seeds", seeds}});
+    r->prepare(ctx);
+    return score_of(reranked(*r, query, {list_of(ids)})[0]);
+  };
+  // The shortlist: the 40 items least similar to the query, so no seed is in it.
+  const Eigen::RowVectorXf q = query.features.row(0).normalized();
+  std::vector<int64_t> by_similarity = first_ids(n);
+  std::sort(by_similarity.begin(), by_similarity.end(), [&](int64_t a, int64_t b) {
+    return db.features.row(a).normalized().dot(q) > db.features.row(b).normalized().dot(q);
+  });
+  const std::vector<int64_t> far(by_similarity.end() - 40, by_similarity.end());
+
+  const std::map<int64_t, float> whole = scores_in("graph", first_ids(n));
+  const std::map<int64_t, float> short_graph = scores_in("graph", far);
+  const std::map<int64_t, float> short_list = scores_in("shortlist", far);
+  int differ = 0;
+  for (int64_t id : far) {
+    CAPTURE(id);
+    CHECK(short_graph.at(id) == doctest::Approx(whole.at(id)).epsilon(1e-5));
+    differ += std::abs(short_list.at(id) - whole.at(id)) > 1e-3f * std::abs(whole.at(id));
+  }
+  CHECK(differ > 30);
+  // Over the whole database the two kinds of seeds are the same items.
+  CHECK(scores_in("shortlist", first_ids(n)) == whole);
+}
+
 TEST_CASE("diffusion and spectral results do not depend on the thread count or the batch") {
   const auto& [db, queries, plain] = rings_problem(100, 10);
   ArtefactStore store;
@@ -430,6 +467,8 @@ TEST_CASE("diffusion and spectral parameter errors name the plugin and the param
   CHECK(message("spectral", {{"alpha", "1.5"}}) == "spectral: alpha must be in [0, 1), got 1.5");
   CHECK(message("spectral", {{"kq", "0"}}) == "spectral: kq must be >= 1, got 0");
   CHECK(message("spectral", {{"gamma", "0"}}) == "spectral: gamma must be > 0, got 0");
+  CHECK(message("spectral", {{"seeds", "all"}}) ==
+        "spectral: seeds must be graph or shortlist, got 'all'");
 }
 
 TEST_CASE("diffusion and spectral reject queries of another dimension") {

@@ -7,10 +7,10 @@ h(l) = (1 - alpha) / (1 - alpha l). Offline, each database item j gets the r-dim
 vector Psi_j = (U h(Lambda)^1/2)_j; online, f_j = Psi_j . sum_i y_i Psi_i, an inner product.
 The eigenpairs here come from ARPACK (scipy's eigsh) in double precision.
 
-The query's seeds y are its kq most cosine-similar shortlist items with weight
-max(0, cos)^gamma, as hamster's spectral takes them (the paper's query is a vector over its
-nearest database items). The shortlist is ranked by f, highest first; equal scores keep
-Hamming order (a stable sort)."""
+The query is a vector y over its kq nearest database items (section 3: its k nearest
+neighbours in the dataset), y_j = max(0, cos)^gamma, found by a scan of the database;
+`seeds: shortlist` takes the kq most similar shortlist items instead. The shortlist is
+ranked by f, highest first; equal scores keep Hamming order (a stable sort)."""
 import numpy as np
 from scipy.sparse.linalg import eigsh
 
@@ -33,10 +33,15 @@ def rerank(shortlists, queries_unit, db_unit, a, params):
     out = []
     for q, ids in enumerate(shortlists):
         ids = np.asarray(ids)
-        cos = db_unit[ids] @ queries_unit[q]
-        seeds = common.nearest(cos, kq)  # positions in the shortlist
-        weights = np.maximum(cos[seeds], 0) ** gamma
-        psi_q = weights @ psi[ids[seeds]]
+        if params.get("seeds", "graph") == "graph":
+            cos = db_unit @ queries_unit[q]
+            seeds = common.nearest(cos, kq)  # database ids
+            weights = np.maximum(cos[seeds], 0) ** gamma
+        else:
+            cos = db_unit[ids] @ queries_unit[q]
+            best = common.nearest(cos, kq)  # positions in the shortlist
+            seeds, weights = ids[best], np.maximum(cos[best], 0) ** gamma
+        psi_q = weights @ psi[seeds]
         f = psi[ids] @ psi_q
         out.append(ids[np.argsort(-f, kind="stable")])
     return out

@@ -2,13 +2,18 @@
 // f = (1 - alpha)(I - alpha S)^-1 y is approximated offline through the top r eigenpairs
 // (U, Lambda) of S: f ~ U h(Lambda) U^T y with h(l) = (1 - alpha) / (1 - alpha l). Each
 // database item gets the embedding Psi_j = (U h(Lambda)^1/2)_j, the query
-// psi_q = sum_j y_j Psi_j over its seeds (seeds.h), and f_j = Psi_j . psi_q, so a query
-// costs O((kq + L) r) after the offline eigendecomposition.
+// psi_q = sum_j y_j Psi_j over its seeds, and f_j = Psi_j . psi_q, so a query costs
+// O((kq + L) r) after the offline eigendecomposition.
+// Seeds, as the paper's query vector: the query's kq nearest items of the whole database,
+// y_j = max(0, cos)^gamma, found through the kNN graph (query_neighbours.h, as diffusion's);
+// seeds = shortlist takes them from the shortlist instead (hamster's earlier variant).
+#include <tbb/enumerable_thread_specific.h>
+
 #include "framework/error.h"
 #include "framework/graph/shared.h"
 #include "framework/reranker.h"
 #include "rerankers/diffusion/graph_params.h"
-#include "rerankers/diffusion/seeds.h"
+#include "rerankers/diffusion/query_neighbours.h"
 #include "rerankers/score_sort.h"
 
 namespace hamster {
@@ -19,6 +24,7 @@ const char* const kName = "spectral";
 struct SpectralOptions : GraphRankOptions {
   int rank = 100;
   std::string solver = "subspace";
+  bool graph_seeds = true;  // the query's nearest in the database; false: in its shortlist
 };
 
 void check(bool ok, const std::string& message) {
@@ -33,6 +39,10 @@ SpectralOptions read_options(const Params& p) {
   o.solver = p.get_string("solver");
   check(o.solver == "subspace" || o.solver == "lanczos",
         "solver must be subspace or lanczos, got '" + o.solver + "'");
+  const std::string seeds = p.get_string("seeds");
+  check(seeds == "graph" || seeds == "shortlist",
+        "seeds must be graph or shortlist, got '" + seeds + "'");
+  o.graph_seeds = seeds == "graph";
   return o;
 }
 
@@ -65,13 +75,17 @@ class Spectral final : public Reranker {
     pairs_ = shared_eigenpairs(ctx, o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver);
     psi_ = ctx.artefacts.get<Embedding>(embedding_key(o_),
                                         [&] { return spectral_embedding(*pairs_, o_.alpha); });
+    if (searches_graph()) graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
+    marks_ = std::make_unique<tbb::enumerable_thread_specific<VisitMarks>>();
   }
 
   std::vector<std::string> artefacts() const override {
     return unique_keys(
         {normalised_artefacts(o_.embedding),
          eigenpairs_artefacts(o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver),
-         {embedding_key(o_)}});
+         {embedding_key(o_)},
+         searches_graph() ? knn_graph_artefacts(o_.embedding, o_.graph)
+                          : std::vector<std::string>{}});
   }
 
   std::map<std::string, double> diagnostics() const override {
@@ -83,18 +97,21 @@ class Spectral final : public Reranker {
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
     if (!psi_) throw Error(std::string(kName) + ": rerank() before prepare()");
-    rerank_by_similarities(queries, lists, o_.embedding, *database_, kName,
-                           [&](int64_t, const Eigen::RowVectorXf&, const std::vector<float>& sims,
-                               const Shortlist& list) { return scores(sims, list); });
+    rerank_by_similarities(
+        queries, lists, o_.embedding, *database_, kName,
+        [&](int64_t, const Eigen::RowVectorXf& query, const std::vector<float>& sims,
+            const Shortlist& list) { return scores(query, sims, list); });
   }
 
  private:
-  // -Psi_j . psi_q per shortlist position from the query's similarities to it; all zero
-  // (stage-1 order kept) without seeds.
-  std::vector<float> scores(const std::vector<float>& sims, const Shortlist& list) const {
+  // -Psi_j . psi_q per shortlist position; all zero (stage-1 order kept) without seeds.
+  std::vector<float> scores(const Eigen::RowVectorXf& query, const std::vector<float>& sims,
+                            const Shortlist& list) const {
     Eigen::RowVectorXf psi_q = Eigen::RowVectorXf::Zero(psi_->cols());
-    for (const Seed& seed : query_seeds(sims, o_.kq, o_.affinity.gamma))
-      psi_q += seed.weight * psi_->row(list.ids[seed.position]);
+    for (const WeightedId& seed :
+         query_neighbours(query, *database_, graph_.get(), sims, list, o_.kq, o_.affinity.gamma,
+                          !o_.graph_seeds, marks_->local()))
+      psi_q += seed.weight * psi_->row(seed.id);
     std::vector<float> out(list.ids.size());
     for (size_t i = 0; i < out.size(); ++i) out[i] = -psi_->row(list.ids[i]).dot(psi_q);
     return out;
@@ -104,6 +121,10 @@ class Spectral final : public Reranker {
   std::shared_ptr<const Embedding> database_;
   std::shared_ptr<const Eigenpairs> pairs_;
   std::shared_ptr<const Embedding> psi_;
+  // Seeds found through the hnsw graph (an exact graph's seeds are found by a scan).
+  bool searches_graph() const { return o_.graph_seeds && o_.graph.method != "exact"; }
+  std::shared_ptr<const KnnGraph> graph_;  // for the seeds' graph search
+  std::unique_ptr<tbb::enumerable_thread_specific<VisitMarks>> marks_;
 };
 
 const RegisterReranker kRegister(
@@ -115,7 +136,9 @@ const RegisterReranker kRegister(
          {"solver", "subspace",
           "eigenpairs by subspace (Chebyshev-filtered subspace iteration, residual <= 1e-4) or "
           "lanczos (Spectra, residual <= 1e-6; slow above rank 100)"},
-         {"kq", "10", "query seeds: its kq most similar shortlist items"},
+         {"kq", "10", "query seeds: its kq nearest database items"},
+         {"seeds", "graph",
+          "where seeds come from: graph (the whole database, through the graph) or shortlist"},
          {"embedding", "feature", "feature (deep feature) or real (hash layer output)"},
          {"mutual", "false", "keep only mutual kNN edges"}}),
     [](const Params& p) { return std::make_unique<Spectral>(read_options(p)); });
