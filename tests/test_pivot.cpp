@@ -39,6 +39,24 @@ std::filesystem::path write(const std::vector<json>& records) {
 
 }  // namespace
 
+TEST_CASE("table pivot: of two records of one cell and seed, the newer one counts") {
+  // The same cell run again after a default changed: another cell key, the same label.
+  json old_run = record("dsh", 16, 0, "spectral", 0.5),
+       new_run = record("dsh", 16, 0, "spectral", 0.7);
+  old_run["provenance"] = {{"timestamp", "2026-12-07T20:44:06Z"}};
+  new_run["provenance"] = {{"timestamp", "2026-12-08T05:40:00Z"}};
+  json other_seed = record("dsh", 16, 1, "spectral", 0.9);
+  other_seed["provenance"] = {{"timestamp", "2026-12-07T21:00:00Z"}};
+  for (const auto& order : {std::vector<json>{old_run, new_run, other_seed},
+                            std::vector<json>{new_run, old_run, other_seed}}) {
+    const std::string md = test::unpadded(format_pivot(write(order), PivotSpec{}));
+    // Seeds 0 (0.7, not 0.5) and 1 (0.9): mean 0.8, std sqrt(0.02) = 0.1414.
+    CHECK(md.find("| dsh | 16 | **0.8000 ± 0.1414** |") != std::string::npos);
+    CHECK(md.find("1 older record left out: same cell and seed as a newer one") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("table pivot: mean and std over seeds - best of each row or column marked") {
   // dsh 16 none: seeds 0.4 and 0.6 -> mean 0.5, sample std sqrt(0.02) = 0.1414.
   const auto dir =

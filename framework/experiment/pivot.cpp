@@ -124,7 +124,15 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
   for (const auto& f : kFields)
     if (!used.count(f) && f != "seed") others.push_back(f);
 
-  std::map<std::pair<std::string, std::string>, std::vector<double>> values;
+  // One value per seed in each cell: the newest record's. Two records of one seed in one
+  // cell are the same experiment run under other effective parameters (a default changed in
+  // the code since the older one ran), not two samples to average.
+  struct Sample {
+    std::string timestamp;  // ISO 8601, so text order is time order
+    double value;
+  };
+  std::map<std::pair<std::string, std::string>, std::map<std::string, Sample>> samples;
+  int superseded = 0;
   std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> seen;
   std::vector<std::string> row_keys, col_keys;
   FieldOrder row_order(spec.rows), col_order(spec.cols);
@@ -144,7 +152,13 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
       }
       if (!r.at("metrics").contains(spec.metric)) continue;
       metric_found = true;
-      values[{row, col}].push_back(r.at("metrics").at(spec.metric).get<double>());
+      const Sample sample{r.value("provenance", json::object()).value("timestamp", std::string()),
+                          r.at("metrics").at(spec.metric).get<double>()};
+      auto [it, fresh] = samples[{row, col}].emplace(field_of(r, "seed"), sample);
+      if (!fresh) {
+        ++superseded;
+        if (sample.timestamp >= it->second.timestamp) it->second = sample;
+      }
       if (std::find(row_keys.begin(), row_keys.end(), row) == row_keys.end())
         row_keys.push_back(row);
       if (std::find(col_keys.begin(), col_keys.end(), col) == col_keys.end())
@@ -165,6 +179,9 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
     throw Error(file.string() + ": no record has metric '" + spec.metric + "' (known: " + known +
                 ")");
   }
+  std::map<std::pair<std::string, std::string>, std::vector<double>> values;
+  for (const auto& [k, by_seed] : samples)
+    for (const auto& [seed, sample] : by_seed) values[k].push_back(sample.value);
   std::stable_sort(row_keys.begin(), row_keys.end(),
                    [&](const auto& a, const auto& b) { return row_order.less(a, b); });
   std::stable_sort(col_keys.begin(), col_keys.end(),
@@ -231,6 +248,11 @@ std::string format_pivot(const std::filesystem::path& dir, const PivotSpec& spec
       for (const auto& c : col_keys) lines.back().push_back(text(r, c, true, "**", "**", "±"));
     }
     out += markdown_table(header, lines, fields);
+    if (superseded > 0)
+      out += fmt::format(
+          "\n{} older record{} left out: same cell and seed as a newer one, other effective "
+          "parameters (a default changed since)\n",
+          superseded, superseded > 1 ? "s" : "");
   } else {
     out = "\\begin{tabular}{" + std::string(fields, 'l') + std::string(col_keys.size(), 'r') +
           "}\n\\toprule\n";
