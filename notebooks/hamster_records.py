@@ -4,7 +4,9 @@ framework/experiment/result_store.h is for the C++ side.
 
 results.jsonl holds one JSON record per finished cell. Cells are appended as they finish,
 so a cell redone before the runner compacted the file appears more than once, and its
-last record is the one that counts. Each record's fields are those of
+last record is the one that counts. A cell run again after a default changed in the code
+has another cell_key but the same cell id: of those, the newest record counts (as in
+`hamster table`), so the older is never averaged in as another seed. Each record's fields are those of
 framework/experiment/cell_record.h (tests/data/cell_record.json shows every one); a record
 without schema_version is version 1. Standard library only."""
 import json
@@ -38,4 +40,25 @@ def records(results_dir):
                 raise SystemExit(f"{path}:{number}: record schema_version {version} is newer "
                                  f"than this reader knows ({SCHEMA_VERSION}); update hamster")
     last = {r["cell_key"]: i for i, r in enumerate(written) if "cell_key" in r}
-    return [r for i, r in enumerate(written) if "cell_key" not in r or last[r["cell_key"]] == i]
+    kept = [r for i, r in enumerate(written) if "cell_key" not in r or last[r["cell_key"]] == i]
+    return _newest_per_cell(kept)
+
+
+def _when(record):
+    """The record's ISO 8601 timestamp ('' when it has none): text order is time order."""
+    provenance = record.get("provenance")
+    return provenance.get("timestamp", "") if isinstance(provenance, dict) else ""
+
+
+def _newest_per_cell(records):
+    """Of records with one cell id (and the same queries), the newest, in file order."""
+    def identity(r):
+        return (r.get("cell"), r.get("queries_from"), r.get("perturb"))
+    newest = {}
+    for i, r in enumerate(records):
+        if "cell" not in r:
+            continue
+        j = newest.get(identity(r))
+        if j is None or _when(r) >= _when(records[j]):
+            newest[identity(r)] = i
+    return [r for i, r in enumerate(records) if "cell" not in r or newest[identity(r)] == i]

@@ -29,6 +29,17 @@ with tempfile.TemporaryDirectory() as d:
 assert len(again) == len(frame), f"loader: {len(again)} rows for {len(frame)} cells"
 assert again.loc[again["cell"] == redone["cell"], "mAP@all"].tolist() == [0.125], \
     "loader: the last record of a redone cell does not count"
+# The same cell run again after a default changed (another cell_key): the newer counts,
+# wherever it stands in the file.
+rerun = dict(redone, cell_key="another-key", metrics=dict(redone["metrics"], **{"mAP@all": 0.25}),
+             provenance=dict(redone["provenance"], timestamp="2999-01-01T00:00:00Z"))
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        f.write("\n".join([json.dumps(rerun)] + lines) + "\n")
+    again = hamster_results.load(d)
+assert len(again) == len(frame), f"loader: {len(again)} rows for {len(frame)} cells after a re-run"
+assert again.loc[again["cell"] == redone["cell"], "mAP@all"].tolist() == [0.25], \
+    "loader: the newer run of a cell does not count"
 # Records carry the C++ schema's version; a newer one is refused, naming the file and line.
 import hamster_records
 assert all(r["schema_version"] == hamster_records.SCHEMA_VERSION for r in hamster_records.records(sys.argv[2]))
