@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   app.add_option("--tol", o.subspace.tol, "subspace: residual every kept pair must reach")
       ->check(CLI::PositiveNumber);
   app.add_option("--guard", o.subspace.guard,
-                 "subspace: block vectors beyond the rank; 0: max(20, rank / 4)")
+                 "subspace: block vectors beyond the rank; 0: max(300, rank / 4)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--lower-bound", o.subspace.lower_bound,
                  "subspace: a lower bound of S's spectrum (-1 holds); nan: Gershgorin's");

@@ -240,8 +240,12 @@ Eigenpairs subspace_eigenpairs(const SparseMatrix& s, int rank, const SubspaceOp
         "subspace_eigenpairs: degree ({}), max_passes ({}) and tol ({}) must be positive, guard "
         "({}) >= 0",
         o.degree, o.max_passes, o.tol, o.guard));
+  // The guard must reach past the cluster of eigenvalues around the rank-th one, or the
+  // Ritz vectors stay mixtures of it: the mutual kNN graph of 69,000 raw Fashion-MNIST
+  // images has over 200 eigenvalues within about 1e-4 of 1, and rank 100 stalled at a
+  // residual of 2.5e-4 with 200 guard vectors; 300 converged in 6 passes (8.5 s).
   const int b =
-      static_cast<int>(std::min<int64_t>(n, rank + (o.guard ? o.guard : std::max(20, rank / 4))));
+      static_cast<int>(std::min<int64_t>(n, rank + (o.guard ? o.guard : std::max(300, rank / 4))));
   if (3 * static_cast<int64_t>(b) > n) {
     // A block of a third of the space or more is no subspace to iterate in: small graphs
     // (tests, toy databases) get a dense solve instead.

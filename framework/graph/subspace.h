@@ -23,7 +23,7 @@ struct SubspaceOptions {
   int degree = 10;      // Chebyshev degree per pass
   float tol = 1e-4f;    // every kept pair: ||S u - l u|| <= tol for unit u (S's norm is ~1)
   int max_passes = 40;  // an error past this many
-  int guard = 0;        // block vectors beyond rank; 0: max(20, rank / 4)
+  int guard = 0;        // block vectors beyond rank; 0: max(300, rank / 4) (subspace.cpp)
   uint64_t seed = 0;    // of the random starting block
   // A lower bound of S's spectrum; NaN: Gershgorin's (loose, which slows the filter: for a
   // normalised affinity it is about -3 where -1 holds, D^-1/2 A D^-1/2 being similar to the
