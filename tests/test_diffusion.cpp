@@ -498,7 +498,7 @@ TEST_CASE("diffusion and spectral prepared on one store build the kNN graph once
   const Manifolds db = rings(60, 1);
   ArtefactStore store;
   const RerankContext ctx{db.encoded, store, 1, 0};
-  auto diffusion = prepared(ctx, "diffusion", {{"k", "8"}});  // both mutual, the default
+  auto diffusion = prepared(ctx, "diffusion", {{"k", "8"}, {"mutual", "false"}});
   auto spectral = prepared(ctx, "spectral", {{"k", "8"}, {"rank", "20"}});
   int graphs = 0, affinities = 0;
   for (const ArtefactStore::Entry& e : store.entries()) {

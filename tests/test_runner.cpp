@@ -563,7 +563,7 @@ TEST_CASE("runner: a re-ranker added to a finished grid runs alone on the cached
   const std::string graph = "knn-feature-k10-hnsw-M16-efc100-efs0-seed100.bin";
   CHECK(plan.str().find("    artefact " + graph + ": cached\n") != std::string::npos);
   const auto eigen = plan.str().find(
-      "    artefact eigen-affinity-knn-feature-k10-hnsw-M16-efc100-efs0-seed100-gamma3-mutual1-"
+      "    artefact eigen-affinity-knn-feature-k10-hnsw-M16-efc100-efs0-seed100-gamma3-mutual0-"
       "rank20-subspace: not cached\n");
   const auto would_run = plan.str().find("would run lsh/16b/seed0/spectral");
   REQUIRE(eigen != std::string::npos);
