@@ -35,7 +35,6 @@ struct DiffusionOptions : GraphRankOptions {
   int iterations = 20;
   std::string truncate = "neighbours";  // shortlist, neighbours or none
   bool renormalise = true;
-  bool graph_seeds = true;  // seeds = graph; false: the shortlist's kq most similar items
 };
 
 void check(bool ok, const std::string& message) {
@@ -50,14 +49,10 @@ DiffusionOptions read_options(const Params& p) {
   o.iterations = p.get_int("iterations");
   o.truncate = p.get_string("truncate");
   o.renormalise = p.get_bool("renormalise");
-  const std::string seeds = p.get_string("seeds");
   check(tol > 0, "tol must be > 0, got " + number_text(tol));
   check(o.iterations >= 1, "iterations must be >= 1, got " + std::to_string(o.iterations));
   check(o.truncate == "shortlist" || o.truncate == "neighbours" || o.truncate == "none",
         "truncate must be shortlist, neighbours or none, got '" + o.truncate + "'");
-  check(seeds == "graph" || seeds == "shortlist",
-        "seeds must be graph or shortlist, got '" + seeds + "'");
-  o.graph_seeds = seeds == "graph";
   return o;
 }
 
@@ -83,7 +78,7 @@ class Diffusion final : public Reranker {
       s_ = shared_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
     else
       a_ = shared_raw_affinity(ctx, o_.embedding, o_.graph, o_.affinity);
-    if (searches_graph()) graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
+    if (o_.searches_graph()) graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
     const int64_t n = database_->rows();
     scratch_ = std::make_unique<tbb::enumerable_thread_specific<Scratch>>([n] {
       return Scratch{std::vector<int32_t>(n, -1), {}};
@@ -96,7 +91,7 @@ class Diffusion final : public Reranker {
         {normalised_artefacts(e),
          global() ? affinity_artefacts(e, o_.graph, o_.affinity)
                   : raw_affinity_artefacts(e, o_.graph, o_.affinity),
-         searches_graph() ? knn_graph_artefacts(e, o_.graph) : std::vector<std::string>{}});
+         o_.searches_graph() ? knn_graph_artefacts(e, o_.graph) : std::vector<std::string>{}});
   }
 
   void rerank(const Encoded& queries, std::vector<Shortlist>& lists) const override {
@@ -186,8 +181,6 @@ class Diffusion final : public Reranker {
   std::shared_ptr<const SparseMatrix> s_;  // global S (truncate = none, or renormalise = false)
   // On the whole graph's S, or on sub-graphs of A renormalised per query.
   bool global() const { return o_.truncate == "none" || !o_.renormalise; }
-  // Seeds found through the hnsw graph (an exact graph's seeds are found by a scan).
-  bool searches_graph() const { return o_.graph_seeds && o_.graph.method != "exact"; }
 
   std::shared_ptr<const KnnGraph> graph_;  // for the seeds' graph search
   std::unique_ptr<tbb::enumerable_thread_specific<Scratch>> scratch_;

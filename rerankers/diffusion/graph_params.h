@@ -18,7 +18,10 @@ struct GraphRankOptions {
   AffinityOptions affinity;
   double alpha = 0.99;
   int kq = 10;
+  bool graph_seeds = true;  // the query's kq nearest in the database; false: in its shortlist
   std::string embedding = "feature";
+  // Seeds found through the hnsw graph (an exact graph's seeds are found by a scan).
+  bool searches_graph() const { return graph_seeds && graph.method != "exact"; }
 };
 
 // The specs of the parameters every graph re-ranker starts with (k, graph, gamma, alpha),
@@ -32,7 +35,8 @@ inline std::vector<ParamSpec> graph_rank_specs(std::vector<ParamSpec> own) {
   return specs;
 }
 
-// Reads k, gamma, mutual, alpha, kq and embedding from p and checks them. Throws Error
+// Reads k, gamma, mutual, alpha, kq, seeds and embedding from p and checks them (each
+// graph re-ranker lists kq and seeds among its own specs, with its own help). Throws Error
 // starting "owner: " for a value out of range.
 inline GraphRankOptions read_graph_rank_options(const Params& p, const std::string& owner) {
   const auto check = [&](bool ok, const std::string& message) {
@@ -45,6 +49,8 @@ inline GraphRankOptions read_graph_rank_options(const Params& p, const std::stri
   o.affinity.mutual = p.get_bool("mutual");
   o.alpha = p.get_double("alpha");
   o.kq = p.get_int("kq");
+  const std::string seeds = p.get_string("seeds");
+  o.graph_seeds = seeds == "graph";
   o.embedding = p.get_string("embedding");
   check(o.graph.k >= 1, "k must be >= 1, got " + std::to_string(o.graph.k));
   check(o.graph.method == "hnsw" || o.graph.method == "exact",
@@ -52,6 +58,8 @@ inline GraphRankOptions read_graph_rank_options(const Params& p, const std::stri
   check(o.affinity.gamma > 0, "gamma must be > 0, got " + number_text(o.affinity.gamma));
   check(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1), got " + number_text(o.alpha));
   check(o.kq >= 1, "kq must be >= 1, got " + std::to_string(o.kq));
+  check(seeds == "graph" || seeds == "shortlist",
+        "seeds must be graph or shortlist, got '" + seeds + "'");
   check(o.embedding == "feature" || o.embedding == "real",
         "embedding must be feature or real, got '" + o.embedding + "'");
   return o;

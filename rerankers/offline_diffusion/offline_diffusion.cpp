@@ -39,7 +39,6 @@ const char* const kName = "offline_diffusion";
 
 struct OfflineOptions : GraphRankOptions {
   int truncation = 1000;
-  bool graph_seeds = true;  // the query's nearest in the database; false: in its shortlist
   float tol = 1e-6f;
   int iterations = 20;
 };
@@ -51,16 +50,12 @@ OfflineOptions read_options(const Params& p) {
   const double tol = p.get_double("tol");
   o.tol = static_cast<float>(tol);
   o.iterations = p.get_int("iterations");
-  const std::string seeds = p.get_string("seeds");
-  o.graph_seeds = seeds == "graph";
   const auto check = [](bool ok, const std::string& message) {
     if (!ok) throw Error(std::string(kName) + ": " + message);
   };
   check(o.truncation >= 1, "truncation must be >= 1, got " + std::to_string(o.truncation));
   check(tol > 0, "tol must be > 0, got " + number_text(tol));
   check(o.iterations >= 1, "iterations must be >= 1, got " + std::to_string(o.iterations));
-  check(seeds == "graph" || seeds == "shortlist",
-        "seeds must be graph or shortlist, got '" + seeds + "'");
   return o;
 }
 

@@ -30,7 +30,6 @@ const char* const kName = "spectral";
 struct SpectralOptions : GraphRankOptions {
   int rank = 100;
   std::string solver = "subspace";
-  bool graph_seeds = true;  // the query's nearest in the database; false: in its shortlist
 };
 
 void check(bool ok, const std::string& message) {
@@ -45,10 +44,6 @@ SpectralOptions read_options(const Params& p) {
   o.solver = p.get_string("solver");
   check(o.solver == "subspace" || o.solver == "lanczos",
         "solver must be subspace or lanczos, got '" + o.solver + "'");
-  const std::string seeds = p.get_string("seeds");
-  check(seeds == "graph" || seeds == "shortlist",
-        "seeds must be graph or shortlist, got '" + seeds + "'");
-  o.graph_seeds = seeds == "graph";
   return o;
 }
 
@@ -81,7 +76,7 @@ class Spectral final : public Reranker {
     pairs_ = shared_eigenpairs(ctx, o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver);
     psi_ = ctx.artefacts.get<Embedding>(embedding_key(o_),
                                         [&] { return spectral_embedding(*pairs_, o_.alpha); });
-    if (searches_graph()) graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
+    if (o_.searches_graph()) graph_ = shared_knn_graph(ctx, o_.embedding, o_.graph);
     marks_ = std::make_unique<tbb::enumerable_thread_specific<VisitMarks>>();
   }
 
@@ -90,8 +85,8 @@ class Spectral final : public Reranker {
         {normalised_artefacts(o_.embedding),
          eigenpairs_artefacts(o_.embedding, o_.graph, o_.affinity, o_.rank, o_.solver),
          {embedding_key(o_)},
-         searches_graph() ? knn_graph_artefacts(o_.embedding, o_.graph)
-                          : std::vector<std::string>{}});
+         o_.searches_graph() ? knn_graph_artefacts(o_.embedding, o_.graph)
+                             : std::vector<std::string>{}});
   }
 
   std::map<std::string, double> diagnostics() const override {
@@ -127,8 +122,6 @@ class Spectral final : public Reranker {
   std::shared_ptr<const Embedding> database_;
   std::shared_ptr<const Eigenpairs> pairs_;
   std::shared_ptr<const Embedding> psi_;
-  // Seeds found through the hnsw graph (an exact graph's seeds are found by a scan).
-  bool searches_graph() const { return o_.graph_seeds && o_.graph.method != "exact"; }
   std::shared_ptr<const KnnGraph> graph_;  // for the seeds' graph search
   std::unique_ptr<tbb::enumerable_thread_specific<VisitMarks>> marks_;
 };
